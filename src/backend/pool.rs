@@ -1,0 +1,279 @@
+//! The pool of signing workers, as seen from the agent.
+//!
+//! Each worker slot is a task that owns one child process. Jobs arrive on a
+//! shared queue; an idle slot takes the next one, sends it down its pipe and
+//! waits for the answer. If the child dies or hangs, the job in flight fails
+//! with a retryable `WorkerUnavailable` (it was not signed, or the signature
+//! was lost before anyone saw it) and the slot starts a new child.
+//!
+//! A login failure is never retried automatically: repeated wrong PINs lock
+//! tokens, so a slot whose child reports a login error stops.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::worker::{FromWorker, InitParams, MAX_WORKER_FRAME, ToWorker};
+use super::{BackendError, KeyInfo, KeySelector, TokenSelector};
+
+/// What the pool needs to start workers.
+#[derive(Clone)]
+pub struct PoolConfig {
+    /// The program to run as `PROGRAM worker` (the tradeward binary).
+    pub program: PathBuf,
+    pub module: PathBuf,
+    /// Extra environment for the module (e.g. SOFTHSM2_CONF).
+    pub module_env: Vec<(String, String)>,
+    pub token: TokenSelector,
+    pub pin: Arc<SecretString>,
+    pub keys: Vec<KeySelector>,
+    pub workers: usize,
+    /// How long one signature may take before the worker is presumed hung.
+    pub sign_timeout: Duration,
+}
+
+struct Job {
+    key: u32,
+    data: Vec<u8>,
+    reply: oneshot::Sender<Result<Vec<u8>, BackendError>>,
+}
+
+/// Handle to the running pool. Cheap to clone.
+#[derive(Clone)]
+pub struct WorkerPool {
+    tx: mpsc::Sender<Job>,
+    live: Arc<AtomicUsize>,
+    pids: Arc<std::sync::Mutex<Vec<Option<u32>>>>,
+}
+
+struct Running {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: ChildStdout,
+}
+
+async fn write_msg(stdin: &mut ChildStdin, msg: &ToWorker) -> std::io::Result<()> {
+    let mut bytes = postcard::to_allocvec(msg).map_err(std::io::Error::other)?;
+    let len = (bytes.len() as u32).to_be_bytes();
+    let r = async {
+        stdin.write_all(&len).await?;
+        stdin.write_all(&bytes).await?;
+        stdin.flush().await
+    }
+    .await;
+    zeroize::Zeroize::zeroize(&mut bytes);
+    r
+}
+
+async fn read_msg(stdout: &mut ChildStdout) -> std::io::Result<FromWorker> {
+    let mut len = [0u8; 4];
+    stdout.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_WORKER_FRAME {
+        return Err(std::io::Error::other("worker frame over the limit"));
+    }
+    let mut buf = vec![0u8; len];
+    stdout.read_exact(&mut buf).await?;
+    postcard::from_bytes(&buf).map_err(std::io::Error::other)
+}
+
+/// Start one worker and wait until it has logged in and found the keys.
+async fn spawn(cfg: &PoolConfig) -> Result<(Running, Vec<KeyInfo>, u32), BackendError> {
+    let mut cmd = Command::new(&cfg.program);
+    cmd.arg("worker")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    for (k, v) in &cfg.module_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| BackendError::WorkerUnavailable(format!("cannot start worker: {e}")))?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let mut stdout = child.stdout.take().expect("piped");
+    let init = ToWorker::Init(InitParams {
+        module: cfg.module.clone(),
+        token: cfg.token.clone(),
+        pin: cfg.pin.expose_secret().as_bytes().to_vec(),
+        keys: cfg.keys.clone(),
+    });
+    let unavailable =
+        |e: std::io::Error| BackendError::WorkerUnavailable(format!("worker start: {e}"));
+    write_msg(&mut stdin, &init).await.map_err(unavailable)?;
+    drop(init);
+    let reply = tokio::time::timeout(Duration::from_secs(60), read_msg(&mut stdout))
+        .await
+        .map_err(|_| BackendError::WorkerUnavailable("worker did not start within 60 s".into()))?
+        .map_err(unavailable)?;
+    match reply {
+        FromWorker::Ready { keys, pid } => Ok((
+            Running {
+                child,
+                stdin,
+                stdout,
+            },
+            keys,
+            pid,
+        )),
+        FromWorker::InitFailed(e) => Err(e),
+        other => Err(BackendError::WorkerUnavailable(format!(
+            "unexpected worker reply {other:?}"
+        ))),
+    }
+}
+
+impl WorkerPool {
+    /// Start the pool. The first worker is started here so that a wrong PIN,
+    /// a missing token or a missing key stops the agent's start with a clear
+    /// error; the returned key infos come from that worker.
+    pub async fn start(cfg: PoolConfig) -> Result<(WorkerPool, Vec<KeyInfo>), BackendError> {
+        let workers = cfg.workers.max(1);
+        let (first, keys, pid) = spawn(&cfg).await?;
+        let (tx, rx) = mpsc::channel::<Job>(1024);
+        let rx = Arc::new(Mutex::new(rx));
+        let live = Arc::new(AtomicUsize::new(0));
+        let pids = Arc::new(std::sync::Mutex::new(vec![None; workers]));
+        pids.lock().expect("pids")[0] = Some(pid);
+        let mut first = Some(first);
+        for slot in 0..workers {
+            let cfg = cfg.clone();
+            let rx = rx.clone();
+            let live = live.clone();
+            let pids = pids.clone();
+            let initial = first.take();
+            tokio::spawn(run_slot(slot, cfg, rx, live, pids, initial));
+        }
+        Ok((WorkerPool { tx, live, pids }, keys))
+    }
+
+    /// Sign `data` with key number `key` on some worker.
+    pub async fn sign(&self, key: u32, data: Vec<u8>) -> Result<Vec<u8>, BackendError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job { key, data, reply })
+            .await
+            .map_err(|_| BackendError::WorkerUnavailable("worker pool stopped".into()))?;
+        rx.await
+            .map_err(|_| BackendError::WorkerUnavailable("worker pool stopped".into()))?
+    }
+
+    /// How many workers are currently up.
+    pub fn live_workers(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// Process ids of the running workers (for status and tests).
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.pids
+            .lock()
+            .expect("pids")
+            .iter()
+            .flatten()
+            .copied()
+            .collect()
+    }
+}
+
+async fn run_slot(
+    slot: usize,
+    cfg: PoolConfig,
+    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+    live: Arc<AtomicUsize>,
+    pids: Arc<std::sync::Mutex<Vec<Option<u32>>>>,
+    mut initial: Option<Running>,
+) {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let mut running = match initial.take() {
+            Some(r) => r,
+            None => match spawn(&cfg).await {
+                Ok((r, _, pid)) => {
+                    tracing::info!(slot, pid, "signing worker started");
+                    pids.lock().expect("pids")[slot] = Some(pid);
+                    backoff = Duration::from_millis(50);
+                    r
+                }
+                Err(BackendError::Login(msg)) => {
+                    tracing::error!(slot, error = %msg, "worker login failed; not retrying (PIN lockout risk)");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(slot, error = %e, ?backoff, "worker failed to start; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            },
+        };
+        live.fetch_add(1, Ordering::Relaxed);
+        serve(&cfg, &rx, &mut running).await;
+        live.fetch_sub(1, Ordering::Relaxed);
+        pids.lock().expect("pids")[slot] = None;
+        let _ = running.child.start_kill();
+        let status = running.child.wait().await;
+        tracing::warn!(slot, ?status, "signing worker exited; restarting");
+        if rx.lock().await.is_closed() {
+            return;
+        }
+    }
+}
+
+/// Serve jobs until the worker fails (or the queue closes).
+async fn serve(cfg: &PoolConfig, rx: &Mutex<mpsc::Receiver<Job>>, running: &mut Running) {
+    loop {
+        let job = {
+            let mut guard = rx.lock().await;
+            tokio::select! {
+                job = guard.recv() => job,
+                // A worker that dies while idle is noticed here, not on the
+                // next request.
+                status = running.child.wait() => {
+                    tracing::warn!(?status, "idle signing worker died");
+                    return;
+                }
+            }
+        };
+        let Some(job) = job else { return };
+        let msg = ToWorker::Sign {
+            key: job.key,
+            data: job.data,
+        };
+        let exchange = async {
+            write_msg(&mut running.stdin, &msg).await?;
+            read_msg(&mut running.stdout).await
+        };
+        let result = match tokio::time::timeout(cfg.sign_timeout, exchange).await {
+            Ok(Ok(FromWorker::Signed(sig))) => Ok(sig),
+            Ok(Ok(FromWorker::Failed(e))) => Err(e),
+            Ok(Ok(other)) => {
+                let _ = job.reply.send(Err(BackendError::WorkerUnavailable(format!(
+                    "unexpected worker reply {other:?}"
+                ))));
+                return;
+            }
+            Ok(Err(e)) => {
+                let _ = job.reply.send(Err(BackendError::WorkerUnavailable(format!(
+                    "signing worker failed mid-request ({e}); not signed, retry"
+                ))));
+                return;
+            }
+            Err(_) => {
+                let _ = job.reply.send(Err(BackendError::WorkerUnavailable(format!(
+                    "signing worker did not answer within {:?}; not signed, retry",
+                    cfg.sign_timeout
+                ))));
+                return;
+            }
+        };
+        let _ = job.reply.send(result);
+    }
+}

@@ -1,0 +1,225 @@
+//! The signing worker: a child process of the agent (`tradeward worker`)
+//! that owns one PKCS#11 session and signs what the agent sends it.
+//!
+//! Why a process and not a thread: SoftHSM serialises signing threads inside
+//! one process, so only processes scale across cores; and a vendor module
+//! that crashes takes down one worker, which the pool restarts, instead of
+//! the agent. ssh-agent isolates PKCS#11 in a helper for the same reasons.
+//!
+//! The channel is the worker's stdin/stdout: a 4-byte big-endian length and a
+//! postcard-encoded message. The PIN arrives over that pipe (never argv or
+//! the environment) and is held in a zeroizing secret.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use cryptoki::object::ObjectHandle;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroize;
+
+use super::pkcs11::{Token, is_session_loss};
+use super::{BackendError, KeyInfo, KeySelector, TokenSelector};
+
+/// Largest message either side accepts on the worker pipe.
+pub const MAX_WORKER_FRAME: usize = 16 * 1024 * 1024;
+
+/// Everything a worker needs to open the token.
+#[derive(Serialize, Deserialize)]
+pub struct InitParams {
+    pub module: PathBuf,
+    pub token: TokenSelector,
+    /// The user PIN, UTF-8. Zeroized by both sides after use.
+    pub pin: Vec<u8>,
+    pub keys: Vec<KeySelector>,
+}
+
+impl Drop for InitParams {
+    fn drop(&mut self) {
+        self.pin.zeroize();
+    }
+}
+
+/// Agent → worker.
+#[derive(Serialize, Deserialize)]
+pub enum ToWorker {
+    Init(InitParams),
+    /// Sign `data` with the key at `key` (index into `InitParams::keys`).
+    Sign {
+        key: u32,
+        data: Vec<u8>,
+    },
+}
+
+/// Worker → agent.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum FromWorker {
+    Ready { keys: Vec<KeyInfo>, pid: u32 },
+    InitFailed(BackendError),
+    Signed(Vec<u8>),
+    Failed(BackendError),
+}
+
+/// Write one frame.
+pub fn write_frame<W: Write>(w: &mut W, msg: &[u8]) -> std::io::Result<()> {
+    let len = u32::try_from(msg.len()).map_err(|_| std::io::Error::other("frame too large"))?;
+    w.write_all(&len.to_be_bytes())?;
+    w.write_all(msg)?;
+    w.flush()
+}
+
+/// Read one frame; `Ok(None)` on a clean end of stream.
+pub fn read_frame<R: Read>(r: &mut R) -> std::io::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_WORKER_FRAME {
+        return Err(std::io::Error::other("worker frame over the limit"));
+    }
+    let mut buf = vec![0u8; len];
+    r.read_exact(&mut buf)?;
+    Ok(Some(buf))
+}
+
+/// The worker's state: an open token and the resolved keys, plus what it
+/// needs to reconnect after the session or the token is lost.
+pub struct Signer {
+    module: PathBuf,
+    pin: SecretString,
+    selectors: Vec<KeySelector>,
+    token: Token,
+    handles: Vec<ObjectHandle>,
+    infos: Vec<KeyInfo>,
+}
+
+impl Signer {
+    pub fn open(
+        module: PathBuf,
+        token: &TokenSelector,
+        pin: SecretString,
+        selectors: Vec<KeySelector>,
+    ) -> Result<Signer, BackendError> {
+        let tok = Token::open(&module, token)?;
+        tok.login(&pin)?;
+        let mut s = Signer {
+            module,
+            pin,
+            selectors,
+            token: tok,
+            handles: Vec::new(),
+            infos: Vec::new(),
+        };
+        s.resolve()?;
+        Ok(s)
+    }
+
+    fn resolve(&mut self) -> Result<(), BackendError> {
+        let mut handles = Vec::with_capacity(self.selectors.len());
+        let mut infos = Vec::with_capacity(self.selectors.len());
+        for sel in &self.selectors {
+            let (h, info) = self.token.find_key(sel)?;
+            handles.push(h);
+            infos.push(info);
+        }
+        self.handles = handles;
+        self.infos = infos;
+        Ok(())
+    }
+
+    pub fn keys(&self) -> &[KeyInfo] {
+        &self.infos
+    }
+
+    pub fn token_mut(&mut self) -> &mut Token {
+        &mut self.token
+    }
+
+    /// Sign with key `idx`. On a lost session, logged-out token or a token
+    /// that went away and came back, reconnect, log in again, re-find the
+    /// keys and retry once.
+    pub fn sign(&mut self, idx: usize, data: &[u8]) -> Result<Vec<u8>, BackendError> {
+        let (Some(&h), Some(info)) = (self.handles.get(idx), self.infos.get(idx)) else {
+            return Err(BackendError::Invalid(format!("no key at index {idx}")));
+        };
+        let mech = info.key_type.mechanism();
+        match self.token.sign_raw(h, mech, data) {
+            Ok(sig) => Ok(sig),
+            Err(e) if is_session_loss(&e) => {
+                tracing::warn!(error = %e, "token session lost; reconnecting");
+                self.token.reconnect(&self.module, &self.pin)?;
+                self.resolve()?;
+                self.token
+                    .sign_raw(self.handles[idx], mech, data)
+                    .map_err(|e| BackendError::Token(e.to_string()))
+            }
+            Err(e) => Err(BackendError::Token(e.to_string())),
+        }
+    }
+}
+
+/// `tradeward worker`: serve the agent on stdin/stdout until it closes the
+/// pipe. Returns the process exit code.
+pub fn run() -> i32 {
+    crate::harden::process_hardening();
+    crate::harden::die_with_parent();
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut input = stdin.lock();
+    let mut output = stdout.lock();
+    let mut signer: Option<Signer> = None;
+    loop {
+        let frame = match read_frame(&mut input) {
+            Ok(Some(f)) => f,
+            Ok(None) => return 0,
+            Err(e) => {
+                tracing::error!(error = %e, "worker pipe read failed");
+                return 1;
+            }
+        };
+        let msg: ToWorker = match postcard::from_bytes(&frame) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "undecodable message from agent");
+                return 1;
+            }
+        };
+        let reply = match msg {
+            ToWorker::Init(mut p) => {
+                let pin = SecretString::from(String::from_utf8_lossy(&p.pin).into_owned());
+                p.pin.zeroize();
+                match Signer::open(p.module.clone(), &p.token, pin, std::mem::take(&mut p.keys)) {
+                    Ok(s) => {
+                        let keys = s.keys().to_vec();
+                        signer = Some(s);
+                        FromWorker::Ready {
+                            keys,
+                            pid: std::process::id(),
+                        }
+                    }
+                    Err(e) => FromWorker::InitFailed(e),
+                }
+            }
+            ToWorker::Sign { key, data } => match signer.as_mut() {
+                Some(s) => match s.sign(key as usize, &data) {
+                    Ok(sig) => FromWorker::Signed(sig),
+                    Err(e) => FromWorker::Failed(e),
+                },
+                None => FromWorker::Failed(BackendError::Invalid("worker not initialised".into())),
+            },
+        };
+        let bytes = match postcard::to_allocvec(&reply) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode reply");
+                return 1;
+            }
+        };
+        if write_frame(&mut output, &bytes).is_err() {
+            return 1;
+        }
+    }
+}

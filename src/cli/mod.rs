@@ -1,0 +1,172 @@
+//! The `tradeward` command: the agent itself, operator provisioning and
+//! inspection, and a scripting client. Argument types mirror what an
+//! operator types; the work is done by the library modules.
+
+pub mod keys;
+pub mod sign;
+pub mod token;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::backend::TokenSelector;
+use crate::backend::pkcs11::{Token, check_module_path};
+use crate::config::Config;
+use crate::secret::{PinSource, read_pin};
+
+#[derive(Parser)]
+#[command(
+    name = "tradeward",
+    version,
+    about = "Signing agent for trading bots: keys stay in hardware, policy decides what gets signed",
+    long_about = "tradeward keeps trading keys inside PKCS#11 tokens and signs for bots over a Unix socket \
+(ssh-agent style). Operators use the same binary to create a development token, generate, import, list \
+and delete keys, and to run the agent.\n\nPINs are never taken on the command line: use a PIN file \
+(mode 0600), an environment variable name, or the interactive prompt."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the agent (reads the config, opens the token, listens on the socket)
+    Agent {
+        /// Agent config file (TOML)
+        #[arg(long, env = "TRADEWARD_CONFIG")]
+        config: PathBuf,
+        /// Check the config, keys and self-test, then exit without listening
+        #[arg(long)]
+        check: bool,
+    },
+    /// Manage tokens (development token set-up)
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Generate, import, list and delete keys on the token
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Ask a running agent for a signature (for scripts); prints JSON
+    Sign(sign::SignArgs),
+    /// Internal: a signing worker process started by the agent
+    #[command(hide = true)]
+    Worker,
+}
+
+/// How operator commands find the token and its PIN.
+#[derive(Args, Clone, Debug)]
+pub struct TokenArgs {
+    /// Take module, token and PIN settings from this agent config file
+    #[arg(long, env = "TRADEWARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// PKCS#11 module (overrides the config)
+    #[arg(long, env = "TRADEWARD_PKCS11_MODULE")]
+    pub module: Option<PathBuf>,
+    /// Token label (overrides the config)
+    #[arg(long)]
+    pub token_label: Option<String>,
+    /// Token serial number (overrides the config)
+    #[arg(long)]
+    pub token_serial: Option<String>,
+    /// File holding the user PIN (must be mode 0600)
+    #[arg(long, env = "TRADEWARD_PIN_FILE")]
+    pub pin_file: Option<PathBuf>,
+    /// Name of an environment variable holding the user PIN
+    #[arg(long)]
+    pub pin_env: Option<String>,
+}
+
+impl TokenArgs {
+    /// Open and log in to the token these arguments describe.
+    pub fn open(&self) -> Result<Token, String> {
+        let cfg = match &self.config {
+            Some(p) => Some(Config::load(p).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        let pk = cfg.as_ref().map(|c| &c.pkcs11);
+        let module = self
+            .module
+            .clone()
+            .or_else(|| pk.map(|p| p.module.clone()))
+            .ok_or("no PKCS#11 module: pass --module or --config")?;
+        let allowed = pk
+            .map(|p| p.allowed_module_dirs.clone())
+            .unwrap_or_else(|| {
+                crate::backend::pkcs11::DEFAULT_MODULE_DIRS
+                    .iter()
+                    .map(PathBuf::from)
+                    .collect()
+            });
+        let module = check_module_path(&module, &allowed).map_err(|e| e.to_string())?;
+        if let Some(p) = pk {
+            for (k, v) in &p.env {
+                // SAFETY: the CLI is single-threaded here; no other thread
+                // reads the environment concurrently.
+                unsafe { std::env::set_var(k, v) };
+            }
+        }
+        let selector = TokenSelector {
+            label: self
+                .token_label
+                .clone()
+                .or_else(|| pk.and_then(|p| p.token_label.clone())),
+            serial: self
+                .token_serial
+                .clone()
+                .or_else(|| pk.and_then(|p| p.token_serial.clone())),
+        };
+        let pin = if let Some(f) = &self.pin_file {
+            read_pin(PinSource::File(f))?
+        } else if let Some(v) = &self.pin_env {
+            read_pin(PinSource::Env(v))?
+        } else if let Some(f) = pk.and_then(|p| p.pin_file.as_ref()) {
+            read_pin(PinSource::File(f))?
+        } else if let Some(v) = pk.and_then(|p| p.pin_env.as_ref()) {
+            read_pin(PinSource::Env(v))?
+        } else {
+            read_pin(PinSource::Prompt)?
+        };
+        let token = Token::open(&module, &selector).map_err(|e| e.to_string())?;
+        token.login(&pin).map_err(|e| e.to_string())?;
+        Ok(token)
+    }
+}
+
+/// Parse arguments and run; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_logging(matches!(
+        cli.command,
+        Command::Agent { .. } | Command::Worker
+    ));
+    let result = match cli.command {
+        Command::Worker => return crate::backend::worker::run(),
+        Command::Agent { config, check } => crate::agent::run(&config, check),
+        Command::Token(c) => token::run(c),
+        Command::Keys(c) => keys::run(c),
+        Command::Sign(a) => sign::run(a),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("tradeward: {e}");
+            1
+        }
+    }
+}
+
+/// Logs go to stderr (journald captures them under systemd). Level from
+/// `TRADEWARD_LOG` (e.g. `debug`), default `info` for the agent and `warn`
+/// for operator commands. Log lines never carry PINs or key material.
+fn init_logging(agent: bool) {
+    let default = if agent { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRADEWARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}

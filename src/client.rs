@@ -1,0 +1,170 @@
+//! A small blocking client for the agent's socket, used by
+//! `tradeward sign`, by scripts and by the integration tests. It speaks the
+//! protocol in docs/protocol.md and nothing more; several requests may be
+//! sent before their answers are read (`send` / `recv`).
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// Environment variable naming the agent's socket (like SSH_AUTH_SOCK).
+pub const SOCK_ENV: &str = "TRADEWARD_SOCK";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    #[error("{code}: {message}")]
+    Remote {
+        code: String,
+        message: String,
+        retryable: bool,
+        retry_after_ms: Option<u64>,
+    },
+}
+
+impl ClientError {
+    /// The agent's error code, if the agent answered with an error.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Remote { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+pub struct Client {
+    stream: UnixStream,
+    next_id: u64,
+}
+
+impl Client {
+    pub fn connect(path: &Path) -> Result<Client, ClientError> {
+        let stream = UnixStream::connect(path).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot connect to {}: {e}", path.display()),
+            )
+        })?;
+        Ok(Client { stream, next_id: 1 })
+    }
+
+    /// Connect to the socket named by `TRADEWARD_SOCK`.
+    pub fn connect_env() -> Result<Client, ClientError> {
+        let path = std::env::var_os(SOCK_ENV)
+            .map(PathBuf::from)
+            .ok_or_else(|| ClientError::Protocol(format!("{SOCK_ENV} is not set")))?;
+        Client::connect(&path)
+    }
+
+    pub fn set_timeout(&self, t: Option<Duration>) -> std::io::Result<()> {
+        self.stream.set_read_timeout(t)?;
+        self.stream.set_write_timeout(t)
+    }
+
+    /// Send raw bytes as one frame (tests use this for malformed input).
+    pub fn send_frame(&mut self, payload: &[u8]) -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(4 + payload.len());
+        buf.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        buf.extend_from_slice(payload);
+        self.stream.write_all(&buf)
+    }
+
+    /// Send a request without waiting; returns its id.
+    pub fn send(&mut self, op: &str, params: Value) -> std::io::Result<u64> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let body = json!({"id": id, "op": op, "params": params}).to_string();
+        self.send_frame(body.as_bytes())?;
+        Ok(id)
+    }
+
+    /// Read the next response frame, whatever request it answers.
+    pub fn recv(&mut self) -> Result<Value, ClientError> {
+        let mut len = [0u8; 4];
+        self.stream.read_exact(&mut len)?;
+        let len = u32::from_be_bytes(len) as usize;
+        if len > 64 * 1024 * 1024 {
+            return Err(ClientError::Protocol(format!("response of {len} bytes")));
+        }
+        let mut buf = vec![0u8; len];
+        self.stream.read_exact(&mut buf)?;
+        serde_json::from_slice(&buf)
+            .map_err(|e| ClientError::Protocol(format!("bad JSON from agent: {e}")))
+    }
+
+    /// Send a request and wait for its answer.
+    pub fn call(&mut self, op: &str, params: Value) -> Result<Value, ClientError> {
+        let id = self.send(op, params)?;
+        let resp = self.recv()?;
+        if resp.get("id").and_then(Value::as_u64) != Some(id) {
+            return Err(ClientError::Protocol(format!(
+                "response {resp} does not answer request {id}"
+            )));
+        }
+        result_of(resp)
+    }
+
+    pub fn hello(&mut self) -> Result<Value, ClientError> {
+        self.call("hello", json!({"client": "tradeward-rust"}))
+    }
+
+    pub fn list_keys(&mut self) -> Result<Vec<Value>, ClientError> {
+        let r = self.call("list_keys", json!({}))?;
+        r.get("keys")
+            .and_then(Value::as_array)
+            .cloned()
+            .ok_or_else(|| ClientError::Protocol("list_keys result has no keys".into()))
+    }
+
+    /// Sign a message (hex-encoded on the wire).
+    pub fn sign_message(&mut self, key: &str, message: &[u8]) -> Result<Value, ClientError> {
+        self.call("sign", json!({"key": key, "message": hex::encode(message)}))
+    }
+
+    /// Sign a 32-byte digest.
+    pub fn sign_digest(&mut self, key: &str, digest: &[u8; 32]) -> Result<Value, ClientError> {
+        self.call("sign", json!({"key": key, "digest": hex::encode(digest)}))
+    }
+}
+
+/// Turn a response into its result or a `Remote` error.
+pub fn result_of(resp: Value) -> Result<Value, ClientError> {
+    match resp.get("ok").and_then(Value::as_bool) {
+        Some(true) => Ok(resp.get("result").cloned().unwrap_or(Value::Null)),
+        Some(false) => {
+            let e = resp.get("error").cloned().unwrap_or(Value::Null);
+            Err(ClientError::Remote {
+                code: e
+                    .get("code")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown")
+                    .to_string(),
+                message: e
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                retryable: e.get("retryable").and_then(Value::as_bool).unwrap_or(false),
+                retry_after_ms: e.get("retry_after_ms").and_then(Value::as_u64),
+            })
+        }
+        None => Err(ClientError::Protocol(format!(
+            "response without ok: {resp}"
+        ))),
+    }
+}
+
+/// Decode a `0x`-prefixed hex field of a result.
+pub fn hex_field(v: &Value, name: &str) -> Result<Vec<u8>, ClientError> {
+    let s = v
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| ClientError::Protocol(format!("result has no {name}")))?;
+    crate::config::parse_hex(s).map_err(ClientError::Protocol)
+}

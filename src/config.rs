@@ -1,0 +1,385 @@
+//! The agent's configuration file (TOML). The types mirror the file section
+//! by section; every table rejects unknown keys, so a typo is an error that
+//! names its line instead of a silently ignored setting.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::backend::uri::Pkcs11Uri;
+use crate::backend::{KeySelector, KeyType, TokenSelector};
+
+/// Default maximum frame size on the socket: 1 MiB.
+pub const DEFAULT_MAX_FRAME: usize = 1024 * 1024;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("{0}")]
+    Permissions(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub agent: AgentConfig,
+    pub pkcs11: Pkcs11Config,
+    #[serde(default)]
+    pub keys: BTreeMap<String, KeyConfig>,
+    #[serde(default)]
+    pub identities: BTreeMap<String, IdentityConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Path of the Unix socket bots connect to.
+    pub socket: PathBuf,
+    /// Group allowed to connect (socket mode 0660); without it, 0600.
+    pub socket_group: Option<String>,
+    #[serde(default = "default_max_frame")]
+    pub max_frame_bytes: usize,
+    /// Number of signing worker processes; default: one per core.
+    pub workers: Option<usize>,
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight_per_connection: usize,
+    #[serde(default = "default_sign_timeout")]
+    pub sign_timeout_ms: u64,
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace_ms: u64,
+    /// Skip the start-up sign-and-verify self-test (not recommended).
+    #[serde(default = "yes")]
+    pub self_test: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pkcs11Config {
+    pub module: PathBuf,
+    #[serde(default = "default_module_dirs")]
+    pub allowed_module_dirs: Vec<PathBuf>,
+    pub token_label: Option<String>,
+    pub token_serial: Option<String>,
+    pub pin_file: Option<PathBuf>,
+    pub pin_env: Option<String>,
+    #[serde(default)]
+    pub pin_prompt: bool,
+    /// Environment for the module (e.g. SOFTHSM2_CONF).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    #[serde(rename = "type")]
+    pub key_type: KeyType,
+    pub label: Option<String>,
+    /// CKA_ID in hex.
+    pub id: Option<String>,
+    /// RFC 7512 URI; alternative to label/id.
+    pub uri: Option<String>,
+    /// Allow the generic `sign` op (arbitrary bytes or digests). Off by
+    /// default: trading keys sign only what policy has judged.
+    #[serde(default)]
+    pub raw_signing: bool,
+    /// Accept a key whose value could leave the token.
+    #[serde(default)]
+    pub allow_extractable: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    #[serde(default)]
+    pub uids: Vec<u32>,
+    #[serde(default)]
+    pub gids: Vec<u32>,
+    #[serde(default)]
+    pub keys: Vec<String>,
+    #[serde(default)]
+    pub ops: Vec<GrantedOp>,
+}
+
+/// Operations an identity may be granted. `hello` and `ping` are always
+/// available to any known identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantedOp {
+    ListKeys,
+    Sign,
+}
+
+impl GrantedOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantedOp::ListKeys => "list_keys",
+            GrantedOp::Sign => "sign",
+        }
+    }
+}
+
+fn default_max_frame() -> usize {
+    DEFAULT_MAX_FRAME
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_max_in_flight() -> usize {
+    64
+}
+fn default_sign_timeout() -> u64 {
+    30_000
+}
+fn default_shutdown_grace() -> u64 {
+    10_000
+}
+fn yes() -> bool {
+    true
+}
+fn default_module_dirs() -> Vec<PathBuf> {
+    crate::backend::pkcs11::DEFAULT_MODULE_DIRS
+        .iter()
+        .map(PathBuf::from)
+        .collect()
+}
+
+impl Config {
+    /// Read, permission-check, parse and validate a config file. Relative
+    /// paths inside it are taken relative to the file's directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        crate::harden::check_private_file(path, "config file", false)
+            .map_err(ConfigError::Permissions)?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let mut cfg = Config::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.into(),
+            message,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        cfg.resolve_paths(base);
+        cfg.validate().map_err(|message| ConfigError::Invalid {
+            path: path.into(),
+            message,
+        })?;
+        Ok(cfg)
+    }
+
+    /// Parse TOML text (no validation).
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.agent.socket);
+        fix(&mut self.pkcs11.module);
+        if let Some(p) = self.pkcs11.pin_file.as_mut() {
+            fix(p);
+        }
+        for d in &mut self.pkcs11.allowed_module_dirs {
+            fix(d);
+        }
+    }
+
+    /// Cross-checks serde cannot express.
+    pub fn validate(&self) -> Result<(), String> {
+        let a = &self.agent;
+        if a.max_frame_bytes < 64 || a.max_frame_bytes > 64 * 1024 * 1024 {
+            return Err("agent.max_frame_bytes must be between 64 and 67108864".into());
+        }
+        if a.workers == Some(0) || a.workers.is_some_and(|w| w > 256) {
+            return Err("agent.workers must be between 1 and 256".into());
+        }
+        if a.max_connections == 0 || a.max_in_flight_per_connection == 0 {
+            return Err(
+                "agent.max_connections and agent.max_in_flight_per_connection must be at least 1"
+                    .into(),
+            );
+        }
+        if a.sign_timeout_ms == 0 {
+            return Err("agent.sign_timeout_ms must be at least 1".into());
+        }
+        let p = &self.pkcs11;
+        let pin_sources =
+            p.pin_file.is_some() as u8 + p.pin_env.is_some() as u8 + p.pin_prompt as u8;
+        if pin_sources != 1 {
+            return Err("pkcs11: set exactly one of pin_file, pin_env or pin_prompt = true".into());
+        }
+        for (alias, k) in &self.keys {
+            self.key_selector(alias)
+                .map_err(|e| format!("keys.{alias}: {e}"))?;
+            if k.key_type == KeyType::Hmac && k.allow_extractable {
+                // allowed, but worth keeping explicit; nothing to check.
+            }
+        }
+        let mut uid_owner: BTreeMap<u32, &str> = BTreeMap::new();
+        let mut gid_owner: BTreeMap<u32, &str> = BTreeMap::new();
+        for (name, id) in &self.identities {
+            if id.uids.is_empty() && id.gids.is_empty() {
+                return Err(format!("identities.{name}: needs at least one uid or gid"));
+            }
+            for k in &id.keys {
+                if !self.keys.contains_key(k) {
+                    return Err(format!(
+                        "identities.{name}.keys: no key named {k:?} in [keys]"
+                    ));
+                }
+            }
+            for u in &id.uids {
+                if let Some(other) = uid_owner.insert(*u, name) {
+                    return Err(format!(
+                        "uid {u} is mapped to both identities {other:?} and {name:?}"
+                    ));
+                }
+            }
+            for g in &id.gids {
+                if let Some(other) = gid_owner.insert(*g, name) {
+                    return Err(format!(
+                        "gid {g} is mapped to both identities {other:?} and {name:?}"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The token selector from `[pkcs11]`.
+    pub fn token_selector(&self) -> TokenSelector {
+        TokenSelector {
+            label: self.pkcs11.token_label.clone(),
+            serial: self.pkcs11.token_serial.clone(),
+        }
+    }
+
+    /// How to find key `alias` in the token.
+    pub fn key_selector(&self, alias: &str) -> Result<KeySelector, String> {
+        let k = self
+            .keys
+            .get(alias)
+            .ok_or_else(|| format!("no key named {alias:?}"))?;
+        let mut sel = KeySelector {
+            label: k.label.clone(),
+            id: match &k.id {
+                Some(h) => Some(parse_hex(h).map_err(|e| format!("id: {e}"))?),
+                None => None,
+            },
+        };
+        if let Some(u) = &k.uri {
+            if sel.label.is_some() || sel.id.is_some() {
+                return Err("give either uri or label/id, not both".into());
+            }
+            let uri = Pkcs11Uri::parse(u).map_err(|e| format!("uri: {e}"))?;
+            if let Some(t) = &uri.token
+                && self.pkcs11.token_label.as_ref().is_some_and(|l| l != t)
+            {
+                return Err(format!(
+                    "uri names token {t:?} but pkcs11.token_label differs"
+                ));
+            }
+            sel.label = uri.object;
+            sel.id = uri.id;
+        }
+        if sel.label.is_none() && sel.id.is_none() {
+            return Err("needs a label, an id or a uri".into());
+        }
+        Ok(sel)
+    }
+
+    /// The identity a peer maps to: by uid first, then by primary gid.
+    pub fn identity_for(&self, uid: u32, gid: u32) -> Option<(&str, &IdentityConfig)> {
+        self.identities
+            .iter()
+            .find(|(_, i)| i.uids.contains(&uid))
+            .or_else(|| self.identities.iter().find(|(_, i)| i.gids.contains(&gid)))
+            .map(|(n, i)| (n.as_str(), i))
+    }
+}
+
+/// Parse hex with an optional `0x` prefix.
+pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
+    let s = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .unwrap_or(s);
+    hex::decode(s).map_err(|e| format!("invalid hex: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[agent]
+socket = "run/agent.sock"
+
+[pkcs11]
+module = "/usr/lib/softhsm/libsofthsm2.so"
+token_label = "dev"
+pin_file = "pin"
+
+[keys.hl]
+type = "secp256k1"
+label = "hl-main"
+
+[keys.api]
+type = "hmac"
+uri = "pkcs11:token=dev;object=binance"
+
+[identities.bot]
+uids = [1000]
+keys = ["hl", "api"]
+ops = ["sign", "list_keys"]
+"#;
+
+    #[test]
+    fn parses_and_validates() {
+        let c = Config::parse(GOOD).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.agent.max_frame_bytes, DEFAULT_MAX_FRAME);
+        assert_eq!(
+            c.key_selector("api").unwrap().label.as_deref(),
+            Some("binance")
+        );
+        assert_eq!(c.identity_for(1000, 5).unwrap().0, "bot");
+        assert!(c.identity_for(1001, 5).is_none());
+    }
+
+    #[test]
+    fn unknown_key_names_its_location() {
+        let bad = GOOD.replace("label = \"hl-main\"", "label = \"hl-main\"\nlabell = \"x\"");
+        let e = Config::parse(&bad).unwrap_err();
+        assert!(e.contains("unknown field `labell`"), "{e}");
+        assert!(e.contains("line 13"), "{e}");
+    }
+
+    #[test]
+    fn cross_checks() {
+        let c =
+            Config::parse(&GOOD.replace("keys = [\"hl\", \"api\"]", "keys = [\"nope\"]")).unwrap();
+        assert!(c.validate().unwrap_err().contains("no key named \"nope\""));
+        let c = Config::parse(&GOOD.replace("pin_file = \"pin\"", "")).unwrap();
+        assert!(c.validate().unwrap_err().contains("exactly one of"));
+        let c =
+            Config::parse(&GOOD.replace("ops = [\"sign\", \"list_keys\"]", "ops = [\"zeroize\"]"));
+        assert!(c.unwrap_err().contains("unknown variant `zeroize`"));
+    }
+}

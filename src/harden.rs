@@ -1,0 +1,82 @@
+//! Process hardening: no core dumps (they would hold PINs and session
+//! state), no ptrace attach from other processes of the same user, and a
+//! refusal to read config files that someone else could have written.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+/// RLIMIT_CORE = 0 and PR_SET_DUMPABLE = 0. Failures are logged, not fatal:
+/// both calls only reduce what the process may do.
+pub fn process_hardening() {
+    // SAFETY: plain syscalls with valid arguments.
+    unsafe {
+        let zero = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::setrlimit(libc::RLIMIT_CORE, &zero) != 0 {
+            tracing::warn!("could not set RLIMIT_CORE to 0");
+        }
+        if libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 {
+            tracing::warn!("could not clear PR_SET_DUMPABLE");
+        }
+    }
+}
+
+/// Ask the kernel to kill this process when its parent dies, so workers
+/// never outlive the agent.
+pub fn die_with_parent() {
+    // SAFETY: plain syscalls with valid arguments.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        if libc::getppid() == 1 {
+            // The parent is already gone.
+            libc::_exit(1);
+        }
+    }
+}
+
+/// Whether core dumps are off for this process (for status and tests).
+pub fn core_dumps_disabled() -> bool {
+    // SAFETY: getrlimit with a valid out pointer; prctl get is read-only.
+    unsafe {
+        let mut r = libc::rlimit {
+            rlim_cur: 1,
+            rlim_max: 1,
+        };
+        libc::getrlimit(libc::RLIMIT_CORE, &mut r) == 0
+            && r.rlim_cur == 0
+            && libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) == 0
+    }
+}
+
+/// Refuse a file that a group or other users may write, or that is owned by
+/// someone other than us or root. `what` names the file in errors.
+pub fn check_private_file(path: &Path, what: &str, deny_group_read: bool) -> Result<(), String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{what} {}: {e}", path.display()))?;
+    let mode = meta.mode();
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "{what} {} is writable by group or others (mode {:o}); run chmod go-w on it",
+            path.display(),
+            mode & 0o777
+        ));
+    }
+    if deny_group_read && mode & 0o077 != 0 {
+        return Err(format!(
+            "{what} {} is readable by group or others (mode {:o}); run chmod 600 on it",
+            path.display(),
+            mode & 0o777
+        ));
+    }
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(format!(
+            "{what} {} is owned by uid {}, not by this user ({me}) or root",
+            path.display(),
+            meta.uid()
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,14 @@
+//! tradeward: an ssh-agent-style signing agent for trading bots, with keys
+//! kept in hardware. See DESIGN in the docs folder for the invariants.
+
+pub mod agent;
+pub mod backend;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod crypto;
+pub mod harden;
+pub mod keyring;
+pub mod protocol;
+pub mod secret;
+pub mod server;

@@ -1,0 +1,138 @@
+//! One client connection: identify the peer, then read frames and answer
+//! them. Requests on one connection run concurrently (a bot may pipeline);
+//! responses are written by a single writer task in completion order, each
+//! carrying its request's id.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::net::UnixStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::AgentState;
+use super::frame::{ReadFrame, read_frame, write_frame};
+use super::ops;
+use super::peer::Identity;
+use crate::protocol::{ErrorCode, ProtoError, err_response, parse_request};
+
+/// Serve one connection to the end. `slot` is the connection-limit permit;
+/// `None` means the agent is full and the client only gets an error.
+pub async fn run(
+    stream: UnixStream,
+    state: Arc<AgentState>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    slot: Option<OwnedSemaphorePermit>,
+) {
+    let (mut rd, mut wr) = stream.into_split();
+    if slot.is_none() {
+        tracing::warn!("connection refused: at max_connections");
+        refuse(
+            &mut wr,
+            ErrorCode::TooManyConnections,
+            "the agent is at its connection limit; retry later".into(),
+        )
+        .await;
+        return;
+    }
+    let cred = match rd.as_ref().peer_cred() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read peer credentials");
+            return;
+        }
+    };
+    let Some(identity) = Identity::resolve(&state.config, cred.uid(), cred.gid(), cred.pid())
+    else {
+        tracing::warn!(uid = cred.uid(), gid = cred.gid(), pid = ?cred.pid(), "connection from unknown peer refused");
+        refuse(
+            &mut wr,
+            ErrorCode::UnknownPeer,
+            format!(
+                "uid {} / gid {} is not mapped to an identity",
+                cred.uid(),
+                cred.gid()
+            ),
+        )
+        .await;
+        return;
+    };
+    let identity = Arc::new(identity);
+    tracing::debug!(identity = %identity.name, uid = identity.uid, pid = ?identity.pid, "connected");
+
+    let cap = state.config.agent.max_in_flight_per_connection;
+    let (tx, mut rx) = mpsc::channel::<Value>(cap + 8);
+    let writer = tokio::spawn(async move {
+        while let Some(v) = rx.recv().await {
+            if write_frame(&mut wr, v.to_string().as_bytes())
+                .await
+                .is_err()
+            {
+                // The client went away; drain silently so senders never block.
+                while rx.recv().await.is_some() {}
+                return;
+            }
+        }
+    });
+    let in_flight = Arc::new(Semaphore::new(cap));
+    let max_frame = state.config.agent.max_frame_bytes;
+    loop {
+        let frame = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            f = read_frame(&mut rd, max_frame) => f,
+        };
+        let payload = match frame {
+            Ok(ReadFrame::Frame(p)) => p,
+            Ok(ReadFrame::Closed) => break,
+            Ok(ReadFrame::TooLarge(n)) => {
+                tracing::info!(identity = %identity.name, size = n, "oversize frame; closing connection");
+                let e = ProtoError::new(
+                    ErrorCode::FrameTooLarge,
+                    format!("frame of {n} bytes exceeds the limit of {max_frame} bytes; closing"),
+                );
+                let _ = tx.send(err_response(None, &e)).await;
+                break;
+            }
+            Err(e) => {
+                tracing::debug!(identity = %identity.name, error = %e, "connection read ended");
+                break;
+            }
+        };
+        let req = match parse_request(&payload) {
+            Ok(r) => r,
+            Err((id, e)) => {
+                tracing::info!(identity = %identity.name, code = ?e.code, "malformed request");
+                let _ = tx.send(err_response(id, &e)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+            let e = ProtoError::new(
+                ErrorCode::TooManyInFlight,
+                format!("more than {cap} requests in flight on this connection"),
+            )
+            .retry_after(10);
+            let _ = tx.send(err_response(Some(req.id), &e)).await;
+            continue;
+        };
+        let tx = tx.clone();
+        let state = state.clone();
+        let identity = identity.clone();
+        tracker.spawn(async move {
+            let response = ops::dispatch(&state, &identity, req).await;
+            let _ = tx.send(response).await;
+            drop(permit);
+        });
+    }
+    drop(tx);
+    let _ = writer.await;
+    drop(slot);
+}
+
+/// Send a connection-level error (no request id) before closing.
+async fn refuse(wr: &mut tokio::net::unix::OwnedWriteHalf, code: ErrorCode, msg: String) {
+    let body = err_response(None, &ProtoError::new(code, msg));
+    let _ = write_frame(wr, body.to_string().as_bytes()).await;
+}

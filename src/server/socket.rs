@@ -1,0 +1,91 @@
+//! Creating the listening socket safely: a private directory, no hijacking
+//! of a live agent's path, clean-up of a dead one, and the right mode and
+//! group on the socket itself.
+
+use std::ffi::CString;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use tokio::net::UnixListener;
+
+/// Look up a group's gid by name.
+pub fn group_gid(name: &str) -> Result<u32, String> {
+    let c = CString::new(name).map_err(|_| format!("bad group name {name:?}"))?;
+    let mut grp: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut out: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: all pointers are valid for the duration of the call and the
+    // buffer length is passed correctly.
+    let rc =
+        unsafe { libc::getgrnam_r(c.as_ptr(), &mut grp, buf.as_mut_ptr(), buf.len(), &mut out) };
+    if rc != 0 || out.is_null() {
+        return Err(format!("no group named {name:?}"));
+    }
+    Ok(grp.gr_gid)
+}
+
+/// Bind the agent socket at `path`.
+pub fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, String> {
+    let gid = group.map(group_gid).transpose()?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .ok_or_else(|| format!("socket path {} has no directory", path.display()))?;
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(if gid.is_some() { 0o750 } else { 0o700 })
+            .create(dir)
+            .map_err(|e| format!("cannot create socket directory {}: {e}", dir.display()))?;
+        if let Some(g) = gid {
+            chown_group(dir, g)?;
+        }
+    }
+    let meta =
+        std::fs::metadata(dir).map_err(|e| format!("socket directory {}: {e}", dir.display()))?;
+    if !meta.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    if meta.mode() & 0o007 != 0 {
+        return Err(format!(
+            "socket directory {} is accessible by others (mode {:o}); use a private directory (chmod o-rwx)",
+            dir.display(),
+            meta.mode() & 0o777
+        ));
+    }
+    if let Ok(m) = std::fs::symlink_metadata(path) {
+        if !m.file_type().is_socket() {
+            return Err(format!(
+                "{} exists and is not a socket; refusing to replace it",
+                path.display()
+            ));
+        }
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => {
+                return Err(format!(
+                    "another agent is listening on {}; stop it first",
+                    path.display()
+                ));
+            }
+            Err(_) => {
+                tracing::info!(path = %path.display(), "removing stale socket");
+                std::fs::remove_file(path)
+                    .map_err(|e| format!("cannot remove stale socket: {e}"))?;
+            }
+        }
+    }
+    let listener =
+        UnixListener::bind(path).map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
+    let mode = if gid.is_some() { 0o660 } else { 0o600 };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("cannot set socket mode: {e}"))?;
+    if let Some(g) = gid {
+        chown_group(path, g)?;
+    }
+    Ok(listener)
+}
+
+fn chown_group(path: &Path, gid: u32) -> Result<(), String> {
+    std::os::unix::fs::chown(path, None, Some(gid))
+        .map_err(|e| format!("cannot give {} to gid {gid}: {e}", path.display()))
+}
