@@ -24,6 +24,7 @@ use crate::server::{self, AgentState};
 /// start-up checks (keys found, attributes and self-test good).
 pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
     crate::harden::process_hardening();
+    crate::harden::raise_fd_limit();
     let cfg = Config::load(config_path).map_err(|e| e.to_string())?;
     let module = check_module_path(&cfg.pkcs11.module, &cfg.pkcs11.allowed_module_dirs)
         .map_err(|e| e.to_string())?;

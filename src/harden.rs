@@ -23,6 +23,23 @@ pub fn process_hardening() {
     }
 }
 
+/// Raise the open-file soft limit to the hard limit: every bot connection
+/// is a descriptor, and the default soft limit (often 1024) is low for an
+/// agent that must keep serving under a burst of connections.
+pub fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit with valid pointers.
+    unsafe {
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
 /// Ask the kernel to kill this process when its parent dies, so workers
 /// never outlive the agent.
 pub fn die_with_parent() {

@@ -88,10 +88,7 @@ pub struct Token {
 impl Token {
     /// Load `module` (already allow-list checked) and open the selected token.
     pub fn open(module: &Path, selector: &TokenSelector) -> Result<Token, BackendError> {
-        let ctx = Pkcs11::new(module)
-            .map_err(|e| BackendError::Module(format!("{}: {e}", module.display())))?;
-        ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-            .map_err(|e| BackendError::Module(format!("C_Initialize: {e}")))?;
+        let ctx = load(module)?;
         let (slot, label, serial) = find_slot(&ctx, selector)?;
         let session = ctx.open_rw_session(slot).map_err(ck)?;
         Ok(Token {
@@ -127,26 +124,30 @@ impl Token {
         }
     }
 
-    /// Replace a lost session: new session on the same slot if the token is
-    /// still there, otherwise re-initialise the module and find the token
-    /// again (it may come back in another slot after re-insertion).
-    pub fn reconnect(&mut self, module: &Path, pin: &SecretString) -> Result<(), BackendError> {
-        let fresh = match find_slot(&self.ctx, &self.selector).and_then(|(slot, ..)| {
+    /// Replace a lost session: a new session on the token's slot if the
+    /// token is still there; otherwise finalize and re-initialise the module
+    /// (a re-inserted token can appear in another slot, and some modules
+    /// only rescan slots at C_Initialize) and find the token again.
+    pub fn reconnect(&mut self, pin: &SecretString) -> Result<(), BackendError> {
+        let same = find_slot(&self.ctx, &self.selector).and_then(|(slot, ..)| {
             self.ctx
                 .open_rw_session(slot)
                 .map(|s| (slot, s))
                 .map_err(ck)
-        }) {
-            Ok((slot, session)) => {
-                self.slot = slot;
-                self.session = session;
-                None
+        });
+        let (slot, session) = match same {
+            Ok(found) => found,
+            Err(_) => {
+                let _ = self.ctx.clone().finalize();
+                initialize(&self.ctx)?;
+                let (slot, label, serial) = find_slot(&self.ctx, &self.selector)?;
+                self.label = label;
+                self.serial = serial;
+                (slot, self.ctx.open_rw_session(slot).map_err(ck)?)
             }
-            Err(_) => Some(Token::open(module, &self.selector)?),
         };
-        if let Some(t) = fresh {
-            *self = t;
-        }
+        self.slot = slot;
+        self.session = session;
         self.login(pin)
     }
 
@@ -565,6 +566,22 @@ impl Token {
     }
 }
 
+/// Load a module and initialise it. A module already initialised in this
+/// process (loaded before, by us) is fine: PKCS#11 state is per process.
+fn load(module: &Path) -> Result<Pkcs11, BackendError> {
+    let ctx = Pkcs11::new(module)
+        .map_err(|e| BackendError::Module(format!("{}: {e}", module.display())))?;
+    initialize(&ctx)?;
+    Ok(ctx)
+}
+
+fn initialize(ctx: &Pkcs11) -> Result<(), BackendError> {
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => Ok(()),
+        Err(e) => Err(BackendError::Module(format!("C_Initialize: {e}"))),
+    }
+}
+
 /// Zeroize any secret values in a template before it is dropped.
 fn wipe(tmpl: &mut [Attribute]) {
     for a in tmpl {
@@ -617,10 +634,7 @@ pub fn init_token(
     so_pin: &SecretString,
     user_pin: &SecretString,
 ) -> Result<(String, String), BackendError> {
-    let ctx = Pkcs11::new(module)
-        .map_err(|e| BackendError::Module(format!("{}: {e}", module.display())))?;
-    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .map_err(|e| BackendError::Module(format!("C_Initialize: {e}")))?;
+    let ctx = load(module)?;
     let mut free = None;
     for slot in ctx.get_slots_with_token().map_err(ck)? {
         let info = ctx.get_token_info(slot).map_err(ck)?;

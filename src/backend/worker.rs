@@ -88,7 +88,6 @@ pub fn read_frame<R: Read>(r: &mut R) -> std::io::Result<Option<Vec<u8>>> {
 /// The worker's state: an open token and the resolved keys, plus what it
 /// needs to reconnect after the session or the token is lost.
 pub struct Signer {
-    module: PathBuf,
     pin: SecretString,
     selectors: Vec<KeySelector>,
     token: Token,
@@ -106,7 +105,6 @@ impl Signer {
         let tok = Token::open(&module, token)?;
         tok.login(&pin)?;
         let mut s = Signer {
-            module,
             pin,
             selectors,
             token: tok,
@@ -150,7 +148,7 @@ impl Signer {
             Ok(sig) => Ok(sig),
             Err(e) if is_session_loss(&e) => {
                 tracing::warn!(error = %e, "token session lost; reconnecting");
-                self.token.reconnect(&self.module, &self.pin)?;
+                self.token.reconnect(&self.pin)?;
                 self.resolve()?;
                 self.token
                     .sign_raw(self.handles[idx], mech, data)

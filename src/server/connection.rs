@@ -78,9 +78,13 @@ pub async fn run(
     });
     let in_flight = Arc::new(Semaphore::new(cap));
     let max_frame = state.config.agent.max_frame_bytes;
+    let mut stopping = false;
     loop {
         let frame = tokio::select! {
-            _ = shutdown.cancelled() => break,
+            _ = shutdown.cancelled() => {
+                stopping = true;
+                break;
+            }
             f = read_frame(&mut rd, max_frame) => f,
         };
         let payload = match frame {
@@ -125,6 +129,23 @@ pub async fn run(
             let _ = tx.send(response).await;
             drop(permit);
         });
+    }
+    if stopping {
+        // Requests the client already sent but we had not read yet get a
+        // clear answer instead of a silent close.
+        let until = tokio::time::Instant::now() + std::time::Duration::from_millis(50);
+        while let Ok(Ok(ReadFrame::Frame(p))) =
+            tokio::time::timeout_at(until, read_frame(&mut rd, max_frame)).await
+        {
+            let id = parse_request(&p)
+                .map(|r| Some(r.id))
+                .unwrap_or_else(|(id, _)| id);
+            let e = ProtoError::new(
+                ErrorCode::ShuttingDown,
+                "the agent is shutting down; not processed",
+            );
+            let _ = tx.send(err_response(id, &e)).await;
+        }
     }
     drop(tx);
     let _ = writer.await;
