@@ -441,3 +441,78 @@ fn operator_cli_round_trip() {
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("--type") && help.contains("--label") && help.contains("--pin-file"));
 }
+
+#[test]
+fn socket_group_gives_mode_0660_and_the_group() {
+    use std::os::unix::fs::MetadataExt;
+    let env = basic();
+    // The group of this process: always exists, and we may chown to it.
+    let gid = unsafe { libc::getgid() };
+    let name = unsafe {
+        let g = libc::getgrgid(gid);
+        assert!(!g.is_null());
+        std::ffi::CStr::from_ptr((*g).gr_name)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(
+        &env.config,
+        text.replace("[agent]\n", &format!("[agent]\nsocket_group = {name:?}\n")),
+    )
+    .unwrap();
+    let agent = env.start_agent();
+    let meta = std::fs::metadata(&env.sock).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o660);
+    assert_eq!(meta.gid(), gid);
+    assert_eq!(mode(env.sock.parent().unwrap()), 0o750);
+    drop(agent);
+    // An unknown group is a start-up error.
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(
+        &env.config,
+        text.replace(
+            &format!("socket_group = {name:?}"),
+            "socket_group = \"no-such-group-xyz\"",
+        ),
+    )
+    .unwrap();
+    let err = env.try_start_agent().err().unwrap();
+    assert!(err.contains("no group named"), "{err}");
+}
+
+#[test]
+fn a_token_removed_and_reinserted_is_picked_up_without_a_restart() {
+    let env = basic();
+    let agent = env.start_agent();
+    let mut c = agent.client();
+    assert!(c.sign_digest("eth", &[1; 32]).is_ok());
+    // SoftHSM's token "leaves" when its files move away.
+    let tokens = env.tok().join("tokens");
+    let tokdir = std::fs::read_dir(&tokens)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let aside = env.tok().join("aside");
+    std::fs::rename(&tokdir, &aside).unwrap();
+    for i in 0..4u8 {
+        let e = c.sign_digest("eth", &[i; 32]).unwrap_err();
+        assert_eq!(e.code(), Some("backend_unavailable"), "{e}");
+        assert!(matches!(
+            e,
+            tradeward::client::ClientError::Remote {
+                retryable: true,
+                ..
+            }
+        ));
+    }
+    std::fs::rename(&aside, &tokdir).unwrap();
+    let r = sign_with_retry(&agent, [2; 32], Duration::from_secs(20));
+    assert!(r["signature"].is_string());
+    // Both workers recover, not just one.
+    for i in 0..8u8 {
+        assert!(c.sign_digest("eth", &[i; 32]).is_ok());
+    }
+}

@@ -1,5 +1,6 @@
 //! The worker's signing core against a real SoftHSM token, in this process:
-//! recovery from a lost session and from a logged-out token, and the
+//! recovery from a lost session, a logged-out token and a token removed
+//! and re-inserted (its files moved away and back), and the
 //! guarantee that a key's value cannot be read through PKCS#11.
 //!
 //! One test function only: SoftHSM reads SOFTHSM2_CONF from the process
@@ -57,6 +58,33 @@ fn signer_recovers_and_keys_stay_inside() {
     signer.token_mut().logout_for_test().unwrap();
     assert_eq!(signer.sign(0, &digest).unwrap().len(), 64, "after a logout");
     assert_eq!(signer.sign(1, b"m").unwrap().len(), 32);
+
+    // The token disappears (its files move away) and comes back.
+    let tokens = env.tok().join("tokens");
+    let tokdir = std::fs::read_dir(&tokens)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let aside = env.tok().join("aside");
+    std::fs::rename(&tokdir, &aside).unwrap();
+    // SoftHSM notices on the next operation: the signer reconnects, finds
+    // no token and says so, retryably.
+    let gone = signer.sign(0, &digest).unwrap_err();
+    assert!(
+        matches!(gone, tradeward::backend::BackendError::TokenNotFound(_)),
+        "{gone:?}"
+    );
+    assert!(gone.retryable());
+    // Re-inserted: the module is re-initialised, the token found again,
+    // logged in, keys re-resolved.
+    std::fs::rename(&aside, &tokdir).unwrap();
+    assert_eq!(
+        signer.sign(0, &digest).unwrap().len(),
+        64,
+        "after re-insertion"
+    );
 
     // Out-of-range key index is an error, not a panic.
     assert!(signer.sign(9, b"m").is_err());

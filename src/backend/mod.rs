@@ -194,7 +194,9 @@ impl BackendError {
     pub fn retryable(&self) -> bool {
         matches!(
             self,
-            BackendError::WorkerUnavailable(_) | BackendError::Token(_)
+            BackendError::WorkerUnavailable(_)
+                | BackendError::Token(_)
+                | BackendError::TokenNotFound(_)
         )
     }
 }

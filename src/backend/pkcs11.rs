@@ -120,6 +120,9 @@ impl Token {
             Err(CkError::Pkcs11(RvError::PinLocked, _)) => {
                 Err(BackendError::Login("PIN locked".into()))
             }
+            // The token went away under us: worth retrying, unlike a PIN
+            // problem.
+            Err(e) if is_session_loss(&e) => Err(BackendError::Token(format!("login: {e}"))),
             Err(e) => Err(BackendError::Login(e.to_string())),
         }
     }

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install the Debian packages tradeward's scripts and tests need, if missing:
+# SoftHSM2 (the development token), OpenSC (pkcs11-tool, used by the
+# interoperability tests) and Python's venv module (the quickstart verifies
+# signatures with PyPI libraries in a virtual environment).
+# Runs apt-get only when something is missing; uses sudo when not root.
+set -euo pipefail
+
+missing=()
+[ -e /usr/lib/softhsm/libsofthsm2.so ] || missing+=(softhsm2)
+command -v pkcs11-tool >/dev/null 2>&1 || missing+=(opensc)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+if [ "${1:-}" = "--with-venv" ] && command -v python3 >/dev/null 2>&1; then
+    probe=$(mktemp -d)
+    python3 -m venv "$probe/v" >/dev/null 2>&1 || missing+=(python3-venv)
+    rm -rf "$probe"
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    SUDO="sudo"
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
