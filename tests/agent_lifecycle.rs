@@ -516,3 +516,46 @@ fn a_token_removed_and_reinserted_is_picked_up_without_a_restart() {
         assert!(c.sign_digest("eth", &[i; 32]).is_ok());
     }
 }
+
+#[test]
+fn a_pin_that_stops_working_is_not_retried_into_a_lockout() {
+    let env = basic();
+    let mut agent = env.start_agent();
+    common::wait_until("two workers", Duration::from_secs(20), || {
+        agent.worker_pids().len() == 2
+    });
+    // Someone changes the user PIN behind the agent's back.
+    let old = env.pin();
+    let out = std::process::Command::new("pkcs11-tool")
+        .env("SOFTHSM2_CONF", env.softhsm_conf())
+        .args([
+            "--module",
+            "/usr/lib/softhsm/libsofthsm2.so",
+            "--login",
+            "--pin",
+            old.trim(),
+        ])
+        .args(["--change-pin", "--new-pin", "87654321"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Running workers keep their session; restarted ones cannot log in.
+    for pid in agent.worker_pids() {
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    }
+    common::wait_until("slots to give up", Duration::from_secs(20), || {
+        agent.log_text().matches("not retrying").count() == 2
+    });
+    let e = agent.client().sign_digest("eth", &[1; 32]).unwrap_err();
+    assert_eq!(e.code(), Some("backend_unavailable"), "{e}");
+    // One failed login per slot and no more: every wrong PIN counts
+    // towards a token's lockout.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(agent.log_text().matches("worker login failed").count(), 2);
+    assert!(agent.is_running());
+    assert!(agent.client().call("ping", json!({})).is_ok());
+}

@@ -50,6 +50,9 @@ struct Job {
 pub struct WorkerPool {
     tx: mpsc::Sender<Job>,
     live: Arc<AtomicUsize>,
+    /// Worker slots still trying to keep a worker up.
+    slots: Arc<AtomicUsize>,
+    sign_timeout: Duration,
     pids: Arc<std::sync::Mutex<Vec<Option<u32>>>>,
 }
 
@@ -142,6 +145,8 @@ impl WorkerPool {
         let rx = Arc::new(Mutex::new(rx));
         let live = Arc::new(AtomicUsize::new(0));
         let pids = Arc::new(std::sync::Mutex::new(vec![None; workers]));
+        let slots = Arc::new(AtomicUsize::new(workers));
+        let sign_timeout = cfg.sign_timeout;
         pids.lock().expect("pids")[0] = Some(pid);
         let mut first = Some(first);
         for slot in 0..workers {
@@ -150,20 +155,49 @@ impl WorkerPool {
             let live = live.clone();
             let pids = pids.clone();
             let initial = first.take();
-            tokio::spawn(run_slot(slot, cfg, rx, live, pids, initial));
+            let slots = slots.clone();
+            tokio::spawn(async move {
+                run_slot(slot, cfg, rx, live, pids, initial).await;
+                slots.fetch_sub(1, Ordering::Relaxed);
+            });
         }
-        Ok((WorkerPool { tx, live, pids }, keys))
+        Ok((
+            WorkerPool {
+                tx,
+                live,
+                slots,
+                sign_timeout,
+                pids,
+            },
+            keys,
+        ))
     }
 
-    /// Sign `data` with key number `key` on some worker.
+    /// Sign `data` with key number `key` on some worker. Fails fast when
+    /// every worker slot has given up (e.g. the PIN stopped working), and
+    /// gives up waiting after `2 × sign_timeout` in any case, so a caller is
+    /// never left hanging.
     pub async fn sign(&self, key: u32, data: Vec<u8>) -> Result<Vec<u8>, BackendError> {
+        if self.slots.load(Ordering::Relaxed) == 0 {
+            return Err(BackendError::WorkerUnavailable(
+                "no signing worker is running (see the agent's log)".into(),
+            ));
+        }
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Job { key, data, reply })
-            .await
-            .map_err(|_| BackendError::WorkerUnavailable("worker pool stopped".into()))?;
-        rx.await
-            .map_err(|_| BackendError::WorkerUnavailable("worker pool stopped".into()))?
+        let wait = async {
+            self.tx
+                .send(Job { key, data, reply })
+                .await
+                .map_err(|_| BackendError::WorkerUnavailable("worker pool stopped".into()))?;
+            rx.await
+                .map_err(|_| BackendError::WorkerUnavailable("worker pool stopped".into()))?
+        };
+        match tokio::time::timeout(self.sign_timeout * 2, wait).await {
+            Ok(r) => r,
+            Err(_) => Err(BackendError::WorkerUnavailable(
+                "no signing worker answered in time; not signed, retry".into(),
+            )),
+        }
     }
 
     /// How many workers are currently up.
