@@ -218,9 +218,14 @@ impl<'a> Params<'a> {
     /// Wrap `map`, refusing any key not in `allowed`.
     pub fn new(map: &'a Map<String, Value>, allowed: &[&str]) -> Result<Self, ProtoError> {
         if let Some(k) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            let expected = if allowed.is_empty() {
+                "this operation takes no parameters".to_string()
+            } else {
+                format!("expected: {}", allowed.join(", "))
+            };
             return Err(ProtoError::new(
                 ErrorCode::BadParams,
-                format!("unknown parameter {k:?} (expected: {})", allowed.join(", ")),
+                format!("unknown parameter {k:?} ({expected})"),
             ));
         }
         Ok(Params { map })

@@ -49,6 +49,8 @@ pub fn read_pin(source: PinSource<'_>) -> Result<SecretString, String> {
 }
 
 /// Read a secret to import (from a file or stdin) as bytes, zeroizing.
+/// Trailing CR/LF bytes are removed: `echo`, editors and terminals add them,
+/// and no exchange secret ends in one.
 pub fn read_secret(path: Option<&Path>) -> Result<Zeroizing<Vec<u8>>, String> {
     use std::io::Read;
     let mut buf = Zeroizing::new(Vec::new());

@@ -41,8 +41,9 @@ pub enum KeysCommand {
         /// Read the secret from this file (mode 0600) instead of stdin
         #[arg(long)]
         from_file: Option<PathBuf>,
-        /// How the secret is written: text (bytes as given; default for hmac),
-        /// hex (default for secp256k1) or base64
+        /// How the secret is written: text (the bytes as given, minus a
+        /// trailing newline; default for hmac), hex (default for secp256k1)
+        /// or base64
         #[arg(long, value_enum)]
         encoding: Option<SecretEncoding>,
         /// Print the result as JSON

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -26,7 +27,7 @@ pub async fn run(
     tracker: TaskTracker,
     slot: Option<OwnedSemaphorePermit>,
 ) {
-    let (mut rd, mut wr) = stream.into_split();
+    let (rd, mut wr) = stream.into_split();
     if slot.is_none() {
         tracing::warn!("connection refused: at max_connections");
         refuse(
@@ -60,6 +61,7 @@ pub async fn run(
         return;
     };
     let identity = Arc::new(identity);
+    let mut rd = BufReader::with_capacity(16 * 1024, rd);
     tracing::debug!(identity = %identity.name, uid = identity.uid, pid = ?identity.pid, "connected");
 
     let cap = state.config.agent.max_in_flight_per_connection;
@@ -80,12 +82,20 @@ pub async fn run(
     let max_frame = state.config.agent.max_frame_bytes;
     let mut stopping = false;
     loop {
-        let frame = tokio::select! {
+        // Wait for the next frame to start. Only this wait races against
+        // shutdown (filling a buffer is cancel-safe); once a frame has
+        // started it is read whole, so a shutdown never splits a request.
+        let more = tokio::select! {
             _ = shutdown.cancelled() => {
                 stopping = true;
                 break;
             }
-            f = read_frame(&mut rd, max_frame) => f,
+            more = rd.fill_buf() => more.map(|b| !b.is_empty()),
+        };
+        let frame = match more {
+            Ok(true) => read_frame(&mut rd, max_frame).await,
+            Ok(false) => Ok(ReadFrame::Closed),
+            Err(e) => Err(e),
         };
         let payload = match frame {
             Ok(ReadFrame::Frame(p)) => p,

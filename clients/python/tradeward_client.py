@@ -1,0 +1,947 @@
+"""Client for the tradeward signing agent, in one file, standard library only.
+
+A bot holds no keys. It asks the agent, over a Unix socket, to sign; the agent
+decides whether it may and answers with a signature or a structured error.
+This module speaks that wire protocol (version 1) and nothing more:
+
+* a frame is a 4-byte big-endian length followed by one UTF-8 JSON object;
+* a request is ``{"id": n, "op": "...", "params": {...}}`` and its response
+  echoes ``id`` with either ``"ok": true, "result": {...}`` or
+  ``"ok": false, "error": {"code", "message", "retryable", "retry_after_ms"?}``;
+* byte strings travel as hex; the agent accepts an optional ``0x`` and always
+  sends one.
+
+The module is a single file with no dependencies on purpose: a bot can vendor
+it next to its own code, and nothing outside the standard library ends up on
+the path between the bot and its keys.
+
+Example::
+
+    from tradeward_client import connect
+
+    with connect() as agent:                 # socket from $TRADEWARD_SOCK
+        sig = agent.sign_eip191("eth", b"hello")
+        print(sig.address, sig.signature.hex())
+
+Several requests may be in flight on one connection (``send`` then ``recv``);
+the agent answers them in completion order, not request order, so responses
+that arrive for other requests are parked until someone asks for them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    TypeVar,
+    Union,
+)
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "SOCK_ENV",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_MAX_REQUEST_BYTES",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "ClientError",
+    "TradewardError",
+    "ProtocolError",
+    "ConnectionClosedError",
+    "ResponseTimeout",
+    "RequestTooLargeError",
+    "Response",
+    "HelloInfo",
+    "KeyInfo",
+    "Signature",
+    "Client",
+    "connect",
+    "to_hex",
+    "from_hex",
+]
+
+JSONObject = Dict[str, Any]
+
+#: The protocol version this client speaks. The agent bumps its version only
+#: on incompatible changes, so any other number means "do not talk to it".
+PROTOCOL_VERSION = 1
+
+#: Environment variable naming the agent's socket, as SSH_AUTH_SOCK does for
+#: ssh-agent: deployment decides where the socket is, not the bot's code.
+SOCK_ENV = "TRADEWARD_SOCK"
+
+#: Seconds a send, or a wait for a response, may block. A little longer than
+#: the agent's own default signing timeout (30 s), so that when the token is
+#: slow the bot receives the agent's retryable ``backend_unavailable`` answer
+#: rather than giving up first and never learning what happened.
+DEFAULT_TIMEOUT = 35.0
+
+#: The agent's default maximum frame size. A larger request makes the agent
+#: close the connection, taking every other in-flight request with it, so the
+#: client refuses such a request before sending it. ``hello()`` replaces this
+#: with the limit the agent actually reports.
+DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+
+#: Largest response frame the client will accept. Real answers are a few
+#: hundred bytes per key; the cap stops a broken or hostile process sitting on
+#: the socket path from making the bot allocate unbounded memory.
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+
+# Error codes after which the agent closes the connection. They arrive with
+# `"id": null` because they answer the connection, not a request.
+_CLOSING_CODES = frozenset(
+    {"unknown_peer", "too_many_connections", "frame_too_large", "shutting_down"}
+)
+
+_HEADER = struct.Struct(">I")
+_MAX_ID = 2**64 - 1
+_SEND_FLAGS = getattr(socket, "MSG_NOSIGNAL", 0)
+
+
+# --------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------
+
+
+class ClientError(Exception):
+    """Base class of every error this module raises, so a bot can catch
+    "anything went wrong talking to the agent" in one clause while still
+    telling the agent's refusals (``TradewardError``) apart from transport
+    trouble."""
+
+
+class TradewardError(ClientError):
+    """The agent answered with a structured error; nothing was signed.
+
+    ``code`` is stable and meant for programs to branch on (``unknown_key``,
+    ``forbidden``, ``too_many_in_flight``, ...); ``message`` is for humans and
+    may change. ``retryable`` says whether sending the same request again
+    later may succeed, and ``retry_after_ms``, when present, how long to wait
+    first. ``request_id`` is ``None`` for errors about the connection as a
+    whole (for instance ``unknown_peer``), which the agent cannot tie to a
+    request.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        retryable: bool = False,
+        retry_after_ms: Optional[int] = None,
+        request_id: Optional[int] = None,
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.retry_after_ms = retry_after_ms
+        self.request_id = request_id
+
+    @classmethod
+    def from_json(cls, error: Any, request_id: Optional[int]) -> "TradewardError":
+        """Build from a response's ``error`` object, tolerating missing fields
+        so that a malformed error still surfaces as an error, not a crash."""
+        if not isinstance(error, dict):
+            return cls("unknown", f"malformed error object: {error!r}", request_id=request_id)
+        retry_after = error.get("retry_after_ms")
+        return cls(
+            code=str(error.get("code", "unknown")),
+            message=str(error.get("message", "")),
+            retryable=bool(error.get("retryable", False)),
+            retry_after_ms=retry_after if isinstance(retry_after, int) else None,
+            request_id=request_id,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"TradewardError(code={self.code!r}, message={self.message!r}, "
+            f"retryable={self.retryable!r}, retry_after_ms={self.retry_after_ms!r}, "
+            f"request_id={self.request_id!r})"
+        )
+
+
+class ProtocolError(ClientError):
+    """The peer broke the protocol (malformed frame, oversized response, an
+    answer to a request never sent, an incompatible version). The connection
+    cannot be trusted afterwards and is closed."""
+
+
+class ConnectionClosedError(ClientError, ConnectionError):
+    """The connection is gone: the agent closed it (shutdown, restart, a
+    connection-level refusal) or an earlier failure closed it.
+
+    ``pending`` lists the ids of requests that were sent but will never be
+    answered on this connection. Whether the agent signed them is unknown,
+    so a bot must treat them as possibly signed, not as refused.
+    """
+
+    def __init__(self, message: str, pending: Sequence[int] = ()) -> None:
+        super().__init__(message)
+        self.pending: Tuple[int, ...] = tuple(pending)
+
+
+class ResponseTimeout(ClientError, TimeoutError):
+    """No response arrived within the timeout. The connection stays usable
+    (a partly received frame is kept), so the answer can still be collected
+    later with ``recv``."""
+
+
+class RequestTooLargeError(ClientError, ValueError):
+    """The request would exceed the agent's frame limit. It was not sent:
+    sending it would make the agent drop the whole connection."""
+
+
+# --------------------------------------------------------------------------
+# Hex helpers
+# --------------------------------------------------------------------------
+
+
+def to_hex(data: bytes) -> str:
+    """Encode bytes as the protocol does: lowercase hex with ``0x``."""
+    return "0x" + bytes(data).hex()
+
+
+def from_hex(text: str) -> bytes:
+    """Decode protocol hex (``0x`` optional). Raises ``ValueError``."""
+    if not isinstance(text, str):
+        raise ValueError(f"expected a hex string, got {type(text).__name__}")
+    if text[:2] in ("0x", "0X"):
+        text = text[2:]
+    return bytes.fromhex(text)
+
+
+def _opt_hex(obj: Mapping[str, Any], name: str) -> Optional[bytes]:
+    value = obj.get(name)
+    return None if value is None else from_hex(value)
+
+
+def _as_bytes(name: str, value: Any) -> bytes:
+    # Refuse str explicitly: silently encoding text would sign something other
+    # than what the caller meant (UTF-8? Latin-1? hex?).
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
+
+
+# --------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Response:
+    """One decoded response frame, success or failure, as ``recv_response``
+    returns it: pipelining code often wants to look at outcomes without
+    raising on the first failure."""
+
+    id: Optional[int]
+    ok: bool
+    result: JSONObject = field(default_factory=dict)
+    error: Optional[TradewardError] = None
+
+    def unwrap(self) -> JSONObject:
+        """The result, or raise the agent's error."""
+        if self.ok:
+            return self.result
+        assert self.error is not None
+        raise self.error
+
+
+@dataclass(frozen=True)
+class HelloInfo:
+    """What the agent is and what this connection's identity may do.
+
+    The identity comes from the kernel (the peer's uid/gid), never from
+    anything the client says, so ``identity``, ``keys`` and ``ops`` are the
+    ground truth for what this process is allowed.
+    """
+
+    protocol_version: int
+    agent: str
+    agent_version: str
+    identity: str
+    keys: List[str]
+    ops: List[str]
+    max_frame_bytes: int
+    peer: Dict[str, Any]
+    raw: JSONObject
+
+    @classmethod
+    def from_result(cls, r: JSONObject) -> "HelloInfo":
+        return cls(
+            protocol_version=int(r["protocol_version"]),
+            agent=str(r.get("agent", "")),
+            agent_version=str(r.get("agent_version", "")),
+            identity=str(r.get("identity", "")),
+            keys=list(r.get("keys", [])),
+            ops=list(r.get("ops", [])),
+            max_frame_bytes=int(r.get("max_frame_bytes", DEFAULT_MAX_REQUEST_BYTES)),
+            peer=dict(r.get("peer", {})),
+            raw=r,
+        )
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """A key this identity may use, public material only.
+
+    ``public_key`` is the SEC1 uncompressed point for ECDSA keys, 32 bytes for
+    Ed25519, and ``None`` for HMAC secrets (which have no public half).
+    ``raw_signing`` tells whether the generic ``sign`` operation is enabled
+    for the key; trading keys normally have it off.
+    """
+
+    alias: str
+    type: str
+    label: str
+    id: bytes
+    uri: str
+    raw_signing: bool
+    local: bool
+    public_key: Optional[bytes]
+    address: Optional[str]
+    public_key_base58: Optional[str]
+    raw: JSONObject
+
+    @classmethod
+    def from_result(cls, k: JSONObject) -> "KeyInfo":
+        return cls(
+            alias=str(k["alias"]),
+            type=str(k["type"]),
+            label=str(k.get("label", "")),
+            id=from_hex(k.get("id", "")),
+            uri=str(k.get("uri", "")),
+            raw_signing=bool(k.get("raw_signing", False)),
+            local=bool(k.get("local", False)),
+            public_key=_opt_hex(k, "public_key"),
+            address=k.get("address"),
+            public_key_base58=k.get("public_key_base58"),
+            raw=k,
+        )
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A signature the agent released, already checked by the agent against
+    the key's public key (for ECDSA and Ed25519) before it answered.
+
+    ``signature`` is what venues expect for each type: ``r || s || v`` with
+    ``v`` in {27, 28} and low ``s`` for secp256k1; ``r || s`` (or DER when
+    asked) for P-256; 64 bytes for Ed25519; the 32-byte MAC for HMAC.
+    ``digest`` is the 32 bytes actually signed for ECDSA keys, so a caller can
+    check that the agent hashed what it meant (Keccak-256 for secp256k1
+    messages, SHA-256 for P-256 messages, the EIP-191 hash for ``eip191``).
+    """
+
+    key: str
+    type: str
+    signature: bytes
+    digest: Optional[bytes]
+    r: Optional[bytes]
+    s: Optional[bytes]
+    v: Optional[int]
+    recovery_id: Optional[int]
+    address: Optional[str]
+    format: Optional[str]
+    raw: JSONObject
+
+    @property
+    def hex(self) -> str:
+        """The signature as ``0x``-prefixed hex, the form most venues take."""
+        return to_hex(self.signature)
+
+    @classmethod
+    def from_result(cls, r: JSONObject) -> "Signature":
+        v = r.get("v")
+        rid = r.get("recovery_id")
+        return cls(
+            key=str(r.get("key", "")),
+            type=str(r.get("type", "")),
+            signature=from_hex(r["signature"]),
+            digest=_opt_hex(r, "digest"),
+            r=_opt_hex(r, "r"),
+            s=_opt_hex(r, "s"),
+            v=v if isinstance(v, int) else None,
+            recovery_id=rid if isinstance(rid, int) else None,
+            address=r.get("address"),
+            format=r.get("format"),
+            raw=r,
+        )
+
+
+# --------------------------------------------------------------------------
+# Client
+# --------------------------------------------------------------------------
+
+
+class Client:
+    """A connection to the agent.
+
+    Safe to share between threads: sends are serialised by one lock and
+    reads by another, and a response read by one thread for another thread's
+    request is parked until that thread asks for it. Responses that nobody
+    collects stay parked, so every ``send`` should eventually be matched by a
+    ``recv`` of its id (``call`` and ``call_many`` always do this).
+
+    ``timeout`` bounds each send and each wait for a response (``None``
+    waits forever, which a bot should rarely want). ``max_response_bytes``
+    caps a response frame. ``max_request_bytes`` is the agent's frame limit;
+    ``hello()`` updates it from the agent.
+    """
+
+    def __init__(
+        self,
+        path: Union[str, "os.PathLike[str]", None] = None,
+        *,
+        timeout: Optional[float] = DEFAULT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        client_name: str = "tradeward-python",
+    ) -> None:
+        if path is None:
+            path = os.environ.get(SOCK_ENV)
+            if not path:
+                raise ClientError(
+                    f"no socket path given and {SOCK_ENV} is not set "
+                    "(export it the way ssh tools use SSH_AUTH_SOCK)"
+                )
+        if timeout is not None and timeout <= 0:
+            raise ValueError("timeout must be positive or None")
+        if max_response_bytes < 16 or max_request_bytes < 16:
+            raise ValueError("frame limits must be at least 16 bytes")
+        self.path: str = os.fspath(path)
+        self._timeout: Optional[float] = timeout
+        self.max_response_bytes: int = max_response_bytes
+        self.max_request_bytes: int = max_request_bytes
+        self.client_name: str = client_name
+        self._sock: Optional[socket.socket] = None
+        self._closed_reason: Optional[str] = None
+        self._next_id = 1
+        # Ids sent and not yet handed to the caller; `_parked` holds the
+        # answers among them that have arrived but were not asked for yet.
+        self._outstanding: Set[int] = set()
+        self._parked: Dict[int, Response] = {}
+        self._buf = bytearray()
+        self._send_lock = threading.Lock()
+        self._recv_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+
+    # -- connection -----------------------------------------------------------
+
+    def connect(self) -> "Client":
+        """Open the connection (does nothing if already open). Returns
+        ``self`` so that ``Client(path).connect()`` reads naturally.
+
+        Connecting proves nothing about permissions: the agent identifies the
+        peer from the kernel and may refuse it on the first request
+        (``unknown_peer``). Call ``hello()`` to find out early.
+        """
+        if self._sock is not None:
+            return self
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(self.path)
+        except FileNotFoundError:
+            sock.close()
+            raise ConnectionClosedError(
+                f"no agent socket at {self.path} (is the agent running?)"
+            ) from None
+        except ConnectionRefusedError:
+            sock.close()
+            raise ConnectionClosedError(
+                f"nothing is listening on {self.path} (stale socket of a stopped agent?)"
+            ) from None
+        except socket.timeout:
+            sock.close()
+            raise ResponseTimeout(f"timed out connecting to {self.path}") from None
+        except OSError as e:
+            sock.close()
+            raise ConnectionClosedError(f"cannot connect to {self.path}: {e}") from e
+        with self._state_lock:
+            # Requests from an earlier connection can never be answered now;
+            # answers that already arrived stay collectable.
+            self._outstanding = set(self._parked)
+            self._buf = bytearray()
+            self._closed_reason = None
+            self._sock = sock
+        return self
+
+    def close(self) -> None:
+        """Close the connection. Requests still in flight are abandoned: the
+        agent may or may not have signed them."""
+        self._mark_closed("the client closed the connection")
+
+    @property
+    def timeout(self) -> Optional[float]:
+        """Seconds a send or a wait for a response may block (``None``:
+        forever). May be changed at any time; it applies from the next call."""
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, value: Optional[float]) -> None:
+        if value is not None and value <= 0:
+            raise ValueError("timeout must be positive or None")
+        self._timeout = value
+        sock = self._sock
+        if sock is not None:
+            sock.settimeout(value)
+
+    @property
+    def connected(self) -> bool:
+        return self._sock is not None
+
+    @property
+    def pending(self) -> Tuple[int, ...]:
+        """Ids sent whose answers have not arrived yet."""
+        with self._state_lock:
+            return self._unanswered()
+
+    def _unanswered(self) -> Tuple[int, ...]:
+        # Caller holds _state_lock.
+        return tuple(sorted(self._outstanding.difference(self._parked)))
+
+    def __enter__(self) -> "Client":
+        return self.connect()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _mark_closed(self, reason: str) -> None:
+        with self._state_lock:
+            sock, self._sock = self._sock, None
+            if sock is not None or self._closed_reason is None:
+                self._closed_reason = reason
+        if sock is not None:
+            # shutdown() first: it wakes a thread blocked reading this socket,
+            # which a bare close() would leave waiting for its timeout.
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def _require_sock(self) -> socket.socket:
+        sock = self._sock
+        if sock is None:
+            with self._state_lock:
+                unanswered = self._unanswered()
+            msg = f"not connected ({self._closed_reason or 'connect() was not called'})"
+            if unanswered:
+                msg += f"; requests {list(unanswered)} got no answer"
+            raise ConnectionClosedError(msg, unanswered)
+        return sock
+
+    # -- sending ----------------------------------------------------------------
+
+    def send(self, op: str, params: Optional[Mapping[str, Any]] = None) -> int:
+        """Send one request without waiting for its answer; return its id.
+
+        Use with ``recv`` to keep several requests in flight, which hides the
+        token's latency when a bot signs many things at once. The agent limits
+        how many may be in flight per connection (64 by default) and refuses
+        the excess with the retryable ``too_many_in_flight``.
+        """
+        if not isinstance(op, str) or not op:
+            raise ValueError("op must be a non-empty string")
+        if params is None:
+            params = {}
+        if not isinstance(params, Mapping):
+            raise TypeError("params must be a mapping")
+        with self._send_lock:
+            sock = self._require_sock()
+            request_id = self._next_id
+            body = json.dumps(
+                {"id": request_id, "op": op, "params": dict(params)},
+                separators=(",", ":"),
+                ensure_ascii=False,
+                allow_nan=False,
+            ).encode("utf-8")
+            if len(body) > self.max_request_bytes:
+                raise RequestTooLargeError(
+                    f"request of {len(body)} bytes exceeds the agent's limit of "
+                    f"{self.max_request_bytes} bytes; not sent"
+                )
+            self._next_id = 1 if request_id >= _MAX_ID else request_id + 1
+            with self._state_lock:
+                self._outstanding.add(request_id)
+            try:
+                sock.sendall(_HEADER.pack(len(body)) + body, _SEND_FLAGS)
+            except socket.timeout:
+                # Part of the frame may be on the wire: the stream can no
+                # longer be trusted to be in sync, so it must go.
+                with self._state_lock:
+                    self._outstanding.discard(request_id)
+                self._mark_closed("a send timed out part-way through a frame")
+                raise ResponseTimeout(
+                    f"timed out sending request {request_id} ({op}); connection closed"
+                ) from None
+            except OSError as e:
+                # The frame did not get through whole, so the agent cannot
+                # have acted on this request; the others are another matter.
+                with self._state_lock:
+                    self._outstanding.discard(request_id)
+                raise self._closed_by_agent(f"while sending request {request_id} ({op})", e) from e
+            return request_id
+
+    def _closed_by_agent(self, when: str, err: BaseException) -> ClientError:
+        """Turn a failed send into the most informative error available.
+
+        An agent that refuses a connection (unknown peer, connection limit,
+        oversized frame) writes one last error frame before closing. When a
+        send fails because of that, the explanation is usually still unread
+        in the receive buffer, so look for it before giving up. Answers to
+        earlier requests found there are parked, not lost.
+        """
+        reason: Optional[TradewardError] = None
+        if self._recv_lock.acquire(blocking=False):
+            try:
+                reason = self._salvage()
+            finally:
+                self._recv_lock.release()
+        with self._state_lock:
+            unanswered = self._unanswered()
+        if reason is not None:
+            self._mark_closed(f"the agent refused the connection: {reason}")
+            return reason
+        msg = f"the agent closed the connection {when} ({err.__class__.__name__}: {err})"
+        if unanswered:
+            msg += f"; requests {list(unanswered)} got no answer and may or may not have been signed"
+        self._mark_closed(msg)
+        return ConnectionClosedError(msg, unanswered)
+
+    def _salvage(self) -> Optional[TradewardError]:
+        # Caller holds _recv_lock.
+        sock = self._sock
+        if sock is None:
+            return None
+        try:
+            sock.settimeout(0.05)
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                self._buf += chunk
+        except OSError:
+            pass
+        reason: Optional[TradewardError] = None
+        while True:
+            try:
+                resp = self._parse_buffered()
+            except ProtocolError:
+                break
+            if resp is None:
+                break
+            with self._state_lock:
+                if resp.id is None and resp.error is not None:
+                    reason = resp.error
+                elif resp.id is not None and resp.id in self._outstanding:
+                    self._parked[resp.id] = resp
+        return reason
+
+    # -- receiving --------------------------------------------------------------
+
+    def recv(self, request_id: int) -> JSONObject:
+        """Wait for the answer to ``request_id`` and return its result, or
+        raise the agent's ``TradewardError``. Answers to other requests that
+        arrive first are parked for their own ``recv``."""
+        return self.recv_response(request_id).unwrap()
+
+    def recv_response(self, request_id: Optional[int] = None) -> Response:
+        """Like ``recv`` but returns the ``Response`` instead of raising for an
+        agent error. Without ``request_id``, returns whichever outstanding
+        answer is available first (parked ones before reading more), which is
+        how a bot drains a pipeline in completion order."""
+        with self._state_lock:
+            if request_id is not None and request_id not in self._outstanding:
+                raise ValueError(f"request {request_id} is not awaiting an answer")
+            if request_id is None and not self._outstanding:
+                raise ValueError("no request is awaiting an answer")
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        with self._recv_lock:
+            while True:
+                # Check the parking lot on every turn: another thread may
+                # have read this answer while we waited for the lock.
+                with self._state_lock:
+                    if request_id is None and self._parked:
+                        request_id_ready: Optional[int] = min(self._parked)
+                    elif request_id is not None and request_id in self._parked:
+                        request_id_ready = request_id
+                    else:
+                        request_id_ready = None
+                    if request_id_ready is not None:
+                        self._outstanding.discard(request_id_ready)
+                        return self._parked.pop(request_id_ready)
+                resp = self._read_response(deadline)
+                if resp.id is None:
+                    raise self._connection_error(resp)
+                with self._state_lock:
+                    known = resp.id in self._outstanding
+                    if known:
+                        self._parked[resp.id] = resp
+                if not known:
+                    msg = f"the agent answered request {resp.id}, which is not awaiting an answer"
+                    self._mark_closed(msg)
+                    raise ProtocolError(msg)
+
+    def _connection_error(self, resp: Response) -> TradewardError:
+        """An error with a null id answers the connection, not a request.
+        Some of them (``unknown_peer``, ``too_many_connections``,
+        ``frame_too_large``) mean the agent is closing it."""
+        err = resp.error
+        if err is None:
+            self._mark_closed("the agent sent a success response without an id")
+            return TradewardError("protocol", "success response without an id")
+        if err.code in _CLOSING_CODES:
+            self._mark_closed(f"the agent refused the connection: {err}")
+        return err
+
+    def _read_response(self, deadline: Optional[float]) -> Response:
+        while True:
+            resp = self._parse_buffered()
+            if resp is not None:
+                return resp
+            self._fill(deadline)
+
+    def _parse_buffered(self) -> Optional[Response]:
+        """Decode one complete frame from the buffer, if there is one.
+
+        Bytes accumulate in the buffer across reads, so a timeout in the
+        middle of a frame loses nothing and the stream stays in sync."""
+        if len(self._buf) < 4:
+            return None
+        (n,) = _HEADER.unpack_from(self._buf)
+        if n > self.max_response_bytes:
+            self._mark_closed(f"the agent sent an oversized frame ({n} bytes)")
+            raise ProtocolError(
+                f"response frame of {n} bytes exceeds max_response_bytes "
+                f"({self.max_response_bytes}); connection closed"
+            )
+        if len(self._buf) < 4 + n:
+            return None
+        payload = bytes(self._buf[4 : 4 + n])
+        del self._buf[: 4 + n]
+        try:
+            obj = json.loads(payload.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            self._mark_closed("the agent sent a frame that is not UTF-8 JSON")
+            raise ProtocolError(f"the agent sent a frame that is not UTF-8 JSON: {e}") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("ok"), bool):
+            self._mark_closed("the agent sent a malformed response")
+            raise ProtocolError(f"malformed response from the agent: {payload[:200]!r}")
+        rid = obj.get("id")
+        if rid is not None and (not isinstance(rid, int) or isinstance(rid, bool)):
+            self._mark_closed("the agent sent a response with a malformed id")
+            raise ProtocolError(f"response id must be an integer or null, got {rid!r}")
+        if obj["ok"]:
+            result = obj.get("result")
+            if not isinstance(result, dict):
+                self._mark_closed("the agent sent a success response without a result object")
+                raise ProtocolError(f"success response without a result object: {payload[:200]!r}")
+            return Response(id=rid, ok=True, result=result)
+        return Response(id=rid, ok=False, error=TradewardError.from_json(obj.get("error"), rid))
+
+    def _fill(self, deadline: Optional[float]) -> None:
+        """Read more bytes into the buffer, waiting until ``deadline``."""
+        sock = self._require_sock()
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            # Wait with poll rather than by changing the socket's timeout,
+            # which a concurrent send in another thread relies on.
+            if wait <= 0 or not _wait_readable(sock, wait):
+                with self._state_lock:
+                    unanswered = self._unanswered()
+                raise ResponseTimeout(
+                    f"no response from the agent within {self.timeout} s "
+                    f"(still waiting for requests {list(unanswered)})"
+                )
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            return  # the deadline check on the next turn decides
+        except OSError as e:
+            raise self._eof_error(f"{e.__class__.__name__}: {e}") from e
+        if not chunk:
+            raise self._eof_error(None)
+        self._buf += chunk
+
+    def _eof_error(self, detail: Optional[str]) -> ConnectionClosedError:
+        with self._state_lock:
+            unanswered = self._unanswered()
+            closed_here = self._sock is None and self._closed_reason is not None
+        if closed_here:
+            # Another thread closed it (close(), or a failure it saw first).
+            msg = f"connection closed: {self._closed_reason}"
+        else:
+            torn = " in the middle of a frame" if self._buf else ""
+            msg = f"the agent closed the connection{torn}"
+            if detail:
+                msg += f" ({detail})"
+        if unanswered:
+            msg += f"; requests {list(unanswered)} got no answer and may or may not have been signed"
+        self._mark_closed(msg)
+        return ConnectionClosedError(msg, unanswered)
+
+    # -- request/response -------------------------------------------------------
+
+    def call(self, op: str, params: Optional[Mapping[str, Any]] = None) -> JSONObject:
+        """Send one request and wait for its result; raise ``TradewardError``
+        if the agent refuses. The raw form behind the typed helpers, useful
+        for operations this client has no helper for yet."""
+        return self.recv(self.send(op, params))
+
+    def call_many(
+        self,
+        requests: Iterable[Tuple[str, Optional[Mapping[str, Any]]]],
+        window: int = 32,
+    ) -> List[Response]:
+        """Pipeline ``(op, params)`` requests on this connection and return
+        their responses in request order, failures included.
+
+        At most ``window`` requests are in flight at once, below the agent's
+        per-connection limit, so none is refused with ``too_many_in_flight``
+        and neither side's socket buffers fill up while the other waits.
+        """
+        if window < 1:
+            raise ValueError("window must be at least 1")
+        ids: List[int] = []
+        done: Dict[int, Response] = {}
+        in_flight: List[int] = []
+        try:
+            for op, params in requests:
+                if len(in_flight) >= window:
+                    rid = in_flight.pop(0)
+                    done[rid] = self.recv_response(rid)
+                rid = self.send(op, params)
+                ids.append(rid)
+                in_flight.append(rid)
+            while in_flight:
+                rid = in_flight.pop(0)
+                done[rid] = self.recv_response(rid)
+        except BaseException:
+            # Collect what is still in flight so nothing stays parked, then
+            # let the original error through.
+            for rid in in_flight:
+                try:
+                    self.recv_response(rid)
+                except (ClientError, ValueError):
+                    break
+            raise
+        return [done[i] for i in ids]
+
+    # -- operations -------------------------------------------------------------
+
+    def hello(self) -> HelloInfo:
+        """Check the protocol version and learn what this identity may do.
+
+        Call it first: an incompatible agent is detected before anything is
+        signed, and the agent's real frame limit replaces the default.
+        """
+        info = _decode(HelloInfo.from_result, self.call("hello", {"client": self.client_name}), "hello")
+        if info.protocol_version != PROTOCOL_VERSION:
+            self._mark_closed("incompatible protocol version")
+            raise ProtocolError(
+                f"the agent speaks protocol version {info.protocol_version}; "
+                f"this client speaks {PROTOCOL_VERSION}"
+            )
+        if info.max_frame_bytes >= 16:
+            self.max_request_bytes = info.max_frame_bytes
+        return info
+
+    def ping(self) -> float:
+        """Liveness check that touches only the socket, not the token.
+        Returns the round trip in seconds, handy for a bot's health metrics."""
+        start = time.monotonic()
+        result = self.call("ping")
+        if result.get("pong") is not True:
+            raise ProtocolError(f"unexpected ping result {result!r}")
+        return time.monotonic() - start
+
+    def list_keys(self) -> List[KeyInfo]:
+        """The keys this identity may use, with their public halves. Keys
+        granted to other identities are not shown at all."""
+        keys = self.call("list_keys").get("keys")
+        if not isinstance(keys, list):
+            raise ProtocolError("list_keys result has no key list")
+        return [_decode(KeyInfo.from_result, k, "list_keys") for k in keys]
+
+    def sign_message(
+        self,
+        key: str,
+        message: bytes,
+        scheme: Optional[str] = None,
+        format: Optional[str] = None,
+    ) -> Signature:
+        """Sign ``message`` with the key named ``key`` (an alias from the
+        agent's config, or a PKCS#11 URI).
+
+        The agent hashes the message itself, so the bot never hands over an
+        opaque hash: Keccak-256 for secp256k1 (or the EIP-191 hash with
+        ``scheme="eip191"``), SHA-256 for P-256; Ed25519 and HMAC sign the
+        message as is. ``format="der"`` asks for a DER P-256 signature. Only
+        keys with ``raw_signing`` enabled accept this operation.
+        """
+        params: Dict[str, Any] = {"key": key, "message": to_hex(_as_bytes("message", message))}
+        if scheme is not None:
+            params["scheme"] = scheme
+        if format is not None:
+            params["format"] = format
+        return _decode(Signature.from_result, self.call("sign", params), "sign")
+
+    def sign_digest(self, key: str, digest: bytes) -> Signature:
+        """Sign a precomputed 32-byte digest with an ECDSA key. The length is
+        left for the agent to judge (it answers ``bad_params``), so this
+        client never disagrees with the agent about what is acceptable.
+        Ed25519 and HMAC keys sign messages only."""
+        params = {"key": key, "digest": to_hex(_as_bytes("digest", digest))}
+        return _decode(Signature.from_result, self.call("sign", params), "sign")
+
+    def sign_eip191(self, key: str, message: bytes) -> Signature:
+        """Ethereum ``personal_sign`` (EIP-191 version 0x45) with a secp256k1
+        key; the result recovers to the key's address with standard tools such
+        as ``eth_account.Account.recover_message``."""
+        return self.sign_message(key, message, scheme="eip191")
+
+
+_T = TypeVar("_T")
+
+
+def _decode(build: Callable[[JSONObject], _T], obj: Any, what: str) -> _T:
+    # A result that lacks a field or holds bad hex is the agent's fault, not
+    # the caller's: report it as a protocol error rather than a KeyError.
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"{what}: expected an object, got {obj!r}")
+    try:
+        return build(obj)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ProtocolError(f"{what}: malformed result from the agent ({e!r}): {obj!r}") from None
+
+
+def _wait_readable(sock: socket.socket, seconds: float) -> bool:
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(max(0, int(seconds * 1000) + 1)))
+    readable, _, _ = select.select([sock], [], [], seconds)
+    return bool(readable)
+
+
+def connect(path: Union[str, "os.PathLike[str]", None] = None, **kwargs: Any) -> Client:
+    """Open a connection to the agent at ``path`` (default: ``$TRADEWARD_SOCK``).
+    Keyword arguments are those of ``Client``."""
+    return Client(path, **kwargs).connect()
