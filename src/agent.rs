@@ -1,31 +1,40 @@
-//! `tradeward agent`: start-up checks, the worker pool, the keyring
-//! self-test, the socket, and an orderly stop on SIGTERM.
+//! `tradeward agent`: start-up checks, the journal, the worker pool, the
+//! keyring self-test, the socket, checkpoints, and an orderly stop on
+//! SIGTERM.
 //!
 //! Start-up is all-or-nothing: a config that others can write, a module
-//! outside the allow-list, a wrong PIN, a missing or extractable key, or a
-//! failed self-test stops the agent before the socket exists, so a bot can
-//! never reach a half-configured agent.
+//! outside the allow-list, a damaged journal, a wrong PIN, a missing or
+//! extractable key, or a failed self-test stops the agent before the socket
+//! exists, so a bot can never reach a half-configured agent.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::pkcs11::check_module_path;
 use crate::backend::pool::{PoolConfig, WorkerPool};
 use crate::config::Config;
-use crate::keyring::Keyring;
+use crate::journal::checkpoint::write_checkpoint;
+use crate::journal::{Event, Journal, KeySummary};
+use crate::keyring::{Keyring, SignInput};
+use crate::protocol::to_hex;
 use crate::secret::{PinSource, read_pin};
 use crate::server::{self, AgentState};
 
 /// Run the agent until SIGTERM/SIGINT. `check_only` stops after the
-/// start-up checks (keys found, attributes and self-test good).
+/// start-up checks (journal readable, keys found, attributes and self-test
+/// good) without writing to the journal or listening.
 pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
     crate::harden::process_hardening();
     crate::harden::raise_fd_limit();
     let cfg = Config::load(config_path).map_err(|e| e.to_string())?;
+    let config_sha256 = hex::encode(Sha256::digest(
+        std::fs::read(config_path).unwrap_or_default(),
+    ));
     let module = check_module_path(&cfg.pkcs11.module, &cfg.pkcs11.allowed_module_dirs)
         .map_err(|e| e.to_string())?;
     // Read the PIN before any thread exists (an env PIN is removed from the
@@ -64,6 +73,24 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start runtime: {e}"))?;
     rt.block_on(async move {
+        // The journal first: state comes from it, and a damaged journal
+        // stops the start before anything else happens.
+        let mut replayed = 0u64;
+        let (journal, report) = if check_only {
+            let summary = crate::journal::segment::scan(&cfg.journal.dir, &mut |_, _| replayed += 1)
+                .map_err(|e| format!("{e}\nRun `tradeward journal verify` for details."))?;
+            println!("journal OK ({} records)", summary.records);
+            (None, None)
+        } else {
+            let (j, r) = Journal::open(
+                &cfg.journal.dir,
+                cfg.journal.segment_bytes,
+                cfg.journal.checkpoint_every,
+                &mut |_| replayed += 1,
+            )
+            .map_err(|e| e.to_string())?;
+            (Some(j), Some(r))
+        };
         let (pool, infos) = WorkerPool::start(pool_cfg)
             .await
             .map_err(|e| format!("cannot open the token: {e}"))?;
@@ -76,16 +103,55 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             keyring.self_test().await?;
             tracing::info!(keys = keyring.entries().len(), "self-test passed");
         }
-        if check_only {
-            println!("config and keys OK ({} keys, self-test passed)", keyring.entries().len());
+        let (Some(journal), Some(report)) = (journal, report) else {
+            let test = if cfg.agent.self_test { "self-test passed" } else { "self-test skipped by config" };
+            println!("config and keys OK ({} keys, {test})", keyring.entries().len());
             return Ok(());
+        };
+        tracing::info!(records = report.records, segments = report.segments, "journal replayed");
+        if let Some(bytes) = report.torn_bytes {
+            tracing::warn!(bytes, "journal: cut back a torn last write from an unclean stop");
+            journal
+                .append(Event::Note {
+                    message: format!("cut back a torn last write of {bytes} bytes left by an unclean stop"),
+                })
+                .await
+                .map_err(|e| e.to_string())?;
         }
+        if report.unclean_previous {
+            journal
+                .append(Event::Note {
+                    message: "the previous run ended without a stop record (crash or SIGKILL)".into(),
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        journal
+            .append(Event::Start {
+                version: env!("CARGO_PKG_VERSION").into(),
+                pid: std::process::id(),
+                config_sha256,
+                keys: keyring
+                    .entries()
+                    .iter()
+                    .map(|e| KeySummary {
+                        alias: e.alias.clone(),
+                        key_type: e.info.key_type.as_str().into(),
+                        uri: e.info.uri(),
+                        public_key: e.info.public_key.as_deref().map(to_hex),
+                    })
+                    .collect(),
+            })
+            .await
+            .map_err(|e| format!("cannot write the journal: {e}"))?;
+
         let socket_path = cfg.agent.socket.clone();
         let listener = server::socket::bind(&socket_path, cfg.agent.socket_group.as_deref())?;
         tracing::info!(socket = %socket_path.display(), workers, pid = std::process::id(), "agent listening");
         let state = Arc::new(AgentState {
             config: cfg,
             keyring,
+            journal: journal.clone(),
             started: std::time::Instant::now(),
         });
         let shutdown = CancellationToken::new();
@@ -99,9 +165,57 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             }
             stopper.cancel();
         });
-        server::serve(listener, state, shutdown).await;
+        let checkpoints = tokio::spawn(checkpoint_loop(state.clone(), shutdown.clone()));
+        server::serve(listener, state.clone(), shutdown).await;
+        let _ = checkpoints.await;
         let _ = std::fs::remove_file(&socket_path);
+        if let Err(e) = journal.append(Event::Stop { reason: "signal".into() }).await {
+            tracing::error!(error = %e, "could not journal the stop");
+        }
+        if let Err(e) = checkpoint(&state).await {
+            tracing::error!(error = %e, "final journal checkpoint failed");
+        }
         tracing::info!("agent stopped");
         Ok(())
     })
+}
+
+/// Sign the journal head with the audit key and append the checkpoint.
+async fn checkpoint(state: &AgentState) -> Result<Option<u64>, String> {
+    let alias = state.config.journal.audit_key.clone();
+    let entry = state
+        .keyring
+        .lookup(&alias)
+        .ok_or_else(|| format!("audit key {alias:?} is not loaded"))?;
+    let key_type = entry.info.key_type.as_str();
+    write_checkpoint(&state.journal, &alias, key_type, |msg| async move {
+        state
+            .keyring
+            .sign(entry, SignInput::Message(msg))
+            .await
+            .map(|o| o.signature_bytes())
+            .map_err(|e| e.to_string())
+    })
+    .await
+}
+
+/// Checkpoint every `checkpoint_every` records or every interval with new
+/// records, until shutdown.
+async fn checkpoint_loop(state: Arc<AgentState>, shutdown: CancellationToken) {
+    let interval = Duration::from_secs(state.config.journal.checkpoint_interval_secs);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+            _ = state.journal.checkpoint_wanted() => {}
+        }
+        if state.journal.uncheckpointed() == 0 {
+            continue;
+        }
+        match checkpoint(&state).await {
+            Ok(Some(seq)) => tracing::debug!(covers = seq, "journal checkpoint"),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "journal checkpoint failed"),
+        }
+    }
 }

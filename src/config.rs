@@ -34,6 +34,7 @@ pub enum ConfigError {
 pub struct Config {
     pub agent: AgentConfig,
     pub pkcs11: Pkcs11Config,
+    pub journal: JournalConfig,
     #[serde(default)]
     pub keys: BTreeMap<String, KeyConfig>,
     #[serde(default)]
@@ -79,6 +80,25 @@ pub struct Pkcs11Config {
     /// Environment for the module (e.g. SOFTHSM2_CONF).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalConfig {
+    /// Folder of the journal's segment files (created 0700 if missing).
+    pub dir: PathBuf,
+    /// Alias (in `[keys]`) of the key that signs checkpoints. It must not
+    /// be granted to any identity.
+    pub audit_key: String,
+    /// A segment rolls over past this size.
+    #[serde(default = "default_segment_bytes")]
+    pub segment_bytes: u64,
+    /// Write a checkpoint after this many records...
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u64,
+    /// ...or after this many seconds with new records, whichever is first.
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,6 +166,15 @@ fn default_sign_timeout() -> u64 {
 fn default_shutdown_grace() -> u64 {
     10_000
 }
+fn default_segment_bytes() -> u64 {
+    64 * 1024 * 1024
+}
+fn default_checkpoint_every() -> u64 {
+    1000
+}
+fn default_checkpoint_interval() -> u64 {
+    60
+}
 fn yes() -> bool {
     true
 }
@@ -191,6 +220,7 @@ impl Config {
             }
         };
         fix(&mut self.agent.socket);
+        fix(&mut self.journal.dir);
         fix(&mut self.pkcs11.module);
         if let Some(p) = self.pkcs11.pin_file.as_mut() {
             fix(p);
@@ -231,6 +261,22 @@ impl Config {
                 // allowed, but worth keeping explicit; nothing to check.
             }
         }
+        let j = &self.journal;
+        if !self.keys.contains_key(&j.audit_key) {
+            return Err(format!(
+                "journal.audit_key: no key named {:?} in [keys]",
+                j.audit_key
+            ));
+        }
+        if j.segment_bytes < 4096 {
+            return Err("journal.segment_bytes must be at least 4096".into());
+        }
+        if j.checkpoint_every == 0 || j.checkpoint_interval_secs == 0 {
+            return Err(
+                "journal.checkpoint_every and journal.checkpoint_interval_secs must be at least 1"
+                    .into(),
+            );
+        }
         let mut uid_owner: BTreeMap<u32, &str> = BTreeMap::new();
         let mut gid_owner: BTreeMap<u32, &str> = BTreeMap::new();
         for (name, id) in &self.identities {
@@ -241,6 +287,11 @@ impl Config {
                 if !self.keys.contains_key(k) {
                     return Err(format!(
                         "identities.{name}.keys: no key named {k:?} in [keys]"
+                    ));
+                }
+                if *k == j.audit_key {
+                    return Err(format!(
+                        "identities.{name}.keys: {k:?} is the journal's audit key and cannot be granted to an identity"
                     ));
                 }
             }
@@ -336,6 +387,14 @@ module = "/usr/lib/softhsm/libsofthsm2.so"
 token_label = "dev"
 pin_file = "pin"
 
+[journal]
+dir = "journal"
+audit_key = "audit"
+
+[keys.audit]
+type = "ed25519"
+label = "audit"
+
 [keys.hl]
 type = "secp256k1"
 label = "hl-main"
@@ -368,7 +427,7 @@ ops = ["sign", "list_keys"]
         let bad = GOOD.replace("label = \"hl-main\"", "label = \"hl-main\"\nlabell = \"x\"");
         let e = Config::parse(&bad).unwrap_err();
         assert!(e.contains("unknown field `labell`"), "{e}");
-        assert!(e.contains("line 13"), "{e}");
+        assert!(e.contains("line 21"), "{e}");
     }
 
     #[test]
@@ -378,6 +437,11 @@ ops = ["sign", "list_keys"]
         assert!(c.validate().unwrap_err().contains("no key named \"nope\""));
         let c = Config::parse(&GOOD.replace("pin_file = \"pin\"", "")).unwrap();
         assert!(c.validate().unwrap_err().contains("exactly one of"));
+        let c =
+            Config::parse(&GOOD.replace("keys = [\"hl\", \"api\"]", "keys = [\"audit\"]")).unwrap();
+        assert!(c.validate().unwrap_err().contains("audit key"));
+        let c = Config::parse(&GOOD.replace("audit_key = \"audit\"", "audit_key = \"x\"")).unwrap();
+        assert!(c.validate().unwrap_err().contains("journal.audit_key"));
         let c =
             Config::parse(&GOOD.replace("ops = [\"sign\", \"list_keys\"]", "ops = [\"zeroize\"]"));
         assert!(c.unwrap_err().contains("unknown variant `zeroize`"));

@@ -67,6 +67,19 @@ pub enum SignOutput {
     },
 }
 
+impl SignOutput {
+    /// The signature bytes in the key type's usual form (65-byte `r‖s‖v`,
+    /// raw P-256 `r‖s`, 64-byte Ed25519, 32-byte MAC).
+    pub fn signature_bytes(&self) -> Vec<u8> {
+        match self {
+            SignOutput::Secp256k1 { sig, .. } => sig.to_bytes_65().to_vec(),
+            SignOutput::P256 { sig, .. } => sig.to_bytes().to_vec(),
+            SignOutput::Ed25519 { sig } => sig.to_vec(),
+            SignOutput::Hmac { mac } => mac.to_vec(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
     #[error("{0}")]
@@ -173,6 +186,33 @@ impl Keyring {
         } else {
             Some(first)
         }
+    }
+
+    /// Exactly the bytes the token will be handed for `input` (the digest
+    /// for ECDSA keys, the message for Ed25519 and HMAC). The journal
+    /// records their hash with the decision, before signing.
+    pub fn payload(&self, entry: &KeyEntry, input: &SignInput) -> Result<Vec<u8>, SignError> {
+        Ok(match (entry.info.key_type, input) {
+            (KeyType::Secp256k1, SignInput::Digest(d)) | (KeyType::P256, SignInput::Digest(d)) => {
+                d.to_vec()
+            }
+            (KeyType::Secp256k1, SignInput::Message(m)) => crypto::eth::keccak256(m).to_vec(),
+            (KeyType::Secp256k1, SignInput::Eip191(m)) => {
+                crypto::eth::personal_message_digest(m).to_vec()
+            }
+            (KeyType::P256, SignInput::Message(m)) => Sha256::digest(m).to_vec(),
+            (KeyType::Ed25519 | KeyType::Hmac, SignInput::Message(m)) => m.clone(),
+            (KeyType::P256, SignInput::Eip191(_)) => {
+                return Err(SignError::Input(
+                    "EIP-191 applies to secp256k1 keys only".into(),
+                ));
+            }
+            (kt, _) => {
+                return Err(SignError::Input(format!(
+                    "{kt} keys sign messages, not digests"
+                )));
+            }
+        })
     }
 
     /// Sign with `entry`, check the token's answer against the key's public

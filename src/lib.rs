@@ -8,6 +8,7 @@ pub mod client;
 pub mod config;
 pub mod crypto;
 pub mod harden;
+pub mod journal;
 pub mod keyring;
 pub mod protocol;
 pub mod secret;

@@ -43,6 +43,9 @@ pub enum ErrorCode {
     BackendUnavailable,
     /// The token refused or failed the operation.
     BackendError,
+    /// The journal cannot record the decision (disk full, I/O error);
+    /// nothing is signed until it can. Retry later.
+    JournalUnavailable,
     /// The agent is shutting down.
     ShuttingDown,
     /// A bug or unexpected condition; nothing was signed.
@@ -57,6 +60,8 @@ impl ErrorCode {
             ErrorCode::TooManyInFlight
                 | ErrorCode::TooManyConnections
                 | ErrorCode::BackendUnavailable
+                | ErrorCode::JournalUnavailable
+                | ErrorCode::ShuttingDown
         )
     }
 }
@@ -67,6 +72,9 @@ pub struct ProtoError {
     pub code: ErrorCode,
     pub message: String,
     pub retry_after_ms: Option<u64>,
+    /// Already on record in the journal (set by handlers that journal
+    /// their own outcome), so dispatch does not record it again.
+    pub journaled: bool,
 }
 
 impl ProtoError {
@@ -75,7 +83,13 @@ impl ProtoError {
             code,
             message: message.into(),
             retry_after_ms: None,
+            journaled: false,
         }
+    }
+
+    pub fn journaled(mut self) -> Self {
+        self.journaled = true;
+        self
     }
 
     pub fn retry_after(mut self, ms: u64) -> Self {

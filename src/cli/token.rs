@@ -10,7 +10,11 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use secrecy::SecretString;
 
-use crate::backend::pkcs11::{DEFAULT_MODULE_DIRS, check_module_path, init_token};
+use crate::backend::pkcs11::{DEFAULT_MODULE_DIRS, Token, check_module_path, init_token};
+use crate::backend::{KeyType, TokenSelector};
+
+/// Label of the development token's journal audit key.
+pub const AUDIT_LABEL: &str = "tradeward-audit";
 
 /// Where SoftHSM's module lives on common distributions.
 const SOFTHSM_CANDIDATES: &[&str] = &[
@@ -96,6 +100,7 @@ fn init_dev(dir: &Path, label: &str, module: Option<PathBuf>, force: bool) -> Re
         for f in ["softhsm2.conf", "user.pin", "so.pin", "tradeward.toml"] {
             let _ = std::fs::remove_file(dir.join(f));
         }
+        let _ = std::fs::remove_dir_all(dir.join("journal"));
         let _ = std::fs::remove_dir_all(dir.join("tokens"));
         let _ = std::fs::remove_dir_all(dir.join("run"));
     }
@@ -119,13 +124,22 @@ fn init_dev(dir: &Path, label: &str, module: Option<PathBuf>, force: bool) -> Re
     write_private(&dir.join("so.pin"), &so_pin)?;
     // SAFETY: single-threaded CLI; nothing else reads the environment now.
     unsafe { std::env::set_var("SOFTHSM2_CONF", conf_path(&dir)) };
-    let (label, serial) = init_token(
+    let user_pin = SecretString::from(user_pin);
+    let (label, serial) = init_token(&module, label, &SecretString::from(so_pin), &user_pin)
+        .map_err(|e| e.to_string())?;
+    // The journal's audit key: signs checkpoints over the journal's chain.
+    let token = Token::open(
         &module,
-        label,
-        &SecretString::from(so_pin),
-        &SecretString::from(user_pin),
+        &TokenSelector {
+            label: Some(label.clone()),
+            serial: None,
+        },
     )
     .map_err(|e| e.to_string())?;
+    token.login(&user_pin).map_err(|e| e.to_string())?;
+    token
+        .generate(KeyType::Ed25519, AUDIT_LABEL)
+        .map_err(|e| e.to_string())?;
     // SAFETY: as above.
     let uid = unsafe { libc::getuid() };
     let agent_toml = format!(
@@ -143,6 +157,15 @@ pin_file = "{dir}/user.pin"
 [pkcs11.env]
 SOFTHSM2_CONF = "{conf}"
 
+[journal]
+dir = "{dir}/journal"
+audit_key = "audit"
+
+# Signs the journal's checkpoints; never granted to an identity.
+[keys.audit]
+type = "ed25519"
+label = "{audit}"
+
 [identities.developer]
 uids = [{uid}]
 keys = []
@@ -152,6 +175,7 @@ ops = ["list_keys", "sign"]
         module = module.display(),
         dir = dir.display(),
         conf = conf_path(&dir).display(),
+        audit = AUDIT_LABEL,
     );
     write_private(&dir.join("tradeward.toml"), &agent_toml)?;
     println!(
@@ -161,6 +185,10 @@ ops = ["list_keys", "sign"]
     println!("  SoftHSM config : {}", conf_path(&dir).display());
     println!("  user PIN file  : {}/user.pin (mode 0600)", dir.display());
     println!("  agent config   : {}/tradeward.toml", dir.display());
+    println!(
+        "  journal        : {}/journal (checkpoints signed by key {AUDIT_LABEL:?})",
+        dir.display()
+    );
     println!();
     println!(
         "Next: export TRADEWARD_CONFIG={}/tradeward.toml",

@@ -87,6 +87,45 @@ pub mod oid {
     ];
 }
 
+/// Verify a signature over `message` made the way the agent signs messages
+/// for each key type (secp256k1: Keccak-256 of the message, 65-byte
+/// `r‖s‖v`; P-256: SHA-256, raw `r‖s`; Ed25519: pure). Used to check
+/// journal checkpoints offline with only the audit key's public key.
+pub fn verify_message(
+    key_type: &str,
+    public_key: &[u8],
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), CryptoError> {
+    use ::p256::ecdsa::signature::hazmat::PrehashVerifier;
+    use sha2::Digest as _;
+    match key_type {
+        "secp256k1" => {
+            let vk = secp256k1::verifying_key(public_key)?;
+            if signature.len() != 65 {
+                return Err(CryptoError::BadSignature("secp256k1"));
+            }
+            let sig = k256::ecdsa::Signature::from_slice(&signature[..64])
+                .map_err(|_| CryptoError::BadSignature("secp256k1"))?;
+            vk.verify_prehash(&eth::keccak256(message), &sig)
+                .map_err(|_| CryptoError::VerifyFailed)
+        }
+        "p256" => {
+            let vk = p256::verifying_key(public_key)?;
+            let sig = ::p256::ecdsa::Signature::from_slice(signature)
+                .map_err(|_| CryptoError::BadSignature("P-256"))?;
+            let digest: [u8; 32] = sha2::Sha256::digest(message).into();
+            vk.verify_prehash(&digest, &sig)
+                .map_err(|_| CryptoError::VerifyFailed)
+        }
+        "ed25519" => {
+            let vk = ed25519::verifying_key(public_key)?;
+            ed25519::finish(&vk, message, signature).map(|_| ())
+        }
+        _ => Err(CryptoError::BadPublicKey("a key type with a public key")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@ use super::AgentState;
 use super::frame::{ReadFrame, read_frame, write_frame};
 use super::ops;
 use super::peer::Identity;
+use crate::journal::Event;
 use crate::protocol::{ErrorCode, ProtoError, err_response, parse_request};
 
 /// Serve one connection to the end. `slot` is the connection-limit permit;
@@ -48,6 +49,15 @@ pub async fn run(
     let Some(identity) = Identity::resolve(&state.config, cred.uid(), cred.gid(), cred.pid())
     else {
         tracing::warn!(uid = cred.uid(), gid = cred.gid(), pid = ?cred.pid(), "connection from unknown peer refused");
+        state
+            .journal
+            .append_nowait(Event::PeerRefused {
+                uid: cred.uid(),
+                gid: cred.gid(),
+                pid: cred.pid(),
+                reason: "no identity for this uid/gid".into(),
+            })
+            .await;
         refuse(
             &mut wr,
             ErrorCode::UnknownPeer,

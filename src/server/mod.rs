@@ -17,12 +17,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::journal::Journal;
 use crate::keyring::Keyring;
 
 /// Everything a request handler may need, shared by all connections.
 pub struct AgentState {
     pub config: Config,
     pub keyring: Keyring,
+    pub journal: Journal,
     pub started: std::time::Instant,
 }
 

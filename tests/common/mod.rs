@@ -13,6 +13,7 @@ use serde_json::Value;
 use tradeward::client::Client;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tradeward");
+pub const AUDIT_LABEL: &str = "tradeward-audit";
 
 /// One key to put in the agent's config.
 pub struct KeySpec<'a> {
@@ -121,6 +122,22 @@ impl Env {
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).expect("list json")
+    }
+
+    /// Labels of the token's keys, without the journal's audit key that
+    /// `init-dev` creates.
+    pub fn labels(&self) -> Vec<String> {
+        self.list()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["label"].as_str().unwrap().to_string())
+            .filter(|l| l != AUDIT_LABEL)
+            .collect()
+    }
+
+    pub fn journal_dir(&self) -> PathBuf {
+        self.tok().join("journal")
     }
 
     pub fn softhsm_conf(&self) -> PathBuf {

@@ -1,20 +1,37 @@
 //! Request dispatch: one module per operation. Dispatch checks that the
 //! identity holds the operation; each op checks its own parameters and keys.
+//!
+//! Every refusal is journaled here (a denial is a decision too); an op that
+//! reaches the point of signing journals its own allow decision, signature
+//! or failure. Successful reads (`hello`, `ping`, `list_keys`) are not
+//! journaled: they decide nothing.
 
 pub mod hello;
 pub mod list_keys;
 pub mod ping;
 pub mod sign;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use super::AgentState;
 use super::peer::Identity;
 use crate::config::GrantedOp;
+use crate::journal::{Decision, Event};
 use crate::protocol::{ErrorCode, ProtoError, Request, err_response, ok_response};
 
 /// Every operation name the agent understands.
 pub const OPS: &[&str] = &["hello", "ping", "list_keys", "sign"];
+
+/// SHA-256 of an op and its parameters as received (keys sorted), so a
+/// journal record can be matched to the request that caused it.
+pub fn request_digest(op: &str, params: &Map<String, Value>) -> String {
+    let mut h = Sha256::new();
+    h.update(op.as_bytes());
+    h.update(b"\n");
+    h.update(serde_json::to_vec(params).expect("json"));
+    hex::encode(h.finalize())
+}
 
 /// Run one request and build its response.
 pub async fn dispatch(state: &AgentState, who: &Identity, req: Request) -> Value {
@@ -26,7 +43,7 @@ pub async fn dispatch(state: &AgentState, who: &Identity, req: Request) -> Value
             Err(e) => Err(e),
         },
         "sign" => match require(who, GrantedOp::Sign) {
-            Ok(()) => sign::run(state, who, &req.params).await,
+            Ok(()) => sign::run(state, who, req.id, &req.params).await,
             Err(e) => Err(e),
         },
         other => Err(ProtoError::new(
@@ -38,8 +55,41 @@ pub async fn dispatch(state: &AgentState, who: &Identity, req: Request) -> Value
         Ok(v) => ok_response(req.id, v),
         Err(e) => {
             tracing::info!(identity = %who.name, pid = ?who.pid, op = %req.op, code = ?e.code, reason = %e.message, "request refused");
+            if !e.journaled {
+                journal_denial(state, who, &req, &e).await;
+            }
             err_response(Some(req.id), &e)
         }
+    }
+}
+
+/// Record a refusal. Best effort: the answer is a denial either way, so a
+/// journal that cannot be written does not change it.
+async fn journal_denial(state: &AgentState, who: &Identity, req: &Request, e: &ProtoError) {
+    let key = req
+        .params
+        .get("key")
+        .and_then(Value::as_str)
+        .map(|k| k.chars().take(256).collect());
+    let op: String = req.op.chars().take(64).collect();
+    let decision = Decision {
+        identity: who.name.clone(),
+        uid: who.uid,
+        pid: who.pid,
+        request_id: req.id,
+        request_sha256: request_digest(&req.op, &req.params),
+        op,
+        key,
+        allow: false,
+        rule: serde_json::to_value(e.code)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+        reason: e.message.chars().take(512).collect(),
+        payload_sha256: None,
+    };
+    if let Err(err) = state.journal.append(Event::Decision(decision)).await {
+        tracing::error!(error = %err, "could not journal a denial");
     }
 }
 

@@ -4,7 +4,11 @@
 
 use serde_json::{Map, Value, json};
 
+use sha2::{Digest, Sha256};
+
+use super::request_digest;
 use crate::backend::KeyType;
+use crate::journal::{Decision, Event};
 use crate::keyring::{KeyEntry, SignError, SignInput, SignOutput};
 use crate::protocol::{ErrorCode, Params, ProtoError, from_hex, to_hex};
 use crate::server::AgentState;
@@ -49,6 +53,7 @@ pub fn sign_error(e: SignError) -> ProtoError {
 pub async fn run(
     state: &AgentState,
     who: &Identity,
+    request_id: u64,
     params: &Map<String, Value>,
 ) -> Result<Value, ProtoError> {
     let p = Params::new(params, &["key", "message", "digest", "scheme", "format"])?;
@@ -100,8 +105,54 @@ pub async fn run(
         (Some("der"), _) => return Err(bad("format \"der\" applies to p256 keys only".into())),
         (Some(f), _) => return Err(bad(format!("unknown format {f:?} (known: raw, der)"))),
     };
-    let out = state.keyring.sign(entry, input).await.map_err(sign_error)?;
-    tracing::debug!(identity = %who.name, key = %entry.alias, "signed");
+    // Decide, and make the decision durable before the token signs.
+    let payload = state.keyring.payload(entry, &input).map_err(sign_error)?;
+    let decision = Decision {
+        identity: who.name.clone(),
+        uid: who.uid,
+        pid: who.pid,
+        request_id,
+        op: "sign".into(),
+        key: Some(entry.alias.clone()),
+        request_sha256: request_digest("sign", params),
+        allow: true,
+        rule: "raw_signing".into(),
+        reason: "the key's config enables generic signing".into(),
+        payload_sha256: Some(hex::encode(Sha256::digest(&payload))),
+    };
+    let recorded = state
+        .journal
+        .append(Event::Decision(decision))
+        .await
+        .map_err(|e| {
+            ProtoError::new(ErrorCode::JournalUnavailable, e.to_string())
+                .retry_after(1000)
+                .journaled()
+        })?;
+    let out = match state.keyring.sign(entry, input).await {
+        Ok(out) => out,
+        Err(e) => {
+            let err = sign_error(e);
+            state
+                .journal
+                .append_nowait(Event::SignFailed {
+                    decision: recorded.seq,
+                    key: entry.alias.clone(),
+                    error: err.message.clone(),
+                })
+                .await;
+            return Err(err.journaled());
+        }
+    };
+    state
+        .journal
+        .append_nowait(Event::Signature {
+            decision: recorded.seq,
+            key: entry.alias.clone(),
+            signature: hex::encode(out.signature_bytes()),
+        })
+        .await;
+    tracing::debug!(identity = %who.name, key = %entry.alias, seq = recorded.seq, "signed");
     let mut v = json!({"key": entry.alias, "type": kt.as_str()});
     let m = v.as_object_mut().expect("object");
     match out {

@@ -1,0 +1,188 @@
+//! The tamper-evident journal: every decision, signature, refusal, start
+//! and stop, appended to hash-chained segment files and made durable before
+//! the agent answers (group commit keeps that cheap). Checkpoints over the
+//! chain head are signed by an audit key inside the token, so an edited
+//! record cannot be re-chained by someone who holds only the disk.
+//!
+//! At start the journal is read back in full: the chain is checked, a torn
+//! last write is cut back (and the cut is itself journaled), damage anywhere
+//! else stops the start until an operator runs `tradeward journal recover`,
+//! and every record is handed to a visitor so that later parts (policy,
+//! dead-man's switch) rebuild their state from it.
+
+pub mod checkpoint;
+pub mod record;
+pub mod recover;
+pub mod segment;
+pub mod verify;
+mod writer;
+
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::{Notify, mpsc, oneshot};
+
+pub use record::{Decision, Event, KeySummary, Record};
+pub use segment::{Damage, Location, ScanError};
+pub use writer::{Appended, JournalError};
+
+use writer::{Command, Writer};
+
+/// What opening the journal found.
+#[derive(Debug, Clone)]
+pub struct OpenReport {
+    pub records: u64,
+    pub segments: usize,
+    /// Bytes cut from a torn last write, if any.
+    pub torn_bytes: Option<u64>,
+    /// The previous run ended without a stop record (a crash or SIGKILL).
+    pub unclean_previous: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(
+        "{0}\nThe journal is damaged before its last record, so the agent will not start. \
+         Inspect it with `tradeward journal verify`, then run `tradeward journal recover` \
+         to set the damaged part aside and continue the chain."
+    )]
+    Damaged(Damage),
+    #[error("journal folder {0}: {1}")]
+    Folder(PathBuf, String),
+    #[error("cannot open the journal: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Handle to the running journal. Cheap to clone.
+#[derive(Clone)]
+pub struct Journal {
+    tx: mpsc::Sender<Command>,
+    since_checkpoint: Arc<AtomicU64>,
+    checkpoint_due: Arc<Notify>,
+    checkpoint_every: u64,
+}
+
+/// Create the journal folder (0700) or check an existing one is private.
+pub fn prepare_dir(dir: &Path) -> Result<(), OpenError> {
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| OpenError::Folder(dir.into(), e.to_string()))?;
+    }
+    let meta = std::fs::metadata(dir).map_err(|e| OpenError::Folder(dir.into(), e.to_string()))?;
+    if !meta.is_dir() {
+        return Err(OpenError::Folder(dir.into(), "not a directory".into()));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(OpenError::Folder(
+            dir.into(),
+            format!(
+                "writable by group or others (mode {:o})",
+                meta.mode() & 0o777
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl Journal {
+    /// Open (or create) the journal in `dir`, replaying every record into
+    /// `visit`. Starts the writer thread.
+    pub fn open(
+        dir: &Path,
+        max_segment: u64,
+        checkpoint_every: u64,
+        visit: &mut dyn FnMut(&Record),
+    ) -> Result<(Journal, OpenReport), OpenError> {
+        prepare_dir(dir)?;
+        let mut last_real_kind_is_stop = None;
+        let summary = segment::scan(dir, &mut |rec, _| {
+            match rec.event {
+                Event::Checkpoint { .. } | Event::Note { .. } => {}
+                Event::Stop { .. } => last_real_kind_is_stop = Some(true),
+                _ => last_real_kind_is_stop = Some(false),
+            }
+            visit(rec);
+        })
+        .map_err(|e| match e {
+            ScanError::Damaged(d) => OpenError::Damaged(d),
+            ScanError::Io(e) => OpenError::Io(e),
+        })?;
+        let (index, len) = summary.last_segment.unwrap_or((1, 0));
+        let writer = Writer::open(dir, index, len, max_segment, summary.next_seq, summary.head)?;
+        let (tx, rx) = mpsc::channel(65_536);
+        std::thread::Builder::new()
+            .name("journal".into())
+            .spawn(move || writer.run(rx))?;
+        let journal = Journal {
+            tx,
+            since_checkpoint: Arc::new(AtomicU64::new(0)),
+            checkpoint_due: Arc::new(Notify::new()),
+            checkpoint_every: checkpoint_every.max(1),
+        };
+        let report = OpenReport {
+            records: summary.records,
+            segments: summary.segments.max(1),
+            torn_bytes: summary.torn.as_ref().map(|t| t.torn_bytes),
+            unclean_previous: last_real_kind_is_stop == Some(false),
+        };
+        Ok((journal, report))
+    }
+
+    /// Append `event` and wait until it is durable on disk.
+    pub async fn append(&self, event: Event) -> Result<Appended, JournalError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Append {
+                event,
+                reply: Some(reply),
+            })
+            .await
+            .map_err(|_| JournalError::Closed)?;
+        let r = rx.await.map_err(|_| JournalError::Closed)?;
+        if r.is_ok() {
+            self.count_one();
+        }
+        r
+    }
+
+    /// Append `event` without waiting for it to be durable (it is, with the
+    /// next group commit). For records that follow one already durable,
+    /// such as the signature after its decision.
+    pub async fn append_nowait(&self, event: Event) {
+        let _ = self.tx.send(Command::Append { event, reply: None }).await;
+        self.count_one();
+    }
+
+    fn count_one(&self) {
+        if self.since_checkpoint.fetch_add(1, Ordering::Relaxed) + 1 >= self.checkpoint_every {
+            self.checkpoint_due.notify_one();
+        }
+    }
+
+    /// The last durable record, after everything queued before this call.
+    pub async fn head(&self) -> Option<Appended> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Command::Head { reply }).await.ok()?;
+        rx.await.ok().flatten()
+    }
+
+    /// Wait until `checkpoint_every` records have been appended since the
+    /// last checkpoint (the checkpoint task also wakes on a timer).
+    pub async fn checkpoint_wanted(&self) {
+        self.checkpoint_due.notified().await
+    }
+
+    pub(crate) fn checkpoint_written(&self) {
+        self.since_checkpoint.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether records were appended since the last checkpoint.
+    pub fn uncheckpointed(&self) -> u64 {
+        self.since_checkpoint.load(Ordering::Relaxed)
+    }
+}

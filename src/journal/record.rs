@@ -1,0 +1,160 @@
+//! Journal records: one JSON object per line, chained by hash.
+//!
+//! The chain hash of a record is SHA-256 over the exact bytes of its line
+//! (without the newline); the next record carries it in `prev`. Hashing the
+//! bytes as written, rather than a re-serialisation, means a verifier needs
+//! no canonical JSON: any change to a line, however small, breaks the link
+//! to the next one.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// `prev` of the very first record.
+pub const GENESIS: [u8; 32] = [0u8; 32];
+
+/// One journal line.
+// No `deny_unknown_fields` here: serde cannot combine it with the
+// flattened event. Integrity comes from the hash chain, not from parsing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// 1, 2, 3, ... across all segments, without gaps.
+    pub seq: u64,
+    /// Wall-clock time of the append, milliseconds since the Unix epoch.
+    pub ts_ms: u64,
+    /// Hex SHA-256 of the previous record's line.
+    pub prev: String,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// The agent started and serves these keys.
+    Start {
+        version: String,
+        pid: u32,
+        config_sha256: String,
+        keys: Vec<KeySummary>,
+    },
+    /// The agent stopped in an orderly way.
+    Stop { reason: String },
+    /// A decision on a request: allowed (and about to be signed) or denied.
+    Decision(Decision),
+    /// The signature made for an allowed decision.
+    Signature {
+        decision: u64,
+        key: String,
+        signature: String,
+    },
+    /// An allowed decision whose signing failed; nothing was released.
+    SignFailed {
+        decision: u64,
+        key: String,
+        error: String,
+    },
+    /// A connection refused before any request (e.g. an unknown peer).
+    PeerRefused {
+        uid: u32,
+        gid: u32,
+        pid: Option<i32>,
+        reason: String,
+    },
+    /// The chain head at `covers`, signed by the audit key in the token.
+    Checkpoint {
+        covers: u64,
+        head: String,
+        key: String,
+        key_type: String,
+        signature: String,
+    },
+    /// Something the journal itself did (torn-tail repair, recovery).
+    Note { message: String },
+}
+
+/// A request decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    pub identity: String,
+    pub uid: u32,
+    pub pid: Option<i32>,
+    pub request_id: u64,
+    pub op: String,
+    pub key: Option<String>,
+    /// SHA-256 of the op and its parameters as received.
+    pub request_sha256: String,
+    pub allow: bool,
+    /// The rule behind the decision (an error code for denials).
+    pub rule: String,
+    pub reason: String,
+    /// SHA-256 of exactly the bytes handed to the token, when allowed.
+    pub payload_sha256: Option<String>,
+}
+
+/// A key as recorded at start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySummary {
+    pub alias: String,
+    pub key_type: String,
+    pub uri: String,
+    pub public_key: Option<String>,
+}
+
+/// SHA-256 of a line (the chain hash).
+pub fn line_hash(line: &[u8]) -> [u8; 32] {
+    Sha256::digest(line).into()
+}
+
+/// Encode a record as one line (no newline).
+pub fn encode(rec: &Record) -> Vec<u8> {
+    serde_json::to_vec(rec).expect("records always serialise")
+}
+
+/// Decode one line.
+pub fn decode(line: &[u8]) -> Result<Record, String> {
+    serde_json::from_slice(line).map_err(|e| format!("not a journal record: {e}"))
+}
+
+/// The bytes an audit key signs for a checkpoint.
+pub fn checkpoint_message(covers: u64, head: &[u8; 32]) -> Vec<u8> {
+    format!(
+        "tradeward-journal-checkpoint:v1:{covers}:{}",
+        hex::encode(head)
+    )
+    .into_bytes()
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_strictness() {
+        let r = Record {
+            seq: 3,
+            ts_ms: 1,
+            prev: hex::encode(GENESIS),
+            event: Event::Note {
+                message: "hi".into(),
+            },
+        };
+        let line = encode(&r);
+        assert_eq!(decode(&line).unwrap(), r);
+        let text = String::from_utf8(line).unwrap();
+        assert!(text.contains("\"kind\":\"note\""));
+        assert!(decode(text.replace("\"seq\"", "\"sq\"").as_bytes()).is_err());
+        assert!(decode(text.replace("\"note\"", "\"nope\"").as_bytes()).is_err());
+        assert!(decode(b"{\"seq\":1}").is_err());
+        assert!(decode(b"\0\0\0").is_err());
+    }
+}
