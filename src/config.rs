@@ -233,8 +233,10 @@ impl Config {
     /// Cross-checks serde cannot express.
     pub fn validate(&self) -> Result<(), String> {
         let a = &self.agent;
-        if a.max_frame_bytes < 64 || a.max_frame_bytes > 64 * 1024 * 1024 {
-            return Err("agent.max_frame_bytes must be between 64 and 67108864".into());
+        // The upper bound keeps every message to be signed well inside what
+        // the worker pipe carries (16 MiB).
+        if a.max_frame_bytes < 64 || a.max_frame_bytes > 8 * 1024 * 1024 {
+            return Err("agent.max_frame_bytes must be between 64 and 8388608".into());
         }
         if a.workers == Some(0) || a.workers.is_some_and(|w| w > 256) {
             return Err("agent.workers must be between 1 and 256".into());
@@ -297,6 +299,9 @@ impl Config {
             }
             for u in &id.uids {
                 if let Some(other) = uid_owner.insert(*u, name) {
+                    if other == name.as_str() {
+                        return Err(format!("identities.{name}.uids lists uid {u} twice"));
+                    }
                     return Err(format!(
                         "uid {u} is mapped to both identities {other:?} and {name:?}"
                     ));
@@ -304,6 +309,9 @@ impl Config {
             }
             for g in &id.gids {
                 if let Some(other) = gid_owner.insert(*g, name) {
+                    if other == name.as_str() {
+                        return Err(format!("identities.{name}.gids lists gid {g} twice"));
+                    }
                     return Err(format!(
                         "gid {g} is mapped to both identities {other:?} and {name:?}"
                     ));

@@ -137,6 +137,18 @@ impl Keyring {
                     crypto::ed25519::verifying_key(pk).map_err(|e| e.to_string())?,
                 ),
             };
+            // Two aliases for one token key would let per-alias settings
+            // (raw_signing above all) be bypassed through the other alias.
+            if let Some(other) = entries
+                .iter()
+                .find(|o: &&KeyEntry| o.info.label == info.label && o.info.id == info.id)
+            {
+                return Err(format!(
+                    "keys {:?} and {alias:?} name the same token key ({}); give each key one alias",
+                    other.alias,
+                    info.uri()
+                ));
+            }
             by_alias.insert(alias.clone(), i);
             entries.push(KeyEntry {
                 alias: alias.clone(),

@@ -179,6 +179,12 @@ fn start_up_checks_keys_and_pin() {
     env.write_config(&[key("eth", "p256", "k1")], "", "");
     let err = env.try_start_agent().err().unwrap();
     assert!(err.contains("config says type p256"), "{err}");
+    // Two aliases for one token key (one could bypass the other's settings).
+    let mut trading = key("trading", "secp256k1", "k1");
+    trading.raw_signing = false;
+    env.write_config(&[trading, key("raw", "secp256k1", "k1")], "", "");
+    let err = env.try_start_agent().err().unwrap();
+    assert!(err.contains("name the same token key"), "{err}");
     // A wrong PIN stops the start (and is tried once, not in a loop).
     env.write_config(&[key("eth", "secp256k1", "k1")], "", "");
     let pin_path = env.tok().join("user.pin");
@@ -544,8 +550,28 @@ fn a_pin_that_stops_working_is_not_retried_into_a_lockout() {
     common::wait_until("slots to give up", Duration::from_secs(20), || {
         agent.log_text().matches("not retrying").count() == 2
     });
+    // Signing now fails at once, and says retrying will not help.
+    common::wait_until(
+        "signing to report it has stopped",
+        Duration::from_secs(20),
+        || {
+            let e = agent.client().sign_digest("eth", &[1; 32]).unwrap_err();
+            assert!(
+                matches!(e.code(), Some("backend_error" | "backend_unavailable")),
+                "{e}"
+            );
+            e.code() == Some("backend_error")
+        },
+    );
     let e = agent.client().sign_digest("eth", &[1; 32]).unwrap_err();
-    assert_eq!(e.code(), Some("backend_unavailable"), "{e}");
+    assert!(e.to_string().contains("no signing worker"), "{e}");
+    assert!(matches!(
+        e,
+        tradeward::client::ClientError::Remote {
+            retryable: false,
+            ..
+        }
+    ));
     // One failed login per slot and no more: every wrong PIN counts
     // towards a token's lockout.
     std::thread::sleep(Duration::from_millis(500));

@@ -183,6 +183,14 @@ pub enum BackendError {
     Invalid(String),
     #[error("token error: {0}")]
     Token(String),
+    /// The token refused the operation for a reason retrying will not fix
+    /// (e.g. the key may not sign).
+    #[error("token refused: {0}")]
+    Rejected(String),
+    /// No signing worker is left (they could not log in); only an operator
+    /// can fix this.
+    #[error("signing stopped: {0}")]
+    Stopped(String),
     /// The signing worker died or could not be reached; the request was not
     /// signed and may be retried.
     #[error("signing worker unavailable: {0}")]

@@ -157,8 +157,18 @@ impl WorkerPool {
             let initial = first.take();
             let slots = slots.clone();
             tokio::spawn(async move {
-                run_slot(slot, cfg, rx, live, pids, initial).await;
-                slots.fetch_sub(1, Ordering::Relaxed);
+                run_slot(slot, cfg, rx.clone(), live, pids, initial).await;
+                if slots.fetch_sub(1, Ordering::Relaxed) == 1 {
+                    // The last slot gave up: answer everything still queued
+                    // now rather than at its timeout.
+                    let mut q = rx.lock().await;
+                    while let Ok(job) = q.try_recv() {
+                        let _ = job.reply.send(Err(BackendError::Stopped(
+                            "no signing worker is running: they could not log in to the token"
+                                .into(),
+                        )));
+                    }
+                }
             });
         }
         Ok((
@@ -179,8 +189,8 @@ impl WorkerPool {
     /// never left hanging.
     pub async fn sign(&self, key: u32, data: Vec<u8>) -> Result<Vec<u8>, BackendError> {
         if self.slots.load(Ordering::Relaxed) == 0 {
-            return Err(BackendError::WorkerUnavailable(
-                "no signing worker is running (see the agent's log)".into(),
+            return Err(BackendError::Stopped(
+                "no signing worker is running: they could not log in to the token (see the agent's log); restart the agent once the PIN is fixed".into(),
             ));
         }
         let (reply, rx) = oneshot::channel();

@@ -152,10 +152,21 @@ impl Signer {
                 self.resolve()?;
                 self.token
                     .sign_raw(self.handles[idx], mech, data)
-                    .map_err(|e| BackendError::Token(e.to_string()))
+                    .map_err(|e| classify(&e))
             }
-            Err(e) => Err(BackendError::Token(e.to_string())),
+            Err(e) => Err(classify(&e)),
         }
+    }
+}
+
+/// A signing error that survived one reconnect: transient device trouble
+/// is worth a retry; anything else (a key that may not sign, a bad
+/// mechanism) is not.
+fn classify(e: &cryptoki::error::Error) -> BackendError {
+    if is_session_loss(e) {
+        BackendError::Token(e.to_string())
+    } else {
+        BackendError::Rejected(e.to_string())
     }
 }
 

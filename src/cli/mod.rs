@@ -2,6 +2,7 @@
 //! inspection, and a scripting client. Argument types mirror what an
 //! operator types; the work is done by the library modules.
 
+pub mod journal;
 pub mod keys;
 pub mod sign;
 pub mod token;
@@ -47,6 +48,9 @@ pub enum Command {
     /// Generate, import, list and delete keys on the token
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Verify the journal, or recover it after damage
+    #[command(subcommand)]
+    Journal(journal::JournalCommand),
     /// Ask a running agent for a signature (for scripts); prints JSON
     Sign(sign::SignArgs),
     /// Internal: a signing worker process started by the agent
@@ -145,6 +149,7 @@ pub fn main() -> i32 {
         Command::Agent { config, check } => crate::agent::run(&config, check),
         Command::Token(c) => token::run(c),
         Command::Keys(c) => keys::run(c),
+        Command::Journal(c) => journal::run(c),
         Command::Sign(a) => sign::run(a),
     };
     match result {

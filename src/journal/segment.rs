@@ -162,14 +162,23 @@ pub fn scan(dir: &Path, visit: &mut dyn FnMut(&Record, &Location)) -> Result<Sum
                 Some(p) => (&bytes[offset..offset + p], true, offset + p + 1),
                 None => (&bytes[offset..], false, bytes.len()),
             };
-            let checked = if complete {
-                check_line(line, &s, &at)
+            // `tearable`: what a cut-off write can leave behind (a fragment
+            // without its line end, or bytes that are not a record at all).
+            // A well-formed record that does not link is never a torn write.
+            let (checked, tearable) = if complete {
+                match check_line(line, &s, &at) {
+                    Ok(r) => (Ok(r), false),
+                    Err((d, undecodable)) => (Err(d), undecodable),
+                }
             } else {
-                Err(Damage {
-                    at: at.clone(),
-                    seq: None,
-                    reason: "record without its line end (cut-off write)".into(),
-                })
+                (
+                    Err(Damage {
+                        at: at.clone(),
+                        seq: None,
+                        reason: "record without its line end (cut-off write)".into(),
+                    }),
+                    true,
+                )
             };
             match checked {
                 Ok(rec) => {
@@ -231,7 +240,7 @@ pub fn scan(dir: &Path, visit: &mut dyn FnMut(&Record, &Location)) -> Result<Sum
                 Err(d) => {
                     // A torn tail: in the last segment, and nothing but this
                     // one line (or fragment) after it.
-                    if is_last && next >= bytes.len() {
+                    if is_last && tearable && next >= bytes.len() {
                         s.torn = Some(TornTail {
                             segment: path.clone(),
                             good_len,
@@ -250,16 +259,28 @@ pub fn scan(dir: &Path, visit: &mut dyn FnMut(&Record, &Location)) -> Result<Sum
     Ok(s)
 }
 
-fn check_line(line: &[u8], s: &Summary, at: &Location) -> Result<Record, Damage> {
-    let rec = decode(line).map_err(|reason| Damage {
-        at: at.clone(),
-        seq: None,
-        reason,
+/// Check one complete line; on failure also say whether it was not a
+/// record at all (true) or a record that does not link (false).
+fn check_line(line: &[u8], s: &Summary, at: &Location) -> Result<Record, (Damage, bool)> {
+    let rec = decode(line).map_err(|reason| {
+        (
+            Damage {
+                at: at.clone(),
+                seq: None,
+                reason,
+            },
+            true,
+        )
     })?;
-    let dmg = |reason: String| Damage {
-        at: at.clone(),
-        seq: Some(rec.seq),
-        reason,
+    let dmg = |reason: String| {
+        (
+            Damage {
+                at: at.clone(),
+                seq: Some(rec.seq),
+                reason,
+            },
+            false,
+        )
     };
     // The first record may continue an archived chain (first_seq > 1);
     // after that, seq must count up by one and prev must link.
@@ -275,9 +296,11 @@ fn check_line(line: &[u8], s: &Summary, at: &Location) -> Result<Record, Damage>
             )));
         }
         if rec.prev != hex::encode(s.head) {
-            return Err(dmg(
-                "prev does not match the previous record's hash (a record was edited, inserted or moved)".into(),
-            ));
+            return Err(dmg(format!(
+                "its prev does not match the hash of seq {} before it: that record was edited, \
+                 or this one was inserted or moved",
+                s.next_seq - 1
+            )));
         }
     }
     Ok(rec)

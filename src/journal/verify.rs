@@ -23,11 +23,20 @@ pub struct Report {
 }
 
 impl Report {
-    /// Records after the last checkpoint.
+    /// Records after the last checkpoint, not counting checkpoint records.
     pub fn uncovered(&self) -> u64 {
-        match (self.covered_to, self.summary.next_seq) {
-            (Some(c), next) => next.saturating_sub(c + 1),
-            (None, _) => self.summary.records,
+        let last = self.summary.next_seq.saturating_sub(1);
+        match self.covered_to {
+            Some(c) => {
+                let cps_after = self
+                    .summary
+                    .checkpoints
+                    .iter()
+                    .filter(|cp| cp.seq > c)
+                    .count() as u64;
+                last.saturating_sub(c).saturating_sub(cps_after)
+            }
+            None => self.summary.records,
         }
     }
 }

@@ -41,6 +41,7 @@ pub fn sign_error(e: SignError) -> ProtoError {
             ProtoError::new(ErrorCode::BackendUnavailable, b.to_string()).retry_after(100)
         }
         SignError::Backend(b) => ProtoError::new(ErrorCode::BackendError, b.to_string()),
+
         SignError::Crypto(c) => ProtoError::new(
             ErrorCode::BackendError,
             format!(
