@@ -13,3 +13,4 @@ pub mod keyring;
 pub mod protocol;
 pub mod secret;
 pub mod server;
+pub mod order;
