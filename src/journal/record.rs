@@ -91,6 +91,16 @@ pub struct Decision {
     pub reason: String,
     /// SHA-256 of exactly the bytes handed to the token, when allowed.
     pub payload_sha256: Option<String>,
+    /// The venue of an order request (e.g. "hyperliquid").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub venue: Option<String>,
+    /// The nonce signed with it, where the venue uses nonces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<u64>,
+    /// What the request asked for, in typed form: replayed at start to
+    /// rebuild policy state (rolling caps, open orders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intents: Option<Vec<crate::order::Intent>>,
 }
 
 /// A key as recorded at start.

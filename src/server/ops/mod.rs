@@ -87,6 +87,9 @@ async fn journal_denial(state: &AgentState, who: &Identity, req: &Request, e: &P
             .unwrap_or_default(),
         reason: e.message.chars().take(512).collect(),
         payload_sha256: None,
+        venue: None,
+        nonce: None,
+        intents: None,
     };
     if let Err(err) = state.journal.append(Event::Decision(decision)).await {
         tracing::error!(error = %err, "could not journal a denial");

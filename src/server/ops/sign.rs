@@ -120,6 +120,9 @@ pub async fn run(
         rule: "raw_signing".into(),
         reason: "the key's config enables generic signing".into(),
         payload_sha256: Some(hex::encode(Sha256::digest(&payload))),
+        venue: None,
+        nonce: None,
+        intents: None,
     };
     let recorded = state
         .journal
