@@ -49,13 +49,7 @@ fn sigterm_drains_requests_in_flight() {
     let mut agent = env.start_agent();
     let mut c = agent.client();
     // Stay under the per-connection in-flight limit (64 by default).
-    for i in 0..60u8 {
-        c.send(
-            "sign",
-            json!({"key": "eth", "digest": hex::encode([i; 32])}),
-        )
-        .unwrap();
-    }
+    common::send_signs(&mut c, "eth", 60);
     // Wait for the first answer so the agent is busy, then ask it to stop.
     let first = c.recv().unwrap();
     assert_eq!(first["ok"], true, "{first}");
@@ -314,13 +308,7 @@ fn killed_workers_are_restarted_and_in_flight_requests_fail_retryably() {
 
     // Kill every worker while requests are in flight.
     let mut c = agent.client();
-    for i in 0..64u8 {
-        c.send(
-            "sign",
-            json!({"key": "eth", "digest": hex::encode([i; 32])}),
-        )
-        .unwrap();
-    }
+    common::send_signs(&mut c, "eth", 64);
     for pid in &before {
         unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
     }
@@ -488,15 +476,7 @@ fn a_token_removed_and_reinserted_is_picked_up_without_a_restart() {
     let mut c = agent.client();
     assert!(c.sign_digest("eth", &[1; 32]).is_ok());
     // SoftHSM's token "leaves" when its files move away.
-    let tokens = env.tok().join("tokens");
-    let tokdir = std::fs::read_dir(&tokens)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let aside = env.tok().join("aside");
-    std::fs::rename(&tokdir, &aside).unwrap();
+    let pulled = env.pull_token();
     for i in 0..4u8 {
         let e = c.sign_digest("eth", &[i; 32]).unwrap_err();
         assert_eq!(e.code(), Some("backend_unavailable"), "{e}");
@@ -508,7 +488,7 @@ fn a_token_removed_and_reinserted_is_picked_up_without_a_restart() {
             }
         ));
     }
-    std::fs::rename(&aside, &tokdir).unwrap();
+    env.reinsert_token(&pulled);
     let r = sign_with_retry(&agent, [2; 32], Duration::from_secs(20));
     assert!(r["signature"].is_string());
     // Both workers recover, not just one.

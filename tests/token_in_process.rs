@@ -60,15 +60,7 @@ fn signer_recovers_and_keys_stay_inside() {
     assert_eq!(signer.sign(1, b"m").unwrap().len(), 32);
 
     // The token disappears (its files move away) and comes back.
-    let tokens = env.tok().join("tokens");
-    let tokdir = std::fs::read_dir(&tokens)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let aside = env.tok().join("aside");
-    std::fs::rename(&tokdir, &aside).unwrap();
+    let pulled = env.pull_token();
     // SoftHSM notices on the next operation: the signer reconnects, finds
     // no token and says so, retryably.
     let gone = signer.sign(0, &digest).unwrap_err();
@@ -79,7 +71,7 @@ fn signer_recovers_and_keys_stay_inside() {
     assert!(gone.retryable());
     // Re-inserted: the module is re-initialised, the token found again,
     // logged in, keys re-resolved.
-    std::fs::rename(&aside, &tokdir).unwrap();
+    env.reinsert_token(&pulled);
     assert_eq!(
         signer.sign(0, &digest).unwrap().len(),
         64,

@@ -136,6 +136,26 @@ impl Env {
             .collect()
     }
 
+    /// Make the SoftHSM token "leave" by moving its files away; returns
+    /// (where they were, where they are) for `reinsert_token`.
+    pub fn pull_token(&self) -> (PathBuf, PathBuf) {
+        let tokens = self.tok().join("tokens");
+        let dir = std::fs::read_dir(&tokens)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let aside = self.tok().join("aside");
+        std::fs::rename(&dir, &aside).unwrap();
+        (dir, aside)
+    }
+
+    /// Put a pulled token back.
+    pub fn reinsert_token(&self, pulled: &(PathBuf, PathBuf)) {
+        std::fs::rename(&pulled.1, &pulled.0).unwrap();
+    }
+
     pub fn journal_dir(&self) -> PathBuf {
         self.tok().join("journal")
     }
@@ -298,6 +318,17 @@ impl Drop for Agent {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+/// Pipeline `n` digest-signing requests with `key` (digests [i; 32]).
+pub fn send_signs(c: &mut Client, key: &str, n: u8) {
+    for i in 0..n {
+        c.send(
+            "sign",
+            serde_json::json!({"key": key, "digest": hex::encode([i; 32])}),
+        )
+        .unwrap();
     }
 }
 
