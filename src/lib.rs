@@ -15,3 +15,4 @@ pub mod order;
 pub mod protocol;
 pub mod secret;
 pub mod server;
+pub mod venue;

@@ -60,7 +60,11 @@ pub enum Intent {
     /// Replace an order with a new version.
     Modify { order: OrderRef, new: NewOrder },
     /// Change leverage for a symbol.
-    SetLeverage { symbol: String, leverage: u32, cross: bool },
+    SetLeverage {
+        symbol: String,
+        leverage: u32,
+        cross: bool,
+    },
     /// Move margin into or out of an isolated position (quote units,
     /// negative to remove).
     AdjustMargin { symbol: String, amount: Decimal },

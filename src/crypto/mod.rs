@@ -4,6 +4,7 @@
 //! transformation.
 
 pub mod ed25519;
+pub mod eip712;
 pub mod eth;
 pub mod hmac;
 pub mod p256;

@@ -55,6 +55,23 @@ pub enum OpenError {
     Io(#[from] std::io::Error),
 }
 
+/// A submitted record on its way to disk.
+pub struct Pending {
+    rx: oneshot::Receiver<Result<Appended, JournalError>>,
+    journal: Journal,
+}
+
+impl Pending {
+    /// Wait until the record is durable (or failed to be).
+    pub async fn durable(self) -> Result<Appended, JournalError> {
+        let r = self.rx.await.map_err(|_| JournalError::Closed)?;
+        if r.is_ok() {
+            self.journal.count_one();
+        }
+        r
+    }
+}
+
 /// Handle to the running journal. Cheap to clone.
 #[derive(Clone)]
 pub struct Journal {
@@ -135,26 +152,40 @@ impl Journal {
 
     /// Append `event` and wait until it is durable on disk.
     pub async fn append(&self, event: Event) -> Result<Appended, JournalError> {
+        self.submit(event).await?.durable().await
+    }
+
+    /// Queue `event` (its place in the journal's order is fixed once this
+    /// returns) without waiting for it to be durable. Callers that decide
+    /// under a lock submit under the lock, so records appear in decision
+    /// order, and wait for durability after releasing it, so concurrent
+    /// decisions still share one fsync.
+    pub async fn submit(&self, event: Event) -> Result<Pending, JournalError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Command::Append {
-                event,
+                event: Box::new(event),
                 reply: Some(reply),
             })
             .await
             .map_err(|_| JournalError::Closed)?;
-        let r = rx.await.map_err(|_| JournalError::Closed)?;
-        if r.is_ok() {
-            self.count_one();
-        }
-        r
+        Ok(Pending {
+            rx,
+            journal: self.clone(),
+        })
     }
 
     /// Append `event` without waiting for it to be durable (it is, with the
     /// next group commit). For records that follow one already durable,
     /// such as the signature after its decision.
     pub async fn append_nowait(&self, event: Event) {
-        let _ = self.tx.send(Command::Append { event, reply: None }).await;
+        let _ = self
+            .tx
+            .send(Command::Append {
+                event: Box::new(event),
+                reply: None,
+            })
+            .await;
         self.count_one();
     }
 

@@ -44,7 +44,7 @@ pub enum JournalError {
 
 pub(super) enum Command {
     Append {
-        event: Event,
+        event: Box<Event>,
         reply: Option<oneshot::Sender<Result<Appended, JournalError>>>,
     },
     /// Report the current head (seq and hash of the last durable record).
@@ -129,7 +129,7 @@ impl Writer {
                         seq,
                         ts_ms: now_ms(),
                         prev: hex::encode(prev),
-                        event,
+                        event: *event,
                     };
                     let line = encode(&rec);
                     prev = line_hash(&line);
