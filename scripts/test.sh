@@ -6,7 +6,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --with-venv
+
+# The venue's official SDK, for checking Hyperliquid signatures with code we
+# did not write (tests/sdk/hl_recover.py). Pinned; installed once.
+SDK_VENV=target/sdk-venv
+SDK_VERSION=0.24.0
+if ! "$SDK_VENV/bin/python" -c "import hyperliquid, importlib.metadata as m; assert m.version('hyperliquid-python-sdk') == '$SDK_VERSION'" 2>/dev/null; then
+    echo "== installing hyperliquid-python-sdk $SDK_VERSION into $SDK_VENV"
+    rm -rf "$SDK_VENV"
+    python3 -m venv "$SDK_VENV"
+    "$SDK_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "hyperliquid-python-sdk==$SDK_VERSION"
+fi
+export TRADEWARD_SDK_PYTHON="$PWD/$SDK_VENV/bin/python"
 command -v cargo >/dev/null 2>&1 || { echo "missing: the Rust toolchain (cargo)" >&2; exit 1; }
 
 log=$(mktemp)

@@ -76,6 +76,7 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         // The journal first: state comes from it, and a damaged journal
         // stops the start before anything else happens.
         let mut replayed = 0u64;
+        let mut decision_state = crate::state::State::default();
         let (journal, report) = if check_only {
             let summary = crate::journal::segment::scan(&cfg.journal.dir, &mut |_, _| replayed += 1)
                 .map_err(|e| format!("{e}\nRun `tradeward journal verify` for details."))?;
@@ -86,7 +87,10 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
                 &cfg.journal.dir,
                 cfg.journal.segment_bytes,
                 cfg.journal.checkpoint_every,
-                &mut |_| replayed += 1,
+                &mut |rec| {
+                    replayed += 1;
+                    decision_state.replay(rec);
+                },
             )
             .map_err(|e| e.to_string())?;
             (Some(j), Some(r))
@@ -108,7 +112,16 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             println!("config and keys OK ({} keys, {test})", keyring.entries().len());
             return Ok(());
         };
-        tracing::info!(records = report.records, segments = report.segments, "journal replayed");
+        tracing::info!(records = report.records, segments = report.segments,
+            orders = decision_state.replayed_orders, "journal replayed");
+        let mut hyperliquid = std::collections::HashMap::new();
+        for (alias, k) in &cfg.keys {
+            if let Some(h) = &k.hyperliquid {
+                let meta = crate::venue::hyperliquid::Meta::load(&h.meta, h.spot_meta.as_deref())
+                    .map_err(|e| format!("keys.{alias}.hyperliquid: {e}"))?;
+                hyperliquid.insert(alias.clone(), meta);
+            }
+        }
         if let Some(bytes) = report.torn_bytes {
             tracing::warn!(bytes, "journal: cut back a torn last write from an unclean stop");
             journal
@@ -152,6 +165,8 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             config: cfg,
             keyring,
             journal: journal.clone(),
+            hyperliquid,
+            state: tokio::sync::Mutex::new(decision_state),
             started: std::time::Instant::now(),
         });
         let shutdown = CancellationToken::new();

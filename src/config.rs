@@ -118,6 +118,31 @@ pub struct KeyConfig {
     /// Accept a key whose value could leave the token.
     #[serde(default)]
     pub allow_extractable: bool,
+    /// Enables the Hyperliquid operations for this (secp256k1) key.
+    pub hyperliquid: Option<HyperliquidKeyConfig>,
+}
+
+/// `[keys.ALIAS.hyperliquid]`: what this key may sign on Hyperliquid.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HyperliquidKeyConfig {
+    /// The only network this key signs for.
+    pub network: Network,
+    /// Vault / sub-account addresses the key may act for (none by default:
+    /// only the key's own account).
+    #[serde(default)]
+    pub vaults: Vec<String>,
+    /// Perpetuals metadata in the venue's `meta` response format.
+    pub meta: PathBuf,
+    /// Spot metadata in the venue's `spotMeta` response format.
+    pub spot_meta: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    Mainnet,
+    Testnet,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -140,6 +165,10 @@ pub struct IdentityConfig {
 pub enum GrantedOp {
     ListKeys,
     Sign,
+    #[serde(rename = "hyperliquid.sign_l1_action")]
+    HyperliquidSignL1Action,
+    #[serde(rename = "hyperliquid.sign_user_action")]
+    HyperliquidSignUserAction,
 }
 
 impl GrantedOp {
@@ -147,6 +176,8 @@ impl GrantedOp {
         match self {
             GrantedOp::ListKeys => "list_keys",
             GrantedOp::Sign => "sign",
+            GrantedOp::HyperliquidSignL1Action => "hyperliquid.sign_l1_action",
+            GrantedOp::HyperliquidSignUserAction => "hyperliquid.sign_user_action",
         }
     }
 }
@@ -221,6 +252,14 @@ impl Config {
         };
         fix(&mut self.agent.socket);
         fix(&mut self.journal.dir);
+        for k in self.keys.values_mut() {
+            if let Some(h) = k.hyperliquid.as_mut() {
+                fix(&mut h.meta);
+                if let Some(s) = h.spot_meta.as_mut() {
+                    fix(s);
+                }
+            }
+        }
         fix(&mut self.pkcs11.module);
         if let Some(p) = self.pkcs11.pin_file.as_mut() {
             fix(p);
@@ -259,8 +298,22 @@ impl Config {
         for (alias, k) in &self.keys {
             self.key_selector(alias)
                 .map_err(|e| format!("keys.{alias}: {e}"))?;
-            if k.key_type == KeyType::Hmac && k.allow_extractable {
-                // allowed, but worth keeping explicit; nothing to check.
+            if let Some(h) = &k.hyperliquid {
+                if k.key_type != KeyType::Secp256k1 {
+                    return Err(format!(
+                        "keys.{alias}.hyperliquid: Hyperliquid keys are secp256k1"
+                    ));
+                }
+                for v in &h.vaults {
+                    let ok = v.len() == 42
+                        && v.starts_with("0x")
+                        && v[2..].chars().all(|c| c.is_ascii_hexdigit());
+                    if !ok {
+                        return Err(format!(
+                            "keys.{alias}.hyperliquid.vaults: {v:?} is not a 0x-prefixed 20-byte address"
+                        ));
+                    }
+                }
             }
         }
         let j = &self.journal;

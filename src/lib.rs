@@ -15,4 +15,5 @@ pub mod order;
 pub mod protocol;
 pub mod secret;
 pub mod server;
+pub mod state;
 pub mod venue;

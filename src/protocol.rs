@@ -35,6 +35,9 @@ pub enum ErrorCode {
     Forbidden,
     /// The key is not enabled for generic signing (`raw_signing`).
     RawSigningDisabled,
+    /// The request is well-formed but the policy denies it; the message
+    /// names the rule.
+    PolicyDenied,
     /// Too many requests in flight on this connection.
     TooManyInFlight,
     /// The agent is at its connection limit; the connection closes.

@@ -25,6 +25,13 @@ pub struct AgentState {
     pub config: Config,
     pub keyring: Keyring,
     pub journal: Journal,
+    /// Hyperliquid asset metadata per key alias (keys with a
+    /// `[keys.ALIAS.hyperliquid]` table).
+    pub hyperliquid: std::collections::HashMap<String, crate::venue::hyperliquid::Meta>,
+    /// Decision state (nonces, and policy state as it lands), rebuilt
+    /// from the journal at start. Decisions that change it are made under
+    /// this lock and submitted to the journal before it is released.
+    pub state: tokio::sync::Mutex<crate::state::State>,
     pub started: std::time::Instant,
 }
 

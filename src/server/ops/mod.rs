@@ -7,6 +7,7 @@
 //! journaled: they decide nothing.
 
 pub mod hello;
+pub mod hyperliquid;
 pub mod list_keys;
 pub mod ping;
 pub mod sign;
@@ -21,9 +22,16 @@ use crate::journal::{Decision, Event};
 use crate::protocol::{ErrorCode, ProtoError, Request, err_response, ok_response};
 
 /// Every operation name the agent understands.
-pub const OPS: &[&str] = &["hello", "ping", "list_keys", "sign"];
+pub const OPS: &[&str] = &[
+    "hello",
+    "ping",
+    "list_keys",
+    "sign",
+    "hyperliquid.sign_l1_action",
+    "hyperliquid.sign_user_action",
+];
 
-/// SHA-256 of an op and its parameters as received (keys sorted), so a
+/// SHA-256 of an op and its parameters as received (in their order), so a
 /// journal record can be matched to the request that caused it.
 pub fn request_digest(op: &str, params: &Map<String, Value>) -> String {
     let mut h = Sha256::new();
@@ -46,6 +54,20 @@ pub async fn dispatch(state: &AgentState, who: &Identity, req: Request) -> Value
             Ok(()) => sign::run(state, who, req.id, &req.params).await,
             Err(e) => Err(e),
         },
+        "hyperliquid.sign_l1_action" => match require(who, GrantedOp::HyperliquidSignL1Action) {
+            Ok(()) => {
+                hyperliquid::run(state, who, req.id, &req.params, hyperliquid::Kind::L1).await
+            }
+            Err(e) => Err(e),
+        },
+        "hyperliquid.sign_user_action" => {
+            match require(who, GrantedOp::HyperliquidSignUserAction) {
+                Ok(()) => {
+                    hyperliquid::run(state, who, req.id, &req.params, hyperliquid::Kind::User).await
+                }
+                Err(e) => Err(e),
+            }
+        }
         other => Err(ProtoError::new(
             ErrorCode::UnknownOp,
             format!("unknown op {other:?} (known: {})", OPS.join(", ")),

@@ -1,0 +1,267 @@
+//! `hyperliquid.sign_l1_action` and `hyperliquid.sign_user_action`: the
+//! agent parses the action, judges it, builds the exact digest itself and
+//! only then asks the token to sign. The bot gets back the canonical action
+//! it must submit, the nonce and the signature.
+//!
+//! Order of work: parse and check (no lock) → under the state lock: the
+//! nonce (assigned or checked), the decision, and its journal record queued
+//! → release → wait for the record to be durable → sign → record the
+//! signature → answer.
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::request_digest;
+use super::sign::{granted_key, sign_error};
+use crate::config::Network;
+use crate::journal::{Decision, Event};
+use crate::keyring::{SignInput, SignOutput};
+use crate::protocol::{ErrorCode, Params, ProtoError, to_hex};
+use crate::server::AgentState;
+use crate::server::peer::Identity;
+use crate::venue::hyperliquid::{self, Action, SignRequest};
+
+/// Which of the two operations is running.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    L1,
+    User,
+}
+
+fn forbidden(m: String) -> ProtoError {
+    ProtoError::new(ErrorCode::Forbidden, m)
+}
+
+fn bad(m: String) -> ProtoError {
+    ProtoError::new(ErrorCode::BadParams, m)
+}
+
+fn now_ms() -> u64 {
+    crate::journal::record::now_ms()
+}
+
+pub async fn run(
+    state: &AgentState,
+    who: &Identity,
+    request_id: u64,
+    params: &Map<String, Value>,
+    kind: Kind,
+) -> Result<Value, ProtoError> {
+    let allowed: &[&str] = match kind {
+        Kind::L1 => &[
+            "key",
+            "action",
+            "nonce",
+            "vault_address",
+            "expires_after",
+            "is_mainnet",
+        ],
+        Kind::User => &["key", "action", "is_mainnet"],
+    };
+    let p = Params::new(params, allowed)?;
+    let entry = granted_key(state, who, p.str("key")?)?;
+    let (Some(cfg), Some(meta)) = (
+        &entry.config.hyperliquid,
+        state.hyperliquid.get(&entry.alias),
+    ) else {
+        return Err(forbidden(format!(
+            "key {:?} is not configured for Hyperliquid (no [keys.{}.hyperliquid] table)",
+            entry.alias, entry.alias
+        )));
+    };
+    let is_mainnet = match params.get("is_mainnet") {
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(bad("is_mainnet must be a boolean".into())),
+        None => return Err(bad("missing parameter \"is_mainnet\"".into())),
+    };
+    let configured_mainnet = cfg.network == Network::Mainnet;
+    if is_mainnet != configured_mainnet {
+        return Err(forbidden(format!(
+            "key {:?} signs for {} only",
+            entry.alias,
+            if configured_mainnet {
+                "mainnet"
+            } else {
+                "testnet"
+            }
+        )));
+    }
+    let action = match params.get("action") {
+        Some(a @ Value::Object(_)) => a,
+        Some(_) => return Err(bad("action must be an object".into())),
+        None => return Err(bad("missing parameter \"action\"".into())),
+    };
+    let u64_param = |name: &str| -> Result<Option<u64>, ProtoError> {
+        match params.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| bad(format!("{name} must be an unsigned integer"))),
+            Some(_) => Err(bad(format!("{name} must be an unsigned integer"))),
+        }
+    };
+    let supplied_nonce = u64_param("nonce")?;
+    let expires_after = u64_param("expires_after")?;
+    let vault = p.opt_str("vault_address")?;
+    if let Some(v) = vault
+        && !cfg.vaults.iter().any(|a| a.eq_ignore_ascii_case(v))
+    {
+        return Err(forbidden(format!(
+            "key {:?} may not act for vault {v}: it is not in keys.{}.hyperliquid.vaults",
+            entry.alias, entry.alias
+        )));
+    }
+    // Parse once to learn the action's kind (and a user action's own nonce).
+    let parsed =
+        hyperliquid::parse_action(meta, action, is_mainnet).map_err(|e| bad(e.to_string()))?;
+    match (&parsed, kind) {
+        (Action::L1(_), Kind::L1) | (Action::User(_), Kind::User) => {}
+        (Action::L1(_), Kind::User) => {
+            return Err(bad(format!(
+                "{} is an L1 action: use hyperliquid.sign_l1_action",
+                parsed.type_name()
+            )));
+        }
+        (Action::User(_), Kind::L1) => {
+            return Err(bad(format!(
+                "{} is a user-signed action: use hyperliquid.sign_user_action",
+                parsed.type_name()
+            )));
+        }
+    }
+    // User-signed transfers and approvals need an explicit policy that
+    // names the destination; until that policy exists, none are allowed.
+    if kind == Kind::User {
+        return Err(ProtoError::new(
+            ErrorCode::PolicyDenied,
+            format!(
+                "{} is denied: transfers and approvals need a policy that names the destination (rule: transfer_allowlist)",
+                parsed.type_name()
+            ),
+        ));
+    }
+
+    let key = entry.alias.clone();
+    let request_sha256 = request_digest(
+        if kind == Kind::L1 {
+            "hyperliquid.sign_l1_action"
+        } else {
+            "hyperliquid.sign_user_action"
+        },
+        params,
+    );
+    // Decide under the lock; queue the record before releasing it.
+    let (prepared, pending) = {
+        let mut st = state.state.lock().await;
+        let now = now_ms();
+        let nonce = match supplied_nonce.or(parsed.embedded_nonce()) {
+            Some(n) => {
+                st.nonces
+                    .check(&key, n, now)
+                    .map_err(|e| bad(e.to_string()))?;
+                n
+            }
+            None => st.nonces.assign(&key, now),
+        };
+        let prepared = hyperliquid::prepare(
+            meta,
+            &SignRequest {
+                action,
+                nonce,
+                vault_address: vault,
+                expires_after,
+                is_mainnet,
+            },
+        )
+        .map_err(|e| bad(e.to_string()))?;
+        let decision = Decision {
+            identity: who.name.clone(),
+            uid: who.uid,
+            pid: who.pid,
+            request_id,
+            op: "hyperliquid.sign_l1_action".into(),
+            key: Some(key.clone()),
+            request_sha256,
+            allow: true,
+            rule: "hyperliquid".into(),
+            reason: format!(
+                "{} within the key's network and vaults",
+                prepared.action.type_name()
+            ),
+            payload_sha256: Some(hex::encode(Sha256::digest(prepared.digest))),
+            venue: Some("hyperliquid".into()),
+            nonce: Some(nonce),
+            intents: Some(prepared.intents.clone()),
+        };
+        let pending = state
+            .journal
+            .submit(Event::Decision(decision))
+            .await
+            .map_err(|e| {
+                ProtoError::new(ErrorCode::JournalUnavailable, e.to_string())
+                    .retry_after(1000)
+                    .journaled()
+            })?;
+        st.nonces.record(&key, nonce);
+        (prepared, pending)
+    };
+    let recorded = pending.durable().await.map_err(|e| {
+        ProtoError::new(ErrorCode::JournalUnavailable, e.to_string())
+            .retry_after(1000)
+            .journaled()
+    })?;
+    let out = match state
+        .keyring
+        .sign(entry, SignInput::Digest(prepared.digest))
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => {
+            let err = sign_error(e);
+            state
+                .journal
+                .append_nowait(Event::SignFailed {
+                    decision: recorded.seq,
+                    key: key.clone(),
+                    error: err.message.clone(),
+                })
+                .await;
+            return Err(err.journaled());
+        }
+    };
+    let SignOutput::Secp256k1 { sig, .. } = out else {
+        return Err(
+            ProtoError::new(ErrorCode::Internal, "Hyperliquid keys are secp256k1").journaled(),
+        );
+    };
+    state
+        .journal
+        .append_nowait(Event::Signature {
+            decision: recorded.seq,
+            key: key.clone(),
+            signature: hex::encode(sig.to_bytes_65()),
+        })
+        .await;
+    let action_value: Value = serde_json::from_str(&prepared.action_json).map_err(|e| {
+        ProtoError::new(ErrorCode::Internal, format!("canonical action: {e}")).journaled()
+    })?;
+    let mut result = json!({
+        "key": key,
+        "action": action_value,
+        "nonce": prepared.nonce,
+        "signature": {"r": to_hex(&sig.r), "s": to_hex(&sig.s), "v": sig.v()},
+        "digest": to_hex(&prepared.digest),
+    });
+    let m = result.as_object_mut().expect("object");
+    if let Some(v) = prepared.vault_address_hex() {
+        m.insert("vault_address".into(), v.into());
+    }
+    if let Some(e) = prepared.expires_after {
+        m.insert("expires_after".into(), e.into());
+    }
+    if let Some(a) = entry.info.eth_address() {
+        m.insert("address".into(), a.into());
+    }
+    Ok(result)
+}
