@@ -112,7 +112,21 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             println!("config and keys OK ({} keys, {test})", keyring.entries().len());
             return Ok(());
         };
+        verify_checkpoints(&keyring, &cfg.journal.audit_key, &report.checkpoints).await?;
+        let limit = cfg
+            .journal
+            .max_uncovered_at_start
+            .unwrap_or(cfg.journal.checkpoint_every.saturating_mul(10));
+        if report.uncovered > limit {
+            return Err(format!(
+                "{} journal records follow the last checkpoint, more than the agent ever leaves behind ({limit}): \
+                 checkpoints may have been removed. Check with `tradeward journal verify`; if the journal is \
+                 genuine, raise journal.max_uncovered_at_start for one start.",
+                report.uncovered
+            ));
+        }
         tracing::info!(records = report.records, segments = report.segments,
+            checkpoints = report.checkpoints.len(),
             orders = decision_state.replayed_orders, "journal replayed");
         let mut hyperliquid = std::collections::HashMap::new();
         for (alias, k) in &cfg.keys {
@@ -193,6 +207,60 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         tracing::info!("agent stopped");
         Ok(())
     })
+}
+
+/// Check every checkpoint's signature with the audit key before trusting
+/// the replayed state: without this, someone with the disk could edit
+/// records, re-chain them, drop the checkpoints, and have the agent's next
+/// checkpoint bless the result.
+async fn verify_checkpoints(
+    keyring: &Keyring,
+    alias: &str,
+    checkpoints: &[crate::journal::segment::FoundCheckpoint],
+) -> Result<(), String> {
+    let entry = keyring
+        .lookup(alias)
+        .ok_or_else(|| format!("audit key {alias:?} is not loaded"))?;
+    let kt = entry.info.key_type;
+    for cp in checkpoints {
+        let fail = |why: String| {
+            format!(
+                "journal checkpoint at seq {} (covering seq {}) does not verify: {why}. The journal may have been \
+                 altered; run `tradeward journal verify`. (A journal whose checkpoints were made with another \
+                 audit key must be archived and a new journal folder started.)",
+                cp.seq, cp.covers
+            )
+        };
+        if cp.key != alias || cp.key_type != kt.as_str() {
+            return Err(fail(format!(
+                "it names key {:?} ({}), but the audit key is {alias:?} ({kt})",
+                cp.key, cp.key_type
+            )));
+        }
+        let head: [u8; 32] = hex::decode(&cp.head)
+            .ok()
+            .and_then(|h| h.try_into().ok())
+            .ok_or_else(|| fail("its head is not a hash".into()))?;
+        let sig =
+            hex::decode(&cp.signature).map_err(|_| fail("its signature is not hex".into()))?;
+        let msg = crate::journal::record::checkpoint_message(cp.covers, &head);
+        match (&entry.info.public_key, kt) {
+            (_, crate::backend::KeyType::Hmac) => {
+                let mac = keyring
+                    .sign(entry, SignInput::Message(msg))
+                    .await
+                    .map_err(|e| fail(format!("the token could not compute the MAC ({e})")))?
+                    .signature_bytes();
+                if mac != sig {
+                    return Err(fail("the MAC does not match".into()));
+                }
+            }
+            (Some(pk), _) => crate::crypto::verify_message(kt.as_str(), pk, &msg, &sig)
+                .map_err(|e| fail(e.to_string()))?,
+            (None, _) => return Err(fail("the audit key has no public key".into())),
+        }
+    }
+    Ok(())
 }
 
 /// Sign the journal head with the audit key and append the checkpoint.

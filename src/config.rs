@@ -99,6 +99,10 @@ pub struct JournalConfig {
     /// ...or after this many seconds with new records, whichever is first.
     #[serde(default = "default_checkpoint_interval")]
     pub checkpoint_interval_secs: u64,
+    /// Refuse to start when more records than this follow the last
+    /// checkpoint: the agent never leaves that many behind, so checkpoints
+    /// were probably removed. Default: 10 × checkpoint_every.
+    pub max_uncovered_at_start: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -80,7 +80,7 @@ fn one_socket_one_agent_and_stale_sockets_are_replaced() {
         .try_start_agent()
         .err()
         .expect("second agent must refuse");
-    assert!(err.contains("another agent is listening"), "{err}");
+    assert!(err.contains("in use by another agent"), "{err}");
     assert!(first.is_running());
     assert!(
         first.client().call("ping", json!({})).is_ok(),

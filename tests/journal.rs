@@ -233,6 +233,37 @@ fn verify_catches_every_kind_of_tampering() {
             .unwrap_or_else(|| panic!("{what}: agent started"));
         assert!(err.contains("journal"), "{what}: {err}");
     }
+    // A forger who re-chains an edit and also removes every checkpoint
+    // gets a chain that links, but the agent will not start on it: far
+    // more records follow the last (now missing) checkpoint than it leaves.
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(
+        &env.config,
+        text.replace(
+            "audit_key = \"audit\"\n",
+            "audit_key = \"audit\"\ncheckpoint_every = 1\n",
+        ),
+    )
+    .unwrap();
+    let mut forged: Vec<String> = lines
+        .iter()
+        .filter(|l| !l.contains("\"kind\":\"checkpoint\""))
+        .cloned()
+        .collect();
+    for (i, l) in forged.iter_mut().enumerate() {
+        let mut v: serde_json::Map<String, Value> = serde_json::from_str(l).unwrap();
+        v.insert("seq".into(), Value::from(i as u64 + 1));
+        *l = serde_json::to_string(&v).unwrap();
+    }
+    forged[4] = forged[4].replacen("\"ts_ms\":", "\"ts_ms\":1", 1);
+    rechain(&mut forged);
+    write_lines(&seg, &forged);
+    let err = env
+        .try_start_agent()
+        .err()
+        .expect("agent started on a journal stripped of checkpoints");
+    assert!(err.contains("follow the last checkpoint"), "{err}");
+    std::fs::write(&env.config, text).unwrap();
     // Truncation in the middle of a line, not at the end, is damage too.
     let mut cut = lines.clone();
     cut[3].truncate(20);

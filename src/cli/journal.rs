@@ -1,14 +1,16 @@
 //! `tradeward journal ...`: verify the journal's chain and checkpoints,
-//! and recover from damage that stops the agent's start.
+//! recover from damage that stops the agent's start, and export a
+//! compliance report.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use clap::Subcommand;
+use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
 use super::TokenArgs;
 use crate::backend::{KeyType, SignMechanism};
 use crate::config::Config;
+use crate::journal::export::{self, Period, parse_time};
 use crate::journal::segment::FoundCheckpoint;
 use crate::journal::verify::{CheckpointCheck, verify};
 
@@ -44,6 +46,37 @@ pub enum JournalCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Report on a period of the journal: a JSON summary, or CSV rows of decisions
+    ///
+    /// Times are YYYY-MM-DD (midnight UTC), YYYY-MM-DDTHH:MM:SSZ (UTC) or Unix
+    /// milliseconds. The chain is checked while reading; a damaged journal gives
+    /// no report. Checkpoint signatures are not checked: use `journal verify`.
+    Export {
+        /// Agent config (for the journal folder)
+        #[arg(long, env = "TRADEWARD_CONFIG")]
+        config: Option<PathBuf>,
+        /// Journal folder (instead of the config's), e.g. a folder of archived segments
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Start of the period (inclusive)
+        #[arg(long, value_parser = parse_time, value_name = "TIME")]
+        from: Option<u64>,
+        /// End of the period (exclusive)
+        #[arg(long, value_parser = parse_time, value_name = "TIME")]
+        to: Option<u64>,
+        /// csv: one row per decision; json: counts and totals for the period
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// Write the report to this file (replaced only once it is complete) instead of stdout
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Json,
 }
 
 fn journal_dir(
@@ -71,6 +104,14 @@ pub fn run(cmd: JournalCommand) -> Result<(), String> {
             json,
         } => verify_cmd(config, dir, audit_public_key, audit_key_type, json),
         JournalCommand::Recover { config, dir, yes } => recover_cmd(config, dir, yes),
+        JournalCommand::Export {
+            config,
+            dir,
+            from,
+            to,
+            format,
+            output,
+        } => export_cmd(config, dir, from, to, format, output),
     }
 }
 
@@ -259,4 +300,79 @@ fn recover_cmd(config: Option<PathBuf>, dir: Option<PathBuf>, yes: bool) -> Resu
             Ok(())
         }
     }
+}
+
+fn export_cmd(
+    config: Option<PathBuf>,
+    dir: Option<PathBuf>,
+    from: Option<u64>,
+    to: Option<u64>,
+    format: ExportFormat,
+    output: Option<PathBuf>,
+) -> Result<(), String> {
+    let period = Period::new(from, to)?;
+    let (dir, _) = journal_dir(&config, &dir)?;
+    let format = match format {
+        ExportFormat::Csv => export::Format::Csv,
+        ExportFormat::Json => export::Format::Json,
+    };
+    let Some(path) = output else {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        export::export(&dir, period, format, &mut out).map_err(|e| e.to_string())?;
+        return Ok(());
+    };
+    let n = export_to_file(&dir, period, format, &path)?;
+    let bound = |b: Option<u64>, edge: &str, open: &str| {
+        b.map_or(open.to_string(), |ms| {
+            format!("{} ({edge})", export::format_rfc3339(ms))
+        })
+    };
+    println!(
+        "wrote {}: {} records from {} to {}, {} of them decisions",
+        path.display(),
+        n.records,
+        bound(period.from_ms, "inclusive", "the beginning"),
+        bound(period.to_ms, "exclusive", "the end"),
+        n.decisions
+    );
+    Ok(())
+}
+
+/// Write the report next to `path` first and move it into place once it is
+/// complete, so a failed export never leaves a partial report behind.
+fn export_to_file(
+    dir: &Path,
+    period: Period,
+    format: export::Format,
+    path: &Path,
+) -> Result<export::Exported, String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{}: not a file name", path.display()))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".partial-{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let result = export::export(dir, period, format, &mut out)
+        .map_err(|e| e.to_string())
+        .and_then(|n| {
+            out.flush().map_err(|e| e.to_string())?;
+            out.get_ref().sync_all().map_err(|e| e.to_string())?;
+            std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(n)
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

@@ -48,7 +48,7 @@ pub enum Command {
     /// Generate, import, list and delete keys on the token
     #[command(subcommand)]
     Keys(keys::KeysCommand),
-    /// Verify the journal, or recover it after damage
+    /// Verify, export, or recover the journal
     #[command(subcommand)]
     Journal(journal::JournalCommand),
     /// Ask a running agent for a signature (for scripts); prints JSON

@@ -11,6 +11,7 @@
 //! dead-man's switch) rebuild their state from it.
 
 pub mod checkpoint;
+pub mod export;
 pub mod record;
 pub mod recover;
 pub mod segment;
@@ -39,6 +40,10 @@ pub struct OpenReport {
     pub torn_bytes: Option<u64>,
     /// The previous run ended without a stop record (a crash or SIGKILL).
     pub unclean_previous: bool,
+    /// Every checkpoint found, for the agent to check its signature.
+    pub checkpoints: Vec<segment::FoundCheckpoint>,
+    /// Records after the last checkpoint (checkpoint records not counted).
+    pub uncovered: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +86,31 @@ pub struct Journal {
     checkpoint_every: u64,
 }
 
+/// Take the journal folder's lock (an exclusive `flock` on
+/// `journal.lock`), so that two agents, or an agent and `journal recover`,
+/// never write the same journal.
+pub fn lock_dir(dir: &Path) -> Result<std::fs::File, OpenError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    let path = dir.join("journal.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| OpenError::Folder(dir.into(), format!("{}: {e}", path.display())))?;
+    // SAFETY: flock on a descriptor we own.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(OpenError::Folder(
+            dir.into(),
+            "the journal is in use by another agent (or a recovery); stop it first".into(),
+        ));
+    }
+    Ok(f)
+}
+
 /// Create the journal folder (0700) or check an existing one is private.
 pub fn prepare_dir(dir: &Path) -> Result<(), OpenError> {
     if !dir.exists() {
@@ -116,6 +146,7 @@ impl Journal {
         visit: &mut dyn FnMut(&Record),
     ) -> Result<(Journal, OpenReport), OpenError> {
         prepare_dir(dir)?;
+        let lock = lock_dir(dir)?;
         let mut last_real_kind_is_stop = None;
         let summary = segment::scan(dir, &mut |rec, _| {
             match rec.event {
@@ -134,7 +165,11 @@ impl Journal {
         let (tx, rx) = mpsc::channel(65_536);
         std::thread::Builder::new()
             .name("journal".into())
-            .spawn(move || writer.run(rx))?;
+            .spawn(move || {
+                // The lock lives as long as the writer.
+                let _lock = lock;
+                writer.run(rx)
+            })?;
         let journal = Journal {
             tx,
             since_checkpoint: Arc::new(AtomicU64::new(0)),
@@ -146,6 +181,21 @@ impl Journal {
             segments: summary.segments.max(1),
             torn_bytes: summary.torn.as_ref().map(|t| t.torn_bytes),
             unclean_previous: last_real_kind_is_stop == Some(false),
+            checkpoints: summary.checkpoints.clone(),
+            uncovered: {
+                let last = summary.next_seq.saturating_sub(1);
+                match summary.checkpoints.last() {
+                    Some(cp) => {
+                        let after = summary
+                            .checkpoints
+                            .iter()
+                            .filter(|c| c.seq > cp.covers)
+                            .count() as u64;
+                        last.saturating_sub(cp.covers).saturating_sub(after)
+                    }
+                    None => summary.records,
+                }
+            },
         };
         Ok((journal, report))
     }

@@ -24,6 +24,7 @@ pub struct Recovered {
 
 /// Recover the journal in `dir`. `Ok(None)` when there was nothing to do.
 pub fn recover(dir: &Path) -> Result<Option<Recovered>, String> {
+    let _lock = super::lock_dir(dir).map_err(|e| e.to_string())?;
     let damage = match segment::scan(dir, &mut |_, _| {}) {
         Ok(_) => return Ok(None),
         Err(ScanError::Io(e)) => return Err(format!("cannot read the journal: {e}")),

@@ -1,0 +1,571 @@
+//! `tradeward journal export`, driven through the real agent: requests that
+//! are allowed and denied, a peer that is refused, two runs; then the JSON
+//! report and the CSV rows are checked against what the journal holds, for
+//! the whole journal and for a period.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use common::{Env, key, path_str};
+use serde_json::{Value, json};
+use tradeward::journal::export::format_rfc3339;
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn uid() -> u32 {
+    unsafe { libc::getuid() }
+}
+
+/// Every record of the journal, in order, read straight from the files.
+fn journal_records(dir: &Path) -> Vec<Value> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("segment-") && n.ends_with(".jsonl"))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .flat_map(|n| {
+            std::fs::read_to_string(dir.join(n))
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<Value>>()
+        })
+        .collect()
+}
+
+/// A strict RFC 4180 reader: CRLF line ends, quoted fields with doubled
+/// quotes inside.
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    let mut at_field_start = true;
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => {
+                    quoted = false;
+                    assert!(
+                        matches!(chars.peek(), Some(',') | Some('\r')),
+                        "text after a closing quote"
+                    );
+                }
+                c => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' if at_field_start => {
+                quoted = true;
+                at_field_start = false;
+            }
+            '"' => panic!("a quote inside an unquoted field"),
+            ',' => {
+                row.push(std::mem::take(&mut field));
+                at_field_start = true;
+            }
+            '\r' => {
+                assert_eq!(chars.next(), Some('\n'), "CR without LF");
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+                at_field_start = true;
+            }
+            '\n' => panic!("a bare LF outside quotes"),
+            c => {
+                field.push(c);
+                at_field_start = false;
+            }
+        }
+    }
+    assert!(
+        !quoted && field.is_empty() && row.is_empty(),
+        "the last line is not terminated"
+    );
+    rows
+}
+
+const COLUMNS: [&str; 12] = [
+    "seq",
+    "time",
+    "identity",
+    "uid",
+    "pid",
+    "op",
+    "key",
+    "allow",
+    "rule",
+    "reason",
+    "request_sha256",
+    "payload_sha256",
+];
+
+/// The CSV row a decision record must give.
+fn expected_row(r: &Value) -> Vec<String> {
+    let s = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    vec![
+        s(&r["seq"]),
+        format_rfc3339(r["ts_ms"].as_u64().unwrap()),
+        s(&r["identity"]),
+        s(&r["uid"]),
+        s(&r["pid"]),
+        s(&r["op"]),
+        s(&r["key"]),
+        s(&r["allow"]),
+        s(&r["rule"]),
+        s(&r["reason"]),
+        s(&r["request_sha256"]),
+        s(&r["payload_sha256"]),
+    ]
+}
+
+/// A key reference that needs every kind of CSV quoting.
+const AWKWARD_KEY: &str = "we,\"ird\"\r\nkey";
+
+struct Journaled {
+    env: Env,
+    /// The decisions made, in order: (allow, rule, key, op).
+    expected: Vec<(bool, &'static str, &'static str, &'static str)>,
+}
+
+/// Run the agent twice: once with this uid unmapped (its connection is
+/// refused), once making allowed and denied requests in three phases a
+/// little apart in time.
+fn journaled() -> Journaled {
+    let env = Env::new();
+    env.generate("secp256k1", "k1");
+    env.generate("p256", "p2");
+    let mut trading = key("trading", "p256", "p2");
+    trading.raw_signing = false;
+    let keys = [key("eth", "secp256k1", "k1"), trading];
+
+    env.write_config(&keys, "", "");
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(
+        &env.config,
+        text.replace(&format!("uids = [{}]", uid()), "uids = [4242]"),
+    )
+    .unwrap();
+    let mut agent = env.start_agent();
+    let mut c = agent.client();
+    assert_eq!(c.recv().unwrap()["error"]["code"], "unknown_peer");
+    drop(c);
+    assert!(agent.stop().success());
+
+    env.write_config(&keys, "", "");
+    let mut agent = env.start_agent();
+    let mut c = agent.client();
+    let code = |r: Result<Value, tradeward::client::ClientError>| {
+        r.unwrap_err().code().unwrap().to_string()
+    };
+    // Phase A.
+    c.sign_digest("eth", &[1; 32]).unwrap();
+    assert_eq!(code(c.sign_digest("nope", &[1; 32])), "unknown_key");
+    assert_eq!(
+        code(c.sign_message("trading", b"x")),
+        "raw_signing_disabled"
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    // Phase B, with reads that are not journaled.
+    c.sign_message("eth", b"hello").unwrap();
+    assert_eq!(code(c.call("sign", json!({"key": "eth"}))), "bad_params");
+    assert_eq!(code(c.sign_digest(AWKWARD_KEY, &[2; 32])), "unknown_key");
+    assert_eq!(code(c.call("rm -rf", json!({}))), "unknown_op");
+    c.hello().unwrap();
+    c.list_keys().unwrap();
+    c.call("ping", json!({})).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    // Phase C.
+    c.sign_digest("eth", &[3; 32]).unwrap();
+    assert_eq!(
+        code(c.call("sign", json!({"key": "eth", "digest": "00"}))),
+        "bad_params"
+    );
+    drop(c);
+    assert!(agent.stop().success());
+
+    let expected = vec![
+        (true, "raw_signing", "eth", "sign"),
+        (false, "unknown_key", "nope", "sign"),
+        (false, "raw_signing_disabled", "trading", "sign"),
+        (true, "raw_signing", "eth", "sign"),
+        (false, "bad_params", "eth", "sign"),
+        (false, "unknown_key", AWKWARD_KEY, "sign"),
+        (false, "unknown_op", "", "rm -rf"),
+        (true, "raw_signing", "eth", "sign"),
+        (false, "bad_params", "eth", "sign"),
+    ];
+    Journaled { env, expected }
+}
+
+fn export(env: &Env, args: &[&str]) -> Output {
+    let mut all = vec!["journal", "export"];
+    all.extend_from_slice(args);
+    env.run(&all)
+}
+
+fn export_json(env: &Env, args: &[&str]) -> Value {
+    let mut all = vec!["--format", "json"];
+    all.extend_from_slice(args);
+    let out = export(env, &all);
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
+}
+
+fn export_csv(env: &Env, args: &[&str]) -> Vec<Vec<String>> {
+    let mut all = vec!["--format", "csv"];
+    all.extend_from_slice(args);
+    let out = export(env, &all);
+    assert!(out.status.success(), "{}", text(&out));
+    let rows = parse_csv(std::str::from_utf8(&out.stdout).unwrap());
+    assert_eq!(rows[0], COLUMNS);
+    assert!(rows.iter().all(|r| r.len() == COLUMNS.len()));
+    rows
+}
+
+fn kind_counts(recs: &[&Value]) -> BTreeMap<String, u64> {
+    let mut m: BTreeMap<String, u64> = [
+        "start",
+        "stop",
+        "decision",
+        "signature",
+        "sign_failed",
+        "peer_refused",
+        "checkpoint",
+        "note",
+    ]
+    .iter()
+    .map(|k| (k.to_string(), 0))
+    .collect();
+    for r in recs {
+        *m.get_mut(r["kind"].as_str().unwrap()).unwrap() += 1;
+    }
+    m
+}
+
+fn tally(allowed: u64, denied: u64) -> Value {
+    json!({"allowed": allowed, "denied": denied})
+}
+
+#[test]
+fn export_reports_every_decision_exactly() {
+    let Journaled { env, expected } = journaled();
+    let recs = journal_records(&env.journal_dir());
+    let all: Vec<&Value> = recs.iter().collect();
+    let decisions: Vec<&Value> = recs.iter().filter(|r| r["kind"] == "decision").collect();
+    assert_eq!(decisions.len(), expected.len(), "{decisions:?}");
+    for (d, (allow, rule, key, op)) in decisions.iter().zip(&expected) {
+        assert_eq!(d["allow"], *allow, "{d}");
+        assert_eq!(d["rule"], *rule, "{d}");
+        assert_eq!(d["key"].as_str().unwrap_or(""), *key, "{d}");
+        assert_eq!(d["op"], *op, "{d}");
+    }
+    let refusals = recs.iter().filter(|r| r["kind"] == "peer_refused").count() as u64;
+    assert!(refusals >= 1);
+    let checkpoints = recs.iter().filter(|r| r["kind"] == "checkpoint").count() as u64;
+
+    // JSON, the whole journal.
+    let v = export_json(&env, &[]);
+    assert_eq!(v["report"], "tradeward-journal-export");
+    assert_eq!(v["report_version"], 1);
+    assert_eq!(
+        v["period"],
+        json!({"from": null, "to": null, "from_ms": null, "to_ms": null})
+    );
+    let j = &v["journal"];
+    assert_eq!(j["records"], recs.len() as u64);
+    assert_eq!(j["first_seq"], 1);
+    assert_eq!(j["last_seq"], recs.len() as u64);
+    assert_eq!(j["checkpoints"], checkpoints);
+    assert_eq!(j["uncovered"], 0);
+    assert_eq!(j["torn_tail_bytes"], Value::Null);
+    assert_eq!(j["chain_checked"], true);
+    assert_eq!(j["checkpoint_signatures_checked"], false);
+    assert_eq!(v["records"]["total"], recs.len() as u64);
+    assert_eq!(v["records"]["by_kind"], json!(kind_counts(&all)));
+    assert_eq!(v["records"]["by_kind"]["decision"], 9);
+    assert_eq!(v["records"]["by_kind"]["signature"], 3);
+    assert_eq!(v["records"]["by_kind"]["start"], 2);
+    assert_eq!(v["records"]["by_kind"]["stop"], 2);
+
+    let d = &v["decisions"];
+    assert_eq!(d["total"], 9);
+    assert_eq!(d["allowed"], 3);
+    assert_eq!(d["denied"], 6);
+    assert_eq!(d["by_identity"], json!({"developer": tally(3, 6)}));
+    assert_eq!(
+        d["by_key"],
+        json!({
+            "eth": tally(3, 2),
+            "nope": tally(0, 1),
+            "trading": tally(0, 1),
+            AWKWARD_KEY: tally(0, 1),
+        })
+    );
+    assert_eq!(d["without_key"], tally(0, 1));
+    // hello, ping and list_keys succeeded and decided nothing.
+    assert_eq!(
+        d["by_op"],
+        json!({"sign": tally(3, 5), "rm -rf": tally(0, 1)})
+    );
+    assert_eq!(
+        d["denials_by_rule"],
+        json!({
+            "bad_params": 2,
+            "raw_signing_disabled": 1,
+            "unknown_key": 2,
+            "unknown_op": 1,
+        })
+    );
+    assert_eq!(d["allowed_without_outcome"], 0);
+    assert_eq!(d["with_intents"], 0);
+
+    assert_eq!(
+        v["signing"],
+        json!({
+            "signatures": 3,
+            "sign_failures": 0,
+            "by_key": {"eth": {"signatures": 3, "sign_failures": 0}},
+        })
+    );
+    assert_eq!(
+        v["peer_refusals"],
+        json!({"total": refusals, "by_uid": {uid().to_string(): refusals}})
+    );
+
+    let l = &v["lifecycle"];
+    let starts: Vec<&Value> = recs.iter().filter(|r| r["kind"] == "start").collect();
+    assert_eq!(l["starts"].as_array().unwrap().len(), 2);
+    for (s, r) in l["starts"].as_array().unwrap().iter().zip(&starts) {
+        assert_eq!(s["seq"], r["seq"]);
+        assert_eq!(s["ts_ms"], r["ts_ms"]);
+        assert_eq!(s["time"], format_rfc3339(r["ts_ms"].as_u64().unwrap()));
+        assert_eq!(s["pid"], r["pid"]);
+        assert_eq!(s["config_sha256"], r["config_sha256"]);
+        assert_eq!(s["keys"], json!(["audit", "eth", "trading"]));
+    }
+    let stops: Vec<&Value> = recs.iter().filter(|r| r["kind"] == "stop").collect();
+    let got: Vec<(&Value, &Value)> = l["stops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (&s["seq"], &s["reason"]))
+        .collect();
+    let want: Vec<(&Value, &Value)> = stops.iter().map(|s| (&s["seq"], &s["reason"])).collect();
+    assert_eq!(got, want);
+    assert_eq!(l["stops"][0]["reason"], "signal");
+    assert_eq!(l["notes"], json!([]));
+    assert_eq!(v["checkpoints"]["count"], checkpoints);
+    assert_eq!(
+        v["checkpoints"]["last_covers"],
+        recs.iter()
+            .rev()
+            .find(|r| r["kind"] == "checkpoint")
+            .unwrap()["covers"]
+    );
+    let absent: Vec<&str> = v["absent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["section"].as_str().unwrap())
+        .collect();
+    assert_eq!(absent, ["orders_by_symbol", "notional_by_symbol"]);
+
+    // CSV, the whole journal: one row per decision, each exactly its record.
+    let rows = export_csv(&env, &[]);
+    assert_eq!(rows.len(), 1 + decisions.len());
+    for ((row, d), (allow, rule, key, op)) in rows[1..].iter().zip(&decisions).zip(&expected) {
+        assert_eq!(*row, expected_row(d));
+        assert_eq!(row[2], "developer");
+        assert_eq!(row[3], uid().to_string());
+        assert_eq!(row[4], std::process::id().to_string());
+        assert_eq!(row[5], *op);
+        assert_eq!(row[6], *key);
+        assert_eq!(row[7], allow.to_string());
+        assert_eq!(row[8], *rule);
+        assert_eq!(row[10].len(), 64);
+        assert_eq!(row[11].len(), if *allow { 64 } else { 0 });
+    }
+    // The awkward key came through the quoting intact.
+    assert_eq!(rows[6][6], AWKWARD_KEY);
+    let raw = String::from_utf8(export(&env, &["--format", "csv"]).stdout).unwrap();
+    assert!(raw.contains(",\"we,\"\"ird\"\"\r\nkey\","), "{raw}");
+
+    // The same through --dir, and into a file.
+    let dir = env.journal_dir();
+    let by_dir = env.run(&[
+        "journal",
+        "export",
+        "--dir",
+        path_str(&dir),
+        "--format",
+        "csv",
+    ]);
+    assert!(by_dir.status.success(), "{}", text(&by_dir));
+    assert_eq!(String::from_utf8(by_dir.stdout).unwrap(), raw);
+    let file = env.dir.path().join("report.csv");
+    let out = export(&env, &["--format", "csv", "--output", path_str(&file)]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("9 of them decisions"), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), raw);
+}
+
+#[test]
+fn export_filters_by_period() {
+    let Journaled { env, .. } = journaled();
+    let recs = journal_records(&env.journal_dir());
+    let decisions: Vec<&Value> = recs.iter().filter(|r| r["kind"] == "decision").collect();
+    // Phase B: from its first decision (inclusive) to phase C's first
+    // (exclusive).
+    let from = decisions[3]["ts_ms"].as_u64().unwrap();
+    let to = decisions[7]["ts_ms"].as_u64().unwrap();
+    assert!(decisions[2]["ts_ms"].as_u64().unwrap() < from);
+    let in_period: Vec<&Value> = recs
+        .iter()
+        .filter(|r| (from..to).contains(&r["ts_ms"].as_u64().unwrap()))
+        .collect();
+    let (from_s, to_s) = (from.to_string(), to.to_string());
+    let args = ["--from", from_s.as_str(), "--to", to_s.as_str()];
+
+    let v = export_json(&env, &args);
+    assert_eq!(v["period"]["from_ms"], from);
+    assert_eq!(v["period"]["to_ms"], to);
+    assert_eq!(v["period"]["from"], format_rfc3339(from));
+    assert_eq!(v["period"]["to"], format_rfc3339(to));
+    assert_eq!(v["records"]["total"], in_period.len() as u64);
+    assert_eq!(v["records"]["first_seq"], in_period[0]["seq"]);
+    assert_eq!(v["records"]["last_seq"], in_period.last().unwrap()["seq"]);
+    assert_eq!(v["records"]["by_kind"], json!(kind_counts(&in_period)));
+    // Phase B is one allowed decision (and its signature) and three denials.
+    let d = &v["decisions"];
+    assert_eq!(
+        (&d["total"], &d["allowed"], &d["denied"]),
+        (&json!(4), &json!(1), &json!(3))
+    );
+    assert_eq!(
+        d["by_key"],
+        json!({"eth": tally(1, 1), AWKWARD_KEY: tally(0, 1)})
+    );
+    assert_eq!(d["without_key"], tally(0, 1));
+    assert_eq!(
+        d["denials_by_rule"],
+        json!({"bad_params": 1, "unknown_key": 1, "unknown_op": 1})
+    );
+    assert_eq!(v["signing"]["signatures"], 1);
+    assert_eq!(v["records"]["by_kind"]["signature"], 1);
+    assert_eq!(v["peer_refusals"]["total"], 0);
+    assert_eq!(v["lifecycle"]["starts"], json!([]));
+    assert_eq!(v["lifecycle"]["stops"], json!([]));
+    assert_eq!(v["checkpoints"]["count"], 0);
+    // The journal section still describes the whole journal.
+    assert_eq!(v["journal"]["records"], recs.len() as u64);
+
+    let rows = export_csv(&env, &args);
+    let want: Vec<Vec<String>> = decisions[3..7].iter().map(|d| expected_row(d)).collect();
+    assert_eq!(rows[1..], want[..]);
+
+    // --from alone and --to alone split the decisions between them.
+    let before = export_csv(&env, &["--to", from_s.as_str()]);
+    let after = export_csv(&env, &["--from", from_s.as_str()]);
+    assert_eq!(before.len() - 1, 3);
+    assert_eq!(after.len() - 1, 6);
+    assert_eq!(after[1][0], decisions[3]["seq"].to_string());
+
+    // Dates and UTC times: everything, or nothing.
+    let everything = export_json(
+        &env,
+        &["--from", "2000-01-01", "--to", "9999-12-31T23:59:59Z"],
+    );
+    assert_eq!(everything["records"]["total"], recs.len() as u64);
+    assert_eq!(everything["period"]["from"], "2000-01-01T00:00:00.000Z");
+    assert_eq!(everything["period"]["to"], "9999-12-31T23:59:59.000Z");
+    let nothing = export_json(&env, &["--to", "1970-01-02"]);
+    assert_eq!(nothing["records"]["total"], 0);
+    assert_eq!(nothing["decisions"]["total"], 0);
+    assert_eq!(nothing["decisions"]["by_key"], json!({}));
+    assert_eq!(export_csv(&env, &["--from", "9999-01-01"]).len(), 1);
+}
+
+#[test]
+fn export_refuses_a_damaged_journal_and_bad_arguments() {
+    let env = Env::new();
+    env.generate("secp256k1", "k1");
+    env.write_config(&[key("eth", "secp256k1", "k1")], "", "");
+    let mut agent = env.start_agent();
+    let mut c = agent.client();
+    c.sign_digest("eth", &[1; 32]).unwrap();
+    assert!(c.sign_digest("nope", &[1; 32]).is_err());
+    drop(c);
+    assert!(agent.stop().success());
+    assert!(export(&env, &["--format", "json"]).status.success());
+
+    for (args, says) in [
+        (vec!["--format", "json", "--from", "2024-13-01"], "month"),
+        (
+            vec!["--format", "json", "--to", "2024-01-01T00:00:00+01:00"],
+            "UTC",
+        ),
+        (vec!["--format", "json", "--from", "yesterday"], "expected"),
+        (
+            vec![
+                "--format",
+                "csv",
+                "--from",
+                "2024-02-01",
+                "--to",
+                "2024-01-01",
+            ],
+            "later than",
+        ),
+        (vec!["--format", "xml"], "xml"),
+        (vec![], "--format"),
+    ] {
+        let out = export(&env, &args);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(text(&out).contains(says), "{args:?}: {}", text(&out));
+    }
+
+    // Turn the denial into an allow: the chain breaks and no report is made.
+    let seg = env.journal_dir().join("segment-000001.jsonl");
+    let body = std::fs::read_to_string(&seg).unwrap();
+    assert!(body.contains("\"allow\":false"));
+    std::fs::write(&seg, body.replacen("\"allow\":false", "\"allow\":true", 1)).unwrap();
+    let file = env.dir.path().join("report.json");
+    for format in ["json", "csv"] {
+        let out = export(&env, &["--format", format, "--output", path_str(&file)]);
+        assert!(!out.status.success());
+        assert!(text(&out).contains("journal verify"), "{}", text(&out));
+        let out = export(&env, &["--format", format]);
+        assert!(!out.status.success());
+        assert!(out.stdout.is_empty(), "{}", text(&out));
+    }
+    // Neither the report nor a partial file is left behind.
+    let left: Vec<String> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains("report"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
