@@ -516,3 +516,137 @@ fn a_full_disk_denies_signing_and_recovers_by_itself() {
     let out = verify(&env);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn no_secret_reaches_the_journal_or_the_logs() {
+    let env = Env::new();
+    let secret = b"Zq3N8s7Kp2Lm5Xv9Rt4Wy6Bc1Hd0Gf8Jk3Mn7Pq2Sv5Xz9Ab4Cd6Ef1Gh0Ij8Kl";
+    assert!(env.import("hmac", "api", secret).status.success());
+    env.generate("secp256k1", "k1");
+    env.write_config(
+        &[key("api", "hmac", "api"), key("eth", "secp256k1", "k1")],
+        "",
+        "",
+    );
+    let agent_log;
+    {
+        let mut agent = env.start_agent();
+        let mut c = agent.client();
+        c.sign_message("api", b"symbol=BTCUSDT&side=BUY").unwrap();
+        c.sign_digest("eth", &[3; 32]).unwrap();
+        let _ = c.call(
+            "sign",
+            json!({"key": "api", "digest": hex::encode([1u8; 32])}),
+        );
+        let _ = c.call("sign", json!({"key": "nope", "message": "00"}));
+        drop(c);
+        assert!(agent.stop().success());
+        agent_log = agent.log_text();
+    }
+    let pin = env.pin().trim().to_string();
+    let mut haystacks = vec![("agent log".to_string(), agent_log.into_bytes())];
+    for e in std::fs::read_dir(env.journal_dir()).unwrap().flatten() {
+        haystacks.push((
+            e.path().display().to_string(),
+            std::fs::read(e.path()).unwrap(),
+        ));
+    }
+    let needles: Vec<(&str, Vec<u8>)> = vec![
+        ("PIN", pin.as_bytes().to_vec()),
+        ("secret", secret.to_vec()),
+        ("secret as hex", hex::encode(secret).into_bytes()),
+        ("secret prefix", secret[..16].to_vec()),
+    ];
+    for (name, hay) in &haystacks {
+        assert!(!hay.is_empty() || name.contains("lock"));
+        for (what, needle) in &needles {
+            assert!(
+                !hay.windows(needle.len()).any(|w| w == needle.as_slice()),
+                "the {what} appears in {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn segments_roll_and_archived_segments_still_verify_as_one_chain() {
+    let env = setup();
+    let cfg = std::fs::read_to_string(&env.config).unwrap();
+    std::fs::write(
+        &env.config,
+        cfg.replace(
+            "audit_key = \"audit\"\n",
+            "audit_key = \"audit\"\nsegment_bytes = 4096\ncheckpoint_every = 20\n",
+        ),
+    )
+    .unwrap();
+    let mut agent = env.start_agent();
+    let mut c = agent.client();
+    for i in 0..60u8 {
+        c.sign_digest("eth", &[i; 32]).unwrap();
+    }
+    drop(c);
+    assert!(agent.stop().success());
+    let mut segs: Vec<PathBuf> = std::fs::read_dir(env.journal_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("segment-")
+        })
+        .collect();
+    segs.sort();
+    assert!(segs.len() >= 4, "only {} segments", segs.len());
+    for s in &segs {
+        assert!(
+            std::fs::metadata(s).unwrap().len() <= 4096 + 2048,
+            "{} too large",
+            s.display()
+        );
+    }
+    assert!(verify(&env).status.success());
+    // Archive the two oldest segments elsewhere.
+    let archive = env.dir.path().join("archive");
+    std::fs::create_dir(&archive).unwrap();
+    for s in &segs[..2] {
+        std::fs::rename(s, archive.join(s.file_name().unwrap())).unwrap();
+    }
+    // The live folder still verifies and the agent starts on it.
+    let out = verify(&env);
+    assert!(out.status.success(), "{}", text(&out));
+    let agent = env.start_agent();
+    assert!(agent.client().sign_digest("eth", &[200; 32]).is_ok());
+    drop(agent);
+    // All segments together, in one folder, verify as one chain from seq 1.
+    for s in std::fs::read_dir(env.journal_dir()).unwrap().flatten() {
+        if s.file_name().to_string_lossy().starts_with("segment-") {
+            std::fs::copy(s.path(), archive.join(s.file_name())).unwrap();
+        }
+    }
+    let audit = env.list()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["label"] == common::AUDIT_LABEL)
+        .unwrap()["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = env.run(&[
+        "journal",
+        "verify",
+        "--dir",
+        common::path_str(&archive),
+        "--json",
+        "--audit-public-key",
+        &audit,
+        "--audit-key-type",
+        "ed25519",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["first_seq"], 1);
+}
