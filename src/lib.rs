@@ -12,6 +12,7 @@ pub mod journal;
 pub mod keyring;
 pub mod nonces;
 pub mod order;
+pub mod policy;
 pub mod protocol;
 pub mod secret;
 pub mod server;

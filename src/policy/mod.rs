@@ -1,0 +1,73 @@
+//! Policy: pure decisions over typed intents and state. No I/O, no clocks:
+//! every call takes the time as `now_ms` (milliseconds since the Unix
+//! epoch, as journaled).
+//!
+//! The pieces:
+//!
+//! - [`PolicyConfig`] mirrors the `[policy]` section of the agent's config;
+//!   [`Policy::from_config`] validates and compiles it.
+//! - [`Policy::evaluate`] judges a [`Request`] (identity, key, intents,
+//!   time) against a [`PolicyState`] without changing it, and answers a
+//!   [`Verdict`]: allowed, or a list of [`Denial`]s naming the rule, its
+//!   scope, the limit, the observed value and, where waiting helps, when to
+//!   retry.
+//! - [`PolicyState`] changes only through `commit` (an allowed request),
+//!   `record_denial`, `update_price` and `report_closed`, each with its
+//!   time, so replaying those calls from the journal rebuilds it.
+//! - [`Engine`] ties one policy, its state and its shadow together: `decide`
+//!   for live requests, `replay` for journal records.
+//!
+//! See docs/policy.md for the configuration reference and the semantics.
+
+mod amount;
+mod breaker;
+mod bucket;
+mod config;
+mod engine;
+mod open_orders;
+mod prices;
+mod rules;
+mod state;
+mod verdict;
+mod window;
+
+#[cfg(test)]
+mod props;
+
+pub use config::{
+    ANY_SYMBOL, ApprovalAllowance, BreakerConfig, DEFAULT_OPEN_ORDER_TTL_MS,
+    DEFAULT_PRICE_MAX_AGE_MS, IdentityLimits, KeyLimits, MAX_LIMIT, MAX_SPAN_MS, PolicyConfig,
+    RateConfig, SymbolLimits, TransferAllowance, same_address,
+};
+pub use engine::{Engine, Outcome};
+pub use open_orders::OpenOrder;
+pub use prices::RefPrice;
+pub use rules::Policy;
+pub use state::PolicyState;
+pub use verdict::{Denial, Rule, Scope, Verdict, rule_feeds_breaker};
+
+use crate::order::Intent;
+
+/// One request to judge: who asks, with which key, for what, when.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The identity's name (from `[identities]`).
+    pub identity: &'a str,
+    /// The key's alias (from `[keys]`).
+    pub key: &'a str,
+    /// What the request asks for; judged as one batch.
+    pub intents: &'a [Intent],
+    /// When, in ms since the Unix epoch. Live: the time the decision is
+    /// journaled with; replay: that journaled time.
+    pub now_ms: u64,
+}
+
+/// 24 hours in ms.
+pub const DAY_MS: u64 = 86_400_000;
+
+/// The rolling notional windows: rule and span.
+pub(crate) const WINDOWS: [(Rule, u64); 3] = [
+    (Rule::NotionalPerMinute, 60_000),
+    (Rule::NotionalPerHour, 3_600_000),
+    (Rule::NotionalPerDay, DAY_MS),
+];
