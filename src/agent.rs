@@ -76,7 +76,8 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         // The journal first: state comes from it, and a damaged journal
         // stops the start before anything else happens.
         let mut replayed = 0u64;
-        let mut decision_state = crate::state::State::default();
+        let policy = crate::policy::Policy::from_config(cfg.policy.clone()).map_err(|e| format!("policy: {e}"))?;
+        let mut decision_state = crate::state::State::new(policy);
         let (journal, report) = if check_only {
             let summary = crate::journal::segment::scan(&cfg.journal.dir, &mut |_, _| replayed += 1)
                 .map_err(|e| format!("{e}\nRun `tradeward journal verify` for details."))?;

@@ -39,6 +39,10 @@ pub struct Config {
     pub keys: BTreeMap<String, KeyConfig>,
     #[serde(default)]
     pub identities: BTreeMap<String, IdentityConfig>,
+    /// Risk policy for order operations (docs/policy.md). Absent: every
+    /// order is denied (no symbol is allowed).
+    #[serde(default)]
+    pub policy: crate::policy::PolicyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,6 +177,12 @@ pub enum GrantedOp {
     HyperliquidSignL1Action,
     #[serde(rename = "hyperliquid.sign_user_action")]
     HyperliquidSignUserAction,
+    /// Feed reference prices (`price.update`): the price-feed role.
+    #[serde(rename = "price.update")]
+    PriceUpdate,
+    /// Report orders closed (filled or cancelled) at the venue.
+    #[serde(rename = "order.report")]
+    OrderReport,
 }
 
 impl GrantedOp {
@@ -182,6 +192,8 @@ impl GrantedOp {
             GrantedOp::Sign => "sign",
             GrantedOp::HyperliquidSignL1Action => "hyperliquid.sign_l1_action",
             GrantedOp::HyperliquidSignUserAction => "hyperliquid.sign_user_action",
+            GrantedOp::PriceUpdate => "price.update",
+            GrantedOp::OrderReport => "order.report",
         }
     }
 }
@@ -336,6 +348,13 @@ impl Config {
                     .into(),
             );
         }
+        self.policy.validate().map_err(|e| format!("policy: {e}"))?;
+        self.policy
+            .check_names(
+                self.keys.keys().map(String::as_str),
+                self.identities.keys().map(String::as_str),
+            )
+            .map_err(|e| format!("policy: {e}"))?;
         let mut uid_owner: BTreeMap<u32, &str> = BTreeMap::new();
         let mut gid_owner: BTreeMap<u32, &str> = BTreeMap::new();
         for (name, id) in &self.identities {

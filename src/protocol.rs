@@ -78,6 +78,8 @@ pub struct ProtoError {
     /// Already on record in the journal (set by handlers that journal
     /// their own outcome), so dispatch does not record it again.
     pub journaled: bool,
+    /// Structured detail (e.g. the policy denials: rule, limit, observed).
+    pub detail: Option<Box<Value>>,
 }
 
 impl ProtoError {
@@ -87,6 +89,7 @@ impl ProtoError {
             message: message.into(),
             retry_after_ms: None,
             journaled: false,
+            detail: None,
         }
     }
 
@@ -110,6 +113,9 @@ impl ProtoError {
         m.insert("retryable".into(), Value::Bool(self.code.retryable()));
         if let Some(ms) = self.retry_after_ms {
             m.insert("retry_after_ms".into(), json!(ms));
+        }
+        if let Some(d) = &self.detail {
+            m.insert("denials".into(), (**d).clone());
         }
         Value::Object(m)
     }

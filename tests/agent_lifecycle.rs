@@ -409,7 +409,11 @@ fn operator_cli_round_trip() {
     // Deleting needs confirmation; --yes gives it.
     let out = env.run(&["keys", "delete", "--label", "p2"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--yes"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = env.run(&["keys", "delete", "--label", "p2", "--yes"]);
     assert!(
         out.status.success(),

@@ -29,6 +29,15 @@ fn vectors() -> Vec<Value> {
 /// Two token keys with the same (published, test-only) private key: one
 /// configured for mainnet, one for testnet.
 fn setup() -> Env {
+    setup_with(PERMISSIVE)
+}
+
+/// Every symbol, leverage up to 50. The rules themselves are exercised in
+/// `policy_limits_hold_across_a_restart`.
+const PERMISSIVE: &str =
+    "[policy.key_defaults]\nmax_leverage = 50\n[policy.key_defaults.symbols.\"*\"]\n";
+
+fn setup_with(policy: &str) -> Env {
     let env = Env::new();
     for label in ["hl-main", "hl-test"] {
         let out = env.import("secp256k1", label, TEST_KEY);
@@ -66,6 +75,7 @@ fn setup() -> Env {
             spot.display().to_string()
         ));
     }
+    text.push_str(&format!("\n{policy}\n"));
     std::fs::write(&env.config, text).unwrap();
     env
 }
@@ -270,10 +280,18 @@ fn network_vault_nonce_and_transfer_rules() {
         .iter()
         .filter(|v| v["kind"] == "user" && v["is_mainnet"] == true)
     {
+        // A fresh nonce (the vectors' are long past the venue's window).
+        let mut action = v["action"].clone();
+        let fresh = tradeward::journal::record::now_ms();
+        for field in ["time", "nonce"] {
+            if action.get(field).is_some() {
+                action[field] = fresh.into();
+            }
+        }
         let e = c
             .call(
                 "hyperliquid.sign_user_action",
-                json!({"key": "main", "action": v["action"], "is_mainnet": true}),
+                json!({"key": "main", "action": action, "is_mainnet": true}),
             )
             .unwrap_err();
         assert_eq!(e.code(), Some("policy_denied"), "{}: {e}", v["name"]);
@@ -309,4 +327,66 @@ fn network_vault_nonce_and_transfer_rules() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn policy_limits_hold_across_a_restart() {
+    let env = setup_with(
+        "[policy.key_defaults]\nmax_notional_per_day = \"100\"\n[policy.key_defaults.symbols.BTC]\nmax_size = \"0.01\"\n",
+    );
+    let vs = vectors();
+    let order = vs
+        .iter()
+        .find(|v| v["name"] == "order_btc_gtc_mainnet")
+        .unwrap();
+    // BTC 0.001 @ 50000: 50 of notional each.
+    let mut agent = env.start_agent();
+    let mut c = agent.client();
+    assert!(sign(&mut c, order, None).is_ok());
+    assert!(sign(&mut c, order, None).is_ok());
+    let e = sign(&mut c, order, None).unwrap_err();
+    assert_eq!(e.code(), Some("policy_denied"), "{e}");
+    assert!(e.to_string().contains("day"), "{e}");
+    // The structured denial names the rule, the limit and the observed value.
+    let mut raw = agent.client();
+    let resp = {
+        raw.send(
+            "hyperliquid.sign_l1_action",
+            json!({"key": "main", "action": order["action"], "is_mainnet": true}),
+        )
+        .unwrap();
+        raw.recv().unwrap()
+    };
+    let d = &resp["error"]["denials"][0];
+    assert!(d["rule"].as_str().unwrap().contains("day"), "{resp}");
+    assert!(d["limit"].is_string() || d["limit"].is_number(), "{resp}");
+    assert!(
+        d["observed"].is_string() || d["observed"].is_number(),
+        "{resp}"
+    );
+    // Other rules: size and symbol.
+    let mut big = order["action"].clone();
+    big["orders"][0]["s"] = json!("0.02");
+    let e = c
+        .call(
+            "hyperliquid.sign_l1_action",
+            json!({"key": "main", "action": big, "is_mainnet": true}),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), Some("policy_denied"), "{e}");
+    let eth = vs
+        .iter()
+        .find(|v| v["name"] == "order_eth_alo_reduce_testnet")
+        .unwrap();
+    let e = sign(&mut c, eth, None).unwrap_err();
+    assert_eq!(e.code(), Some("policy_denied"), "{e}");
+    drop(c);
+    drop(raw);
+    assert!(agent.stop().success());
+    // A restart does not loosen the daily cap: state comes from the journal.
+    let agent = env.start_agent();
+    let mut c = agent.client();
+    let e = sign(&mut c, order, None).unwrap_err();
+    assert_eq!(e.code(), Some("policy_denied"), "after restart: {e}");
+    assert!(e.to_string().contains("day"), "{e}");
 }

@@ -254,6 +254,7 @@ fn kind_counts(recs: &[&Value]) -> BTreeMap<String, u64> {
         "sign_failed",
         "peer_refused",
         "checkpoint",
+        "order_closed",
         "note",
     ]
     .iter()

@@ -264,10 +264,10 @@ async fn run_slot(
         pids.lock().expect("pids")[slot] = None;
         let _ = running.child.start_kill();
         let status = running.child.wait().await;
+        // Restart at once. (Not after taking the queue's lock: an idle
+        // sibling holds it while it waits for work, which could delay the
+        // restart until the next request.)
         tracing::warn!(slot, ?status, "signing worker exited; restarting");
-        if rx.lock().await.is_closed() {
-            return;
-        }
     }
 }
 

@@ -64,6 +64,7 @@ const KINDS: &[&str] = &[
     "sign_failed",
     "peer_refused",
     "checkpoint",
+    "order_closed",
     "note",
 ];
 
@@ -76,6 +77,7 @@ fn kind(e: &Event) -> &'static str {
         Event::SignFailed { .. } => "sign_failed",
         Event::PeerRefused { .. } => "peer_refused",
         Event::Checkpoint { .. } => "checkpoint",
+        Event::OrderClosed { .. } => "order_closed",
         Event::Note { .. } => "note",
     }
 }
@@ -538,6 +540,8 @@ impl Aggregate {
                     .or_default()
                     .sign_failures += 1;
             }
+            // Counted by kind above; the per-order detail is in the journal.
+            Event::OrderClosed { .. } => {}
             Event::PeerRefused { uid, .. } => {
                 self.peer_refusals.total += 1;
                 *self.peer_refusals.by_uid.entry(*uid).or_default() += 1;
@@ -1158,6 +1162,7 @@ mod tests {
                 ("checkpoint", 1),
                 ("decision", 7),
                 ("note", 1),
+                ("order_closed", 0),
                 ("peer_refused", 1),
                 ("sign_failed", 1),
                 ("signature", 2),

@@ -69,6 +69,13 @@ pub enum Event {
         key_type: String,
         signature: String,
     },
+    /// The bot reported an order closed (filled or cancelled) at the venue:
+    /// it no longer counts as open.
+    OrderClosed {
+        identity: String,
+        key: String,
+        order: crate::order::OrderRef,
+    },
     /// Something the journal itself did (torn-tail repair, recovery).
     Note { message: String },
 }

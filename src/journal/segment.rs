@@ -127,6 +127,7 @@ fn kind_of(e: &Event) -> &'static str {
         Event::SignFailed { .. } => "sign_failed",
         Event::PeerRefused { .. } => "peer_refused",
         Event::Checkpoint { .. } => "checkpoint",
+        Event::OrderClosed { .. } => "order_closed",
         Event::Note { .. } => "note",
     }
 }

@@ -130,27 +130,13 @@ pub async fn run(
             )));
         }
     }
-    // User-signed transfers and approvals need an explicit policy that
-    // names the destination; until that policy exists, none are allowed.
-    if kind == Kind::User {
-        return Err(ProtoError::new(
-            ErrorCode::PolicyDenied,
-            format!(
-                "{} is denied: transfers and approvals need a policy that names the destination (rule: transfer_allowlist)",
-                parsed.type_name()
-            ),
-        ));
-    }
-
     let key = entry.alias.clone();
-    let request_sha256 = request_digest(
-        if kind == Kind::L1 {
-            "hyperliquid.sign_l1_action"
-        } else {
-            "hyperliquid.sign_user_action"
-        },
-        params,
-    );
+    let op_name = if kind == Kind::L1 {
+        "hyperliquid.sign_l1_action"
+    } else {
+        "hyperliquid.sign_user_action"
+    };
+    let request_sha256 = request_digest(op_name, params);
     // Decide under the lock; queue the record before releasing it.
     let (prepared, pending) = {
         let mut st = state.state.lock().await;
@@ -175,20 +161,66 @@ pub async fn run(
             },
         )
         .map_err(|e| bad(e.to_string()))?;
+        // Policy judges the typed intents of exactly this action.
+        let outcome = st.engine.decide(&crate::policy::Request {
+            identity: &who.name,
+            key: &key,
+            intents: &prepared.intents,
+            now_ms: now,
+        });
+        if let Some(shadow) = &outcome.shadow
+            && shadow.allowed() != outcome.verdict.allowed()
+        {
+            tracing::info!(identity = %who.name, key = %key, shadow = %shadow.reason(),
+                enforced_allows = outcome.verdict.allowed(), "shadow policy would decide differently");
+        }
+        if !outcome.verdict.allowed() {
+            let v = &outcome.verdict;
+            let rule = v.rule().map(|r| r.code()).unwrap_or("policy").to_string();
+            let decision = Decision {
+                identity: who.name.clone(),
+                uid: who.uid,
+                pid: who.pid,
+                request_id,
+                op: op_name.into(),
+                key: Some(key.clone()),
+                request_sha256,
+                allow: false,
+                rule,
+                reason: v.reason(),
+                payload_sha256: None,
+                venue: Some("hyperliquid".into()),
+                nonce: None,
+                intents: Some(prepared.intents.clone()),
+            };
+            let pending = state.journal.submit(Event::Decision(decision)).await;
+            drop(st);
+            if let Ok(p) = pending
+                && let Err(e) = p.durable().await
+            {
+                tracing::error!(error = %e, "could not journal a policy denial");
+            }
+            let mut err = ProtoError::new(
+                ErrorCode::PolicyDenied,
+                format!("denied by policy: {}", v.reason()),
+            );
+            err.detail = serde_json::to_value(&v.denials).ok().map(Box::new);
+            if let Some(ms) = v.retry_after_ms() {
+                err = err.retry_after(ms);
+            }
+            return Err(err.journaled());
+        }
         let decision = Decision {
             identity: who.name.clone(),
             uid: who.uid,
             pid: who.pid,
             request_id,
-            op: "hyperliquid.sign_l1_action".into(),
+            op: op_name.into(),
             key: Some(key.clone()),
             request_sha256,
             allow: true,
-            rule: "hyperliquid".into(),
-            reason: format!(
-                "{} within the key's network and vaults",
-                prepared.action.type_name()
-            ),
+            rule: "policy".into(),
+            reason: format!("{} allowed by policy", prepared.action.type_name()),
             payload_sha256: Some(hex::encode(Sha256::digest(prepared.digest))),
             venue: Some("hyperliquid".into()),
             nonce: Some(nonce),

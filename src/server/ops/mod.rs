@@ -9,7 +9,9 @@
 pub mod hello;
 pub mod hyperliquid;
 pub mod list_keys;
+pub mod order_report;
 pub mod ping;
+pub mod price_update;
 pub mod sign;
 
 use serde_json::{Map, Value};
@@ -29,6 +31,8 @@ pub const OPS: &[&str] = &[
     "sign",
     "hyperliquid.sign_l1_action",
     "hyperliquid.sign_user_action",
+    "price.update",
+    "order.report",
 ];
 
 /// SHA-256 of an op and its parameters as received (in their order), so a
@@ -68,6 +72,14 @@ pub async fn dispatch(state: &AgentState, who: &Identity, req: Request) -> Value
                 Err(e) => Err(e),
             }
         }
+        "price.update" => match require(who, GrantedOp::PriceUpdate) {
+            Ok(()) => price_update::run(state, &req.params).await,
+            Err(e) => Err(e),
+        },
+        "order.report" => match require(who, GrantedOp::OrderReport) {
+            Ok(()) => order_report::run(state, who, &req.params).await,
+            Err(e) => Err(e),
+        },
         other => Err(ProtoError::new(
             ErrorCode::UnknownOp,
             format!("unknown op {other:?} (known: {})", OPS.join(", ")),

@@ -1,0 +1,60 @@
+//! `order.report`: the bot reports an order closed (filled or cancelled)
+//! at the venue, so it stops counting as open. Journaled, so the open-order
+//! accounting rebuilt at start matches. Only rolling caps (which no report
+//! can lift) bound a bot that reports falsely.
+
+use serde_json::{Map, Value, json};
+
+use super::sign::granted_key;
+use crate::journal::Event;
+use crate::order::OrderRef;
+use crate::protocol::{ErrorCode, Params, ProtoError};
+use crate::server::AgentState;
+use crate::server::peer::Identity;
+
+pub async fn run(
+    state: &AgentState,
+    who: &Identity,
+    params: &Map<String, Value>,
+) -> Result<Value, ProtoError> {
+    let p = Params::new(params, &["key", "client_id", "oid"])?;
+    let entry = granted_key(state, who, p.str("key")?)?;
+    let order = match (p.opt_str("client_id")?, params.get("oid")) {
+        (Some(c), None) => OrderRef::Cloid(c.to_string()),
+        (None, Some(Value::Number(n))) if n.as_u64().is_some() => {
+            OrderRef::Oid(n.as_u64().unwrap_or_default())
+        }
+        (None, Some(_)) => {
+            return Err(ProtoError::new(
+                ErrorCode::BadParams,
+                "oid must be an unsigned integer",
+            ));
+        }
+        _ => {
+            return Err(ProtoError::new(
+                ErrorCode::BadParams,
+                "give exactly one of client_id or oid",
+            ));
+        }
+    };
+    let (closed, pending) = {
+        let mut st = state.state.lock().await;
+        let pending = state
+            .journal
+            .submit(Event::OrderClosed {
+                identity: who.name.clone(),
+                key: entry.alias.clone(),
+                order: order.clone(),
+            })
+            .await
+            .map_err(|e| {
+                ProtoError::new(ErrorCode::JournalUnavailable, e.to_string()).retry_after(1000)
+            })?;
+        let now = crate::journal::record::now_ms();
+        (st.engine.report_closed(&entry.alias, &order, now), pending)
+    };
+    pending.durable().await.map_err(|e| {
+        ProtoError::new(ErrorCode::JournalUnavailable, e.to_string()).retry_after(1000)
+    })?;
+    Ok(json!({"key": entry.alias, "closed": closed}))
+}
