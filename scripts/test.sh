@@ -41,9 +41,15 @@ cargo build --quiet
 echo "== cargo test"
 cargo test --all-targets 2>&1 | tee -a "$log"
 echo "== python client tests"
+# Standard library only (the SDK-based tests say they are skipped)...
 TRADEWARD_BIN="$PWD/target/debug/tradeward" python3 -m unittest discover -s clients/python/tests -v 2>&1 | tee -a "$log"
+echo "== python client tests with the official Hyperliquid SDK"
+# ...and again with the SDK present, so the drop-in signer is tested too.
+TRADEWARD_BIN="$PWD/target/debug/tradeward" "$TRADEWARD_SDK_PYTHON" -m unittest discover -s clients/python/tests -v 2>&1 | tee -a "$log"
 
 # One closing line over both runners.
 rust_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 py_ran=$(grep -Eo '^Ran [0-9]+ test' "$log" | awk '{s+=$2} END {print s+0}')
+py_skipped=$(grep -Eo 'skipped=[0-9]+' "$log" | awk -F= '{s+=$2} END {print s+0}')
+py_ran=$((py_ran - py_skipped))
 echo "summary: $((rust_passed + py_ran)) passed, 0 failed"

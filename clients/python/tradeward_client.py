@@ -23,6 +23,16 @@ Example::
         sig = agent.sign_eip191("eth", b"hello")
         print(sig.address, sig.signature.hex())
 
+        # A Hyperliquid order: the agent parses, judges and re-encodes it,
+        # assigns the nonce and signs; post what it returns.
+        signed = agent.sign_l1_action("hl", {
+            "type": "order",
+            "orders": [{"a": 0, "b": True, "p": "50000", "s": "0.001", "r": False,
+                        "t": {"limit": {"tif": "Gtc"}}}],
+            "grouping": "na",
+        }, is_mainnet=True)
+        body = signed.exchange_payload()     # POST to https://api.hyperliquid.xyz/exchange
+
 Several requests may be in flight on one connection (``send`` then ``recv``);
 the agent answers them in completion order, not request order, so responses
 that arrive for other requests are parked until someone asks for them.
@@ -69,6 +79,7 @@ __all__ = [
     "HelloInfo",
     "KeyInfo",
     "Signature",
+    "HyperliquidSignedAction",
     "Client",
     "connect",
     "to_hex",
@@ -134,7 +145,9 @@ class TradewardError(ClientError):
     later may succeed, and ``retry_after_ms``, when present, how long to wait
     first. ``request_id`` is ``None`` for errors about the connection as a
     whole (for instance ``unknown_peer``), which the agent cannot tie to a
-    request.
+    request. ``denials`` is, for ``policy_denied``, the policy's structured
+    reasons (``{"rule", "scope", "intent", "subject", "limit", "observed",
+    "retry_after_ms"}``, see docs/policy.md), otherwise an empty list.
     """
 
     def __init__(
@@ -144,6 +157,7 @@ class TradewardError(ClientError):
         retryable: bool = False,
         retry_after_ms: Optional[int] = None,
         request_id: Optional[int] = None,
+        denials: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
@@ -151,6 +165,7 @@ class TradewardError(ClientError):
         self.retryable = retryable
         self.retry_after_ms = retry_after_ms
         self.request_id = request_id
+        self.denials: List[Dict[str, Any]] = [dict(d) for d in denials]
 
     @classmethod
     def from_json(cls, error: Any, request_id: Optional[int]) -> "TradewardError":
@@ -159,19 +174,21 @@ class TradewardError(ClientError):
         if not isinstance(error, dict):
             return cls("unknown", f"malformed error object: {error!r}", request_id=request_id)
         retry_after = error.get("retry_after_ms")
+        denials = error.get("denials")
         return cls(
             code=str(error.get("code", "unknown")),
             message=str(error.get("message", "")),
             retryable=bool(error.get("retryable", False)),
             retry_after_ms=retry_after if isinstance(retry_after, int) else None,
             request_id=request_id,
+            denials=[d for d in denials if isinstance(d, dict)] if isinstance(denials, list) else (),
         )
 
     def __repr__(self) -> str:
         return (
             f"TradewardError(code={self.code!r}, message={self.message!r}, "
             f"retryable={self.retryable!r}, retry_after_ms={self.retry_after_ms!r}, "
-            f"request_id={self.request_id!r})"
+            f"request_id={self.request_id!r}, denials={self.denials!r})"
         )
 
 
@@ -382,6 +399,96 @@ class Signature:
             format=r.get("format"),
             raw=r,
         )
+
+
+@dataclass(frozen=True)
+class HyperliquidSignedAction:
+    """A Hyperliquid action the agent parsed, judged, re-encoded and signed.
+
+    Post exactly these values to the venue's ``/exchange`` endpoint
+    (``exchange_payload()`` builds the body). ``action`` is the agent's
+    **canonical** re-encoding of the action it was sent, with the official
+    SDK's key order and number spelling: it is what was hashed and signed,
+    and it may differ from what the bot sent (``"50000.0"`` becomes
+    ``"50000"``, an upper-case cloid becomes lower case). Posting anything
+    else makes the venue recover a different signer and reject the request.
+
+    ``signature`` is ``{"r": "0x...", "s": "0x...", "v": 27 | 28}`` in the
+    form the SDK's signing functions return (``r`` and ``s`` as ``0x`` hex
+    without leading zeros), ready to post. ``nonce`` is the one signed:
+    the agent's own when the request gave none. ``vault_address`` is the
+    vault the action was signed for (lower-case hex) and ``expires_after``
+    its expiry in ms, both ``None`` when not used. ``address`` is the
+    key's EIP-55 address, ``digest`` the 32-byte EIP-712 digest the key
+    signed, and ``raw`` the undecoded result.
+    """
+
+    key: str
+    action: Dict[str, Any]
+    nonce: int
+    signature: Dict[str, Any]
+    vault_address: Optional[str]
+    expires_after: Optional[int]
+    address: Optional[str]
+    digest: bytes
+    raw: JSONObject
+
+    @property
+    def signature_bytes(self) -> bytes:
+        """The 65-byte ``r || s || v`` form of the signature."""
+        r = int(self.signature["r"], 16).to_bytes(32, "big")
+        s = int(self.signature["s"], 16).to_bytes(32, "big")
+        return r + s + bytes([self.signature["v"]])
+
+    def exchange_payload(self) -> JSONObject:
+        """The JSON body to POST to ``/exchange``, shaped as the official
+        SDK posts it: ``action``, ``nonce``, ``signature``,
+        ``vaultAddress`` and ``expiresAfter`` (``None`` when unused)."""
+        return {
+            "action": self.action,
+            "nonce": self.nonce,
+            "signature": dict(self.signature),
+            "vaultAddress": self.vault_address,
+            "expiresAfter": self.expires_after,
+        }
+
+    @classmethod
+    def from_result(cls, r: JSONObject) -> "HyperliquidSignedAction":
+        action = r["action"]
+        if not isinstance(action, dict):
+            raise TypeError("action is not an object")
+        sig = r["signature"]
+        if not isinstance(sig, dict):
+            raise TypeError("signature is not an object")
+        v = sig["v"]
+        if not isinstance(v, int) or isinstance(v, bool) or v not in (27, 28):
+            raise ValueError(f"signature v must be 27 or 28, got {v!r}")
+        rb, sb = from_hex(sig["r"]), from_hex(sig["s"])
+        if len(rb) != 32 or len(sb) != 32:
+            raise ValueError("signature r and s must be 32 bytes each")
+        digest = from_hex(r["digest"])
+        if len(digest) != 32:
+            raise ValueError("digest must be 32 bytes")
+        return cls(
+            key=str(r.get("key", "")),
+            action=action,
+            nonce=_as_uint(r["nonce"], "nonce"),
+            # The SDK writes r and s with eth_utils.to_hex of the integers,
+            # i.e. without leading zeros; use the same spelling so a bot
+            # switching from the SDK's signer posts identical bodies.
+            signature={"r": hex(int.from_bytes(rb, "big")), "s": hex(int.from_bytes(sb, "big")), "v": v},
+            vault_address=r.get("vault_address"),
+            expires_after=None if r.get("expires_after") is None else _as_uint(r["expires_after"], "expires_after"),
+            address=r.get("address"),
+            digest=digest,
+            raw=r,
+        )
+
+
+def _as_uint(value: Any, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return value
 
 
 # --------------------------------------------------------------------------
@@ -917,6 +1024,69 @@ class Client:
         as ``eth_account.Account.recover_message``."""
         return self.sign_message(key, message, scheme="eip191")
 
+    # -- Hyperliquid -------------------------------------------------------------
+
+    def sign_l1_action(
+        self,
+        key: str,
+        action: Mapping[str, Any],
+        *,
+        nonce: Optional[int] = None,
+        vault_address: Optional[str] = None,
+        expires_after: Optional[int] = None,
+        is_mainnet: bool,
+    ) -> HyperliquidSignedAction:
+        """Have the agent sign a Hyperliquid L1 action (``order``,
+        ``cancel``, ``cancelByCloid``, ``modify``, ``batchModify``,
+        ``updateLeverage``, ``updateIsolatedMargin``, ``scheduleCancel``):
+        the action object exactly as the venue's ``/exchange`` endpoint takes
+        it, prices and sizes as decimal strings.
+
+        The agent parses the action strictly, judges it, re-encodes it and
+        signs what it built; post the result's ``action``, not your own
+        (see ``HyperliquidSignedAction``). A refusal by the risk policy is
+        ``policy_denied`` with the reasons in ``TradewardError.denials``.
+        Without ``nonce`` the agent
+        assigns one (milliseconds, strictly increasing per key); a nonce
+        given must be unused with this key and inside the venue's window.
+        ``vault_address`` trades for a vault or subaccount the key's config
+        allows; ``expires_after`` (ms) makes the venue reject the action
+        after that time. ``is_mainnet`` must match the network the key is
+        configured for. Needs the ``hyperliquid.sign_l1_action`` grant.
+        """
+        params: Dict[str, Any] = {"key": key, "action": _action_dict(action), "is_mainnet": is_mainnet}
+        if nonce is not None:
+            params["nonce"] = nonce
+        if vault_address is not None:
+            params["vault_address"] = vault_address
+        if expires_after is not None:
+            params["expires_after"] = expires_after
+        op = "hyperliquid.sign_l1_action"
+        return _decode(HyperliquidSignedAction.from_result, self.call(op, params), op)
+
+    def sign_user_action(
+        self,
+        key: str,
+        action: Mapping[str, Any],
+        *,
+        is_mainnet: bool,
+    ) -> HyperliquidSignedAction:
+        """Have the agent sign a Hyperliquid user-signed action (``usdSend``,
+        ``spotSend``, ``withdraw3``, ``usdClassTransfer``, ``approveAgent``,
+        ``approveBuilderFee``). Its nonce is the action's own ``time`` or
+        ``nonce`` field; ``signatureChainId`` and ``hyperliquidChain`` are
+        filled in when absent, as the SDK does.
+
+        Transfers and approvals move funds or hand out rights, so the agent
+        signs one only when the key's policy has an allowance naming its
+        destination (or grantee); otherwise it is refused with
+        ``policy_denied``, the rule in ``TradewardError.denials``. Needs the
+        ``hyperliquid.sign_user_action`` grant.
+        """
+        params = {"key": key, "action": _action_dict(action), "is_mainnet": is_mainnet}
+        op = "hyperliquid.sign_user_action"
+        return _decode(HyperliquidSignedAction.from_result, self.call(op, params), op)
+
 
 _T = TypeVar("_T")
 
@@ -930,6 +1100,14 @@ def _decode(build: Callable[[JSONObject], _T], obj: Any, what: str) -> _T:
         return build(obj)
     except (KeyError, TypeError, ValueError) as e:
         raise ProtocolError(f"{what}: malformed result from the agent ({e!r}): {obj!r}") from None
+
+
+def _action_dict(action: Mapping[str, Any]) -> Dict[str, Any]:
+    # json.dumps takes dicts, not any Mapping. Key order is kept, though
+    # the agent does not depend on it: it re-encodes the action anyway.
+    if not isinstance(action, Mapping):
+        raise TypeError(f"action must be a mapping, not {type(action).__name__}")
+    return dict(action)
 
 
 def _wait_readable(sock: socket.socket, seconds: float) -> bool:

@@ -287,8 +287,15 @@ impl Agent {
         self.child.try_wait().unwrap().is_none()
     }
 
-    /// SIGTERM and wait (bounded).
+    /// SIGTERM and wait (bounded), workers included.
     pub fn stop(&mut self) -> ExitStatus {
+        let workers = self.worker_pids();
+        let status = self.stop_agent_only();
+        wait_gone(&workers);
+        status
+    }
+
+    fn stop_agent_only(&mut self) -> ExitStatus {
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -315,9 +322,29 @@ impl Agent {
 impl Drop for Agent {
     fn drop(&mut self) {
         if self.child.try_wait().ok().flatten().is_none() {
+            let workers = self.worker_pids();
             let _ = self.child.kill();
             let _ = self.child.wait();
+            // The workers die with the agent (PR_SET_PDEATHSIG), a moment
+            // later; wait for that so the next user of the token does not
+            // race their exit.
+            wait_gone(&workers);
         }
+    }
+}
+
+/// Wait (up to 10 s) until none of `pids` is alive.
+fn wait_gone(pids: &[u32]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // A zombie (state Z, waiting for its new parent to reap it) is gone.
+    let alive = |p: &u32| {
+        std::fs::read_to_string(format!("/proc/{p}/stat"))
+            .ok()
+            .and_then(|st| st.rsplit_once(") ").map(|(_, r)| !r.starts_with('Z')))
+            .unwrap_or(false)
+    };
+    while pids.iter().any(alive) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 # --------------------------------------------------------------------------
 # Keccak-256 (the original Keccak padding, as Ethereum uses it)
@@ -327,3 +327,177 @@ def ed25519_public_key(seed: bytes) -> bytes:
     a &= (1 << 254) - 8
     a |= 1 << 254
     return _ed_encode(_ed_mul(a, _EB))
+
+
+# --------------------------------------------------------------------------
+# Hyperliquid L1 actions: msgpack, action hash, EIP-712 "Agent" digest
+# --------------------------------------------------------------------------
+
+
+def msgpack_encode(value: object) -> bytes:
+    """MessagePack as the venue's SDK writes it (``msgpack.packb`` with its
+    defaults): maps in their insertion order, the smallest integer and
+    string encodings, str as UTF-8 ``str`` types. Only the JSON types."""
+    out = bytearray()
+
+    def length(n: int, fix: int, fix_max: int, tag16: int, tag32: int, tag8: Optional[int] = None) -> None:
+        if n <= fix_max:
+            out.append(fix | n)
+        elif tag8 is not None and n < 2**8:
+            out.extend(bytes([tag8, n]))
+        elif n < 2**16:
+            out.append(tag16)
+            out.extend(n.to_bytes(2, "big"))
+        elif n < 2**32:
+            out.append(tag32)
+            out.extend(n.to_bytes(4, "big"))
+        else:
+            raise ValueError("too long for msgpack")
+
+    def enc(v: object) -> None:
+        if v is None:
+            out.append(0xC0)
+        elif v is True:
+            out.append(0xC3)
+        elif v is False:
+            out.append(0xC2)
+        elif isinstance(v, int):
+            if 0 <= v < 0x80:
+                out.append(v)
+            elif -32 <= v < 0:
+                out.append(v & 0xFF)
+            elif v >= 0:
+                for tag, size in ((0xCC, 1), (0xCD, 2), (0xCE, 4), (0xCF, 8)):
+                    if v < 2 ** (8 * size):
+                        out.append(tag)
+                        out.extend(v.to_bytes(size, "big"))
+                        return
+                raise ValueError("integer too large for msgpack")
+            else:
+                for tag, size in ((0xD0, 1), (0xD1, 2), (0xD2, 4), (0xD3, 8)):
+                    if v >= -(2 ** (8 * size - 1)):
+                        out.append(tag)
+                        out.extend(v.to_bytes(size, "big", signed=True))
+                        return
+                raise ValueError("integer too small for msgpack")
+        elif isinstance(v, str):
+            b = v.encode("utf-8")
+            length(len(b), 0xA0, 31, 0xDA, 0xDB, tag8=0xD9)
+            out.extend(b)
+        elif isinstance(v, (list, tuple)):
+            length(len(v), 0x90, 15, 0xDC, 0xDD)
+            for item in v:
+                enc(item)
+        elif isinstance(v, dict):
+            length(len(v), 0x80, 15, 0xDE, 0xDF)
+            for k, item in v.items():
+                enc(k)
+                enc(item)
+        else:
+            raise TypeError(f"cannot msgpack {type(v).__name__}")
+
+    enc(value)
+    return bytes(out)
+
+
+def hyperliquid_action_hash(
+    msgpack: bytes, nonce: int, vault_address: Optional[str], expires_after: Optional[int]
+) -> bytes:
+    """keccak(msgpack ‖ nonce (8 bytes BE) ‖ 0x00 | 0x01 ‖ vault) ‖
+    [0x00 ‖ expires_after (8 bytes BE)]), as the venue hashes an L1 action."""
+    data = msgpack + nonce.to_bytes(8, "big")
+    if vault_address is None:
+        data += b"\x00"
+    else:
+        data += b"\x01" + bytes.fromhex(vault_address[2:])
+    if expires_after is not None:
+        data += b"\x00" + expires_after.to_bytes(8, "big")
+    return keccak256(data)
+
+
+def hyperliquid_l1_digest(action_hash: bytes, is_mainnet: bool) -> bytes:
+    """The EIP-712 digest of ``Agent{source, connectionId}`` in the
+    "Exchange" domain (version 1, chain id 1337, zero verifying contract),
+    with ``source`` "a" on mainnet and "b" on testnet."""
+    return eip712_digest(
+        "Exchange",
+        "1",
+        1337,
+        "Agent",
+        [("source", "string"), ("connectionId", "bytes32")],
+        {"source": "a" if is_mainnet else "b", "connectionId": action_hash},
+    )
+
+
+def _eip712_encode_value(kind: str, value: object) -> bytes:
+    if kind == "string":
+        assert isinstance(value, str)
+        return keccak256(value.encode("utf-8"))
+    if kind == "address":
+        assert isinstance(value, str) and value[:2] == "0x" and len(value) == 42
+        return bytes(12) + bytes.fromhex(value[2:])
+    if kind == "bool":
+        assert isinstance(value, bool)
+        return int(value).to_bytes(32, "big")
+    if kind.startswith("uint"):
+        assert isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        return value.to_bytes(32, "big")
+    if kind == "bytes32":
+        assert isinstance(value, bytes) and len(value) == 32
+        return value
+    raise ValueError(f"EIP-712 type {kind} not supported here")
+
+
+def eip712_digest(
+    name: str, version: str, chain_id: int, primary: str, fields: List[Tuple[str, str]], message: Dict[str, object]
+) -> bytes:
+    """EIP-712 digest of a flat struct (atomic field types only) in a domain
+    of name, version, chainId and a zero verifyingContract."""
+    domain = keccak256(
+        keccak256(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+        + keccak256(name.encode())
+        + keccak256(version.encode())
+        + chain_id.to_bytes(32, "big")
+        + bytes(32)
+    )
+    type_hash = keccak256(f"{primary}({','.join(f'{t} {n}' for n, t in fields)})".encode())
+    struct = keccak256(type_hash + b"".join(_eip712_encode_value(t, message[n]) for n, t in fields))
+    return keccak256(b"\x19\x01" + domain + struct)
+
+
+# The EIP-712 struct each user-signed action is signed as (the venue's spec).
+HYPERLIQUID_USER_TYPES = {
+    "usdSend": ("UsdSend", [("destination", "string"), ("amount", "string"), ("time", "uint64")]),
+    "withdraw3": ("Withdraw", [("destination", "string"), ("amount", "string"), ("time", "uint64")]),
+    "spotSend": (
+        "SpotSend",
+        [("destination", "string"), ("token", "string"), ("amount", "string"), ("time", "uint64")],
+    ),
+    "usdClassTransfer": ("UsdClassTransfer", [("amount", "string"), ("toPerp", "bool"), ("nonce", "uint64")]),
+    "approveAgent": (
+        "ApproveAgent",
+        [("agentAddress", "address"), ("agentName", "string"), ("nonce", "uint64")],
+    ),
+    "approveBuilderFee": (
+        "ApproveBuilderFee",
+        [("maxFeeRate", "string"), ("builder", "address"), ("nonce", "uint64")],
+    ),
+}
+
+
+def hyperliquid_user_digest(action: Dict[str, object]) -> bytes:
+    """The digest a user-signed action is signed as: the struct
+    ``HyperliquidTransaction:<Name>`` (``hyperliquidChain`` first) in the
+    "HyperliquidSignTransaction" domain with chain id ``signatureChainId``.
+    An absent ``agentName`` is signed as the empty string."""
+    name, fields = HYPERLIQUID_USER_TYPES[str(action["type"])]
+    message = dict(action)
+    message.setdefault("agentName", "")
+    return eip712_digest(
+        "HyperliquidSignTransaction",
+        "1",
+        int(str(action["signatureChainId"]), 16),
+        f"HyperliquidTransaction:{name}",
+        [("hyperliquidChain", "string")] + fields,
+        message,
+    )

@@ -664,6 +664,10 @@ class AgentTests(unittest.TestCase):
         config = (self.tmp / "tradeward.toml").read_text()
         other_run = self.tmp / "run-other"
         config = config.replace(str(self.tmp / "run" / "agent.sock"), str(other_run / "agent.sock"))
+        # Its own journal too: the running agent holds the first one's lock.
+        journal = str(self.tmp / "journal")
+        self.assertEqual(config.count(f'dir = "{journal}"'), 1, config)
+        config = config.replace(f'dir = "{journal}"', f'dir = "{journal}-other"')
         config = re.sub(r"(?m)^uids = \[\d+\]$", f"uids = [{os.getuid() + 4242}]", config)
         self.assertIn(f"uids = [{os.getuid() + 4242}]", config)
         other_config = self.tmp / "other.toml"
