@@ -138,10 +138,17 @@ pub fn parse_request(payload: &[u8]) -> Result<Request, (Option<u64>, ProtoError
             ProtoError::new(ErrorCode::BadFrame, "frame is not valid UTF-8"),
         )
     })?;
-    let value: Value = serde_json::from_str(text).map_err(|e| {
+    // Strict parse: an object with the same key twice is refused rather
+    // than silently resolved to the last value (a request must say one
+    // thing).
+    let value: Value = crate::venue::hyperliquid::parse_json_strict(text).map_err(|e| {
+        let msg = e.to_string();
         (
             None,
-            ProtoError::new(ErrorCode::BadFrame, format!("frame is not valid JSON: {e}")),
+            ProtoError::new(
+                ErrorCode::BadFrame,
+                format!("frame is not acceptable JSON ({msg})"),
+            ),
         )
     })?;
     let Value::Object(mut obj) = value else {
@@ -305,6 +312,19 @@ mod tests {
         assert_eq!(
             e(b"{\"id\":7,\"op\":\"x\",\"extra\":1}").1.code,
             ErrorCode::BadRequest
+        );
+        // A key given twice is refused, not resolved to the last value.
+        assert_eq!(
+            e(br#"{"id":1,"op":"sign","params":{"key":"a","key":"b"}}"#)
+                .1
+                .code,
+            ErrorCode::BadFrame
+        );
+        assert!(
+            e(br#"{"id":1,"id":2,"op":"ping"}"#)
+                .1
+                .message
+                .contains("duplicate")
         );
         let ok = parse_request(br#"{"id":18446744073709551615,"op":"ping"}"#).unwrap();
         assert_eq!(ok.id, u64::MAX);
