@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::request_digest;
-use super::sign::{granted_key, sign_error};
+use super::sign::{granted_key, journal_unavailable, sign_and_record};
 use crate::config::Network;
 use crate::journal::{Decision, Event};
 use crate::keyring::{SignInput, SignOutput};
@@ -230,51 +230,23 @@ pub async fn run(
             .journal
             .submit(Event::Decision(decision))
             .await
-            .map_err(|e| {
-                ProtoError::new(ErrorCode::JournalUnavailable, e.to_string())
-                    .retry_after(1000)
-                    .journaled()
-            })?;
+            .map_err(journal_unavailable)?;
         st.nonces.record(&key, nonce);
         (prepared, pending)
     };
-    let recorded = pending.durable().await.map_err(|e| {
-        ProtoError::new(ErrorCode::JournalUnavailable, e.to_string())
-            .retry_after(1000)
-            .journaled()
-    })?;
-    let out = match state
-        .keyring
-        .sign(entry, SignInput::Digest(prepared.digest))
-        .await
-    {
-        Ok(out) => out,
-        Err(e) => {
-            let err = sign_error(e);
-            state
-                .journal
-                .append_nowait(Event::SignFailed {
-                    decision: recorded.seq,
-                    key: key.clone(),
-                    error: err.message.clone(),
-                })
-                .await;
-            return Err(err.journaled());
-        }
-    };
+    let recorded = pending.durable().await.map_err(journal_unavailable)?;
+    let out = sign_and_record(
+        state,
+        entry,
+        SignInput::Digest(prepared.digest),
+        recorded.seq,
+    )
+    .await?;
     let SignOutput::Secp256k1 { sig, .. } = out else {
         return Err(
             ProtoError::new(ErrorCode::Internal, "Hyperliquid keys are secp256k1").journaled(),
         );
     };
-    state
-        .journal
-        .append_nowait(Event::Signature {
-            decision: recorded.seq,
-            key: key.clone(),
-            signature: hex::encode(sig.to_bytes_65()),
-        })
-        .await;
     let action_value: Value = serde_json::from_str(&prepared.action_json).map_err(|e| {
         ProtoError::new(ErrorCode::Internal, format!("canonical action: {e}")).journaled()
     })?;

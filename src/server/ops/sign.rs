@@ -32,6 +32,49 @@ pub fn granted_key<'a>(
     }
 }
 
+/// The error for a decision the journal could not make durable: nothing
+/// is signed (fail closed), and the caller may retry.
+pub fn journal_unavailable(e: crate::journal::JournalError) -> ProtoError {
+    ProtoError::new(ErrorCode::JournalUnavailable, e.to_string())
+        .retry_after(1000)
+        .journaled()
+}
+
+/// Sign for an allowed decision already durable at `decision_seq`, then
+/// record the signature (or the failure) against it.
+pub async fn sign_and_record(
+    state: &AgentState,
+    entry: &KeyEntry,
+    input: SignInput,
+    decision_seq: u64,
+) -> Result<SignOutput, ProtoError> {
+    match state.keyring.sign(entry, input).await {
+        Ok(out) => {
+            state
+                .journal
+                .append_nowait(Event::Signature {
+                    decision: decision_seq,
+                    key: entry.alias.clone(),
+                    signature: hex::encode(out.signature_bytes()),
+                })
+                .await;
+            Ok(out)
+        }
+        Err(e) => {
+            let err = sign_error(e);
+            state
+                .journal
+                .append_nowait(Event::SignFailed {
+                    decision: decision_seq,
+                    key: entry.alias.clone(),
+                    error: err.message.clone(),
+                })
+                .await;
+            Err(err.journaled())
+        }
+    }
+}
+
 /// Map a signing failure to a protocol error. Nothing was signed in any of
 /// these cases.
 pub fn sign_error(e: SignError) -> ProtoError {
@@ -128,34 +171,8 @@ pub async fn run(
         .journal
         .append(Event::Decision(decision))
         .await
-        .map_err(|e| {
-            ProtoError::new(ErrorCode::JournalUnavailable, e.to_string())
-                .retry_after(1000)
-                .journaled()
-        })?;
-    let out = match state.keyring.sign(entry, input).await {
-        Ok(out) => out,
-        Err(e) => {
-            let err = sign_error(e);
-            state
-                .journal
-                .append_nowait(Event::SignFailed {
-                    decision: recorded.seq,
-                    key: entry.alias.clone(),
-                    error: err.message.clone(),
-                })
-                .await;
-            return Err(err.journaled());
-        }
-    };
-    state
-        .journal
-        .append_nowait(Event::Signature {
-            decision: recorded.seq,
-            key: entry.alias.clone(),
-            signature: hex::encode(out.signature_bytes()),
-        })
-        .await;
+        .map_err(journal_unavailable)?;
+    let out = sign_and_record(state, entry, input, recorded.seq).await?;
     tracing::debug!(identity = %who.name, key = %entry.alias, seq = recorded.seq, "signed");
     let mut v = json!({"key": entry.alias, "type": kt.as_str()});
     let m = v.as_object_mut().expect("object");
