@@ -128,6 +128,9 @@ pub struct KeyConfig {
     pub allow_extractable: bool,
     /// Enables the Hyperliquid operations for this (secp256k1) key.
     pub hyperliquid: Option<HyperliquidKeyConfig>,
+    /// Enables `rest.sign_request` (Binance-style REST signing) for this
+    /// HMAC or Ed25519 key: `[keys.ALIAS.rest]`, see docs/rest.md.
+    pub rest: Option<crate::venue::binance::RestKeyConfig>,
 }
 
 /// `[keys.ALIAS.hyperliquid]`: what this key may sign on Hyperliquid.
@@ -183,6 +186,9 @@ pub enum GrantedOp {
     /// Report orders closed (filled or cancelled) at the venue.
     #[serde(rename = "order.report")]
     OrderReport,
+    /// Sign Binance-style REST requests (`rest.sign_request`).
+    #[serde(rename = "rest.sign_request")]
+    RestSignRequest,
 }
 
 impl GrantedOp {
@@ -194,6 +200,7 @@ impl GrantedOp {
             GrantedOp::HyperliquidSignUserAction => "hyperliquid.sign_user_action",
             GrantedOp::PriceUpdate => "price.update",
             GrantedOp::OrderReport => "order.report",
+            GrantedOp::RestSignRequest => "rest.sign_request",
         }
     }
 }
@@ -330,6 +337,15 @@ impl Config {
                         ));
                     }
                 }
+            }
+            if let Some(r) = &k.rest {
+                if !matches!(k.key_type, KeyType::Hmac | KeyType::Ed25519) {
+                    return Err(format!(
+                        "keys.{alias}.rest: REST signing keys are hmac or ed25519, not {}",
+                        k.key_type
+                    ));
+                }
+                r.validate().map_err(|e| format!("keys.{alias}.rest.{e}"))?;
             }
         }
         let j = &self.journal;
@@ -529,5 +545,34 @@ ops = ["sign", "list_keys"]
         let c =
             Config::parse(&GOOD.replace("ops = [\"sign\", \"list_keys\"]", "ops = [\"zeroize\"]"));
         assert!(c.unwrap_err().contains("unknown variant `zeroize`"));
+    }
+
+    #[test]
+    fn rest_tables() {
+        let rest = "\n[keys.api.rest]\nvenue = \"binance\"\nmarkets = [\"spot\"]\n";
+        let good = GOOD.replace(
+            "ops = [\"sign\", \"list_keys\"]",
+            "ops = [\"rest.sign_request\"]",
+        ) + rest;
+        let c = Config::parse(&good).unwrap();
+        c.validate().unwrap();
+        assert!(c.keys["api"].rest.is_some());
+        assert!(c.keys["hl"].rest.is_none());
+        assert_eq!(GrantedOp::RestSignRequest.as_str(), "rest.sign_request");
+        // Only HMAC and Ed25519 keys sign REST requests.
+        let c = Config::parse(
+            &(GOOD.to_string() + "\n[keys.hl.rest]\nvenue = \"binance\"\nmarkets = []\n"),
+        )
+        .unwrap();
+        assert!(c.validate().unwrap_err().contains("keys.hl.rest"));
+        // The table's own checks are prefixed with its place.
+        let c = Config::parse(&(good.clone() + "max_recv_window_ms = 1\n")).unwrap();
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .starts_with("keys.api.rest.max_recv_window_ms")
+        );
+        let e = Config::parse(&(good + "recv = 1\n")).unwrap_err();
+        assert!(e.contains("unknown field `recv`"), "{e}");
     }
 }

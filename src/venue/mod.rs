@@ -3,4 +3,5 @@
 //! the exact bytes or digest the key signs itself, so that policy judges
 //! exactly what is signed. Nothing here knows how keys are stored.
 
+pub mod binance;
 pub mod hyperliquid;

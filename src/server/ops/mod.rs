@@ -12,6 +12,7 @@ pub mod list_keys;
 pub mod order_report;
 pub mod ping;
 pub mod price_update;
+pub mod rest;
 pub mod sign;
 
 use serde_json::{Map, Value};
@@ -33,6 +34,7 @@ pub const OPS: &[&str] = &[
     "hyperliquid.sign_user_action",
     "price.update",
     "order.report",
+    "rest.sign_request",
 ];
 
 /// SHA-256 of an op and its parameters as received (in their order), so a
@@ -78,6 +80,10 @@ pub async fn dispatch(state: &AgentState, who: &Identity, req: Request) -> Value
         },
         "order.report" => match require(who, GrantedOp::OrderReport) {
             Ok(()) => order_report::run(state, who, &req.params).await,
+            Err(e) => Err(e),
+        },
+        "rest.sign_request" => match require(who, GrantedOp::RestSignRequest) {
+            Ok(()) => rest::run(state, who, req.id, &req.params).await,
             Err(e) => Err(e),
         },
         other => Err(ProtoError::new(
