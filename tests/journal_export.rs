@@ -1,12 +1,14 @@
 //! `tradeward journal export`, driven through the real agent: requests that
 //! are allowed and denied, a peer that is refused, two runs; then the JSON
 //! report and the CSV rows are checked against what the journal holds, for
-//! the whole journal and for a period.
+//! the whole journal and for a period. Hyperliquid orders and transfers,
+//! judged by a policy, give the per-symbol counts and the notional and
+//! transfer totals.
 
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
@@ -103,7 +105,7 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
     rows
 }
 
-const COLUMNS: [&str; 12] = [
+const COLUMNS: [&str; 15] = [
     "seq",
     "time",
     "identity",
@@ -116,6 +118,9 @@ const COLUMNS: [&str; 12] = [
     "reason",
     "request_sha256",
     "payload_sha256",
+    "venue",
+    "nonce",
+    "intents",
 ];
 
 /// The CSV row a decision record must give.
@@ -138,6 +143,10 @@ fn expected_row(r: &Value) -> Vec<String> {
         s(&r["reason"]),
         s(&r["request_sha256"]),
         s(&r["payload_sha256"]),
+        s(&r["venue"]),
+        s(&r["nonce"]),
+        // Compact JSON, in the journal's own key order.
+        s(&r["intents"]),
     ]
 }
 
@@ -392,7 +401,17 @@ fn export_reports_every_decision_exactly() {
         .iter()
         .map(|a| a["section"].as_str().unwrap())
         .collect();
-    assert_eq!(absent, ["orders_by_symbol", "notional_by_symbol"]);
+    assert!(absent.is_empty(), "{absent:?}");
+    // Raw signing carries no intents: the order sections are empty.
+    assert_eq!(
+        v["orders_by_symbol"]["by_symbol"],
+        json!({}),
+        "{}",
+        v["orders_by_symbol"]
+    );
+    assert_eq!(v["notional_by_symbol"]["by_symbol"], json!({}));
+    assert_eq!(v["transfers"]["by_key"], json!({}));
+    assert_eq!(d["denials_by_rule_and_symbol"], json!({}));
 
     // CSV, the whole journal: one row per decision, each exactly its record.
     let rows = export_csv(&env, &[]);
@@ -408,6 +427,7 @@ fn export_reports_every_decision_exactly() {
         assert_eq!(row[8], *rule);
         assert_eq!(row[10].len(), 64);
         assert_eq!(row[11].len(), if *allow { 64 } else { 0 });
+        assert_eq!(row[12..], ["", "", ""]);
     }
     // The awkward key came through the quoting intact.
     assert_eq!(rows[6][6], AWKWARD_KEY);
@@ -569,4 +589,288 @@ fn export_refuses_a_damaged_journal_and_bad_arguments() {
         .filter(|n| n.contains("report"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+// ---------------------------------------------------------------------------
+// Hyperliquid orders and transfers under a policy.
+
+/// The published, test-only key of the Hyperliquid vectors.
+const HL_TEST_KEY: &[u8] = b"0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
+const HL_VAULT: &str = "0x1719884eb866cb12b2287399b15f7db5e7d775ea";
+const HL_DEST: &str = "0x5e9ee1089755c3435139848e47e6635505d5a13a";
+
+fn hl_fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hyperliquid")
+}
+
+/// The vectors' actions, by name.
+fn hl_actions() -> BTreeMap<String, Value> {
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(hl_fixtures().join("vectors.json")).unwrap())
+            .unwrap();
+    v["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["name"].as_str().unwrap().to_string(), v.clone()))
+        .collect()
+}
+
+/// BTC up to 0.01 an order and SOL are allowed, every other symbol is
+/// denied; USDC may go to one destination.
+const HL_POLICY: &str = r#"
+[policy.keys.main.symbols.BTC]
+max_size = "0.01"
+[policy.keys.main.symbols.SOL]
+[[policy.keys.main.transfers]]
+destination = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
+asset = "USDC"
+max_amount = "10"
+max_per_day = "100"
+"#;
+
+/// One mainnet Hyperliquid key, "main", for the developer identity, with
+/// `HL_POLICY`.
+fn hl_env() -> Env {
+    let env = Env::new();
+    let out = env.import("secp256k1", "hl-main", HL_TEST_KEY);
+    assert!(out.status.success(), "{}", text(&out));
+    let mut main = key("main", "secp256k1", "hl-main");
+    main.raw_signing = false;
+    env.write_config(
+        &[main],
+        "",
+        "ops = [\"list_keys\", \"hyperliquid.sign_l1_action\", \"hyperliquid.sign_user_action\"]",
+    );
+    // Replace the harness's grants with the Hyperliquid ones above.
+    let mut config = std::fs::read_to_string(&env.config).unwrap().replacen(
+        "ops = [\"list_keys\", \"sign\"]\n",
+        "",
+        1,
+    );
+    config.push_str(&format!(
+        "\n[keys.main.hyperliquid]\nnetwork = \"mainnet\"\nvaults = [\"{HL_VAULT}\"]\nmeta = {:?}\nspot_meta = {:?}\n",
+        hl_fixtures().join("meta.json").display().to_string(),
+        hl_fixtures().join("spot_meta.json").display().to_string(),
+    ));
+    config.push_str(HL_POLICY);
+    std::fs::write(&env.config, config).unwrap();
+    env
+}
+
+#[test]
+fn export_summarises_orders_notional_and_transfers() {
+    let env = hl_env();
+    let vs = hl_actions();
+    let mut agent = env.start_agent();
+    let mut c = agent.client();
+    // An L1 action from the vectors (or changed), with an agent-assigned
+    // nonce; Ok(()) or the error code.
+    let mut l1 = |name: &str, change: &dyn Fn(&mut Value)| -> Result<(), String> {
+        let v = &vs[name];
+        assert_eq!(v["is_mainnet"], true, "{name}");
+        let mut action = v["action"].clone();
+        change(&mut action);
+        let mut params = json!({"key": "main", "action": action, "is_mainnet": true});
+        if !v["vault"].is_null() {
+            params["vault_address"] = v["vault"].clone();
+        }
+        c.call("hyperliquid.sign_l1_action", params)
+            .map(|_| ())
+            .map_err(|e| e.code().unwrap_or("?").to_string())
+    };
+    let same = &|_: &mut Value| {};
+    let denied = |code: &str| Err(code.to_string());
+    // BTC 0.001 @ 50000, twice: 50 + 50.
+    assert_eq!(l1("order_btc_gtc_mainnet", same), Ok(()));
+    assert_eq!(l1("order_btc_gtc_mainnet", same), Ok(()));
+    // A gap, for a period that starts after these two.
+    std::thread::sleep(Duration::from_millis(20));
+    // BTC 0.02: above max_size.
+    assert_eq!(
+        l1("order_btc_gtc_mainnet", &|a| a["orders"][0]["s"] =
+            json!("0.02")),
+        denied("policy_denied")
+    );
+    // Three BTC orders of 0.002 @ 60000, 66000 and 55000: 120 + 132 + 110.
+    assert_eq!(l1("order_normal_tpsl_group", same), Ok(()));
+    // SOL 1.25 @ 145.37 for the vault: 181.7125.
+    assert_eq!(l1("order_sol_ioc_cloid_vault", same), Ok(()));
+    // ETH is not in the allowlist: a place, a modify, and a batch of a BTC
+    // and an ETH modify (judged as a whole).
+    assert_eq!(l1("order_builder_fee", same), denied("policy_denied"));
+    assert_eq!(l1("modify_single", same), denied("policy_denied"));
+    assert_eq!(l1("batch_modify", same), denied("policy_denied"));
+    // SOL modified to 3.5 @ 160.25: 560.875.
+    assert_eq!(l1("modify_via_sdk", same), Ok(()));
+    // Cancels: two on BTC, one on SOL.
+    assert_eq!(l1("cancel_single", same), Ok(()));
+    assert_eq!(l1("cancel_by_cloid", same), Ok(()));
+    assert_eq!(l1("cancel_expires", same), Ok(()));
+    // Not an order at all: denied before any intent is known.
+    assert_eq!(
+        l1("order_btc_gtc_mainnet", &|a| a["orders"][0]["p"] =
+            json!("NaN")),
+        denied("bad_params")
+    );
+    // Transfers: 1.0 and 2.5 USDC to the allowed destination, PURR denied.
+    let fresh = tradeward::journal::record::now_ms() + 10_000;
+    let mut transfers = Vec::new();
+    for (i, name) in ["usd_send_mainnet", "withdraw", "spot_send"]
+        .iter()
+        .enumerate()
+    {
+        let mut action = vs[*name]["action"].clone();
+        action["time"] = json!(fresh + i as u64);
+        transfers.push(
+            c.call(
+                "hyperliquid.sign_user_action",
+                json!({"key": "main", "action": action, "is_mainnet": true}),
+            )
+            .map(|_| ())
+            .map_err(|e| e.code().unwrap_or("?").to_string()),
+        );
+    }
+    assert_eq!(
+        transfers,
+        [Ok(()), Ok(()), denied("policy_denied")],
+        "{transfers:?}"
+    );
+    drop(c);
+    assert!(agent.stop().success());
+
+    let recs = journal_records(&env.journal_dir());
+    let decisions: Vec<&Value> = recs.iter().filter(|r| r["kind"] == "decision").collect();
+    let got: Vec<(bool, &str)> = decisions
+        .iter()
+        .map(|d| (d["allow"].as_bool().unwrap(), d["rule"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (true, "policy"),
+            (true, "policy"),
+            (false, "max_order_size"),
+            (true, "policy"),
+            (true, "policy"),
+            (false, "symbol_not_allowed"),
+            (false, "symbol_not_allowed"),
+            (false, "symbol_not_allowed"),
+            (true, "policy"),
+            (true, "policy"),
+            (true, "policy"),
+            (true, "policy"),
+            (false, "bad_params"),
+            (true, "policy"),
+            (true, "policy"),
+            (false, "transfer_not_allowed"),
+        ],
+        "{decisions:#?}"
+    );
+
+    let v = export_json(&env, &[]);
+    assert_eq!(v["absent"], json!([]));
+    let d = &v["decisions"];
+    assert_eq!((&d["allowed"], &d["denied"]), (&json!(10), &json!(6)));
+    assert_eq!(d["with_intents"], 15);
+    assert_eq!(
+        d["denials_by_rule"],
+        json!({
+            "bad_params": 1,
+            "max_order_size": 1,
+            "symbol_not_allowed": 3,
+            "transfer_not_allowed": 1,
+        })
+    );
+    // The batch modify names BTC and ETH; the transfer and the bad
+    // request name no symbol.
+    assert_eq!(
+        d["denials_by_rule_and_symbol"],
+        json!({
+            "max_order_size": {"BTC": 1},
+            "symbol_not_allowed": {"BTC": 1, "ETH": 3},
+        })
+    );
+
+    let counts = |placed: (u64, u64), modified: (u64, u64), cancelled: (u64, u64)| {
+        json!({
+            "placed": tally(placed.0, placed.1),
+            "modified": tally(modified.0, modified.1),
+            "cancelled": tally(cancelled.0, cancelled.1),
+        })
+    };
+    let by_symbol = json!({
+        "BTC": counts((5, 1), (0, 1), (2, 0)),
+        "ETH": counts((0, 1), (0, 2), (0, 0)),
+        "SOL": counts((1, 0), (1, 0), (1, 0)),
+    });
+    let o = &v["orders_by_symbol"];
+    assert_eq!(o["total"], counts((6, 2), (1, 3), (3, 0)), "{o}");
+    assert_eq!(o["by_symbol"], by_symbol, "{o}");
+    assert_eq!(o["by_identity"], json!({"developer": {"main": by_symbol}}));
+
+    // BTC: 50 + 50 + 120 + 132 + 110; SOL: 181.7125 + 560.875. Denied
+    // orders add nothing.
+    let notional = json!({
+        "BTC": {"orders": 5, "notional": "462", "unrepresentable": 0},
+        "SOL": {"orders": 2, "notional": "742.5875", "unrepresentable": 0},
+    });
+    let n = &v["notional_by_symbol"];
+    assert_eq!(n["by_symbol"], notional, "{n}");
+    assert_eq!(n["by_identity"], json!({"developer": {"main": notional}}));
+    assert_eq!(n["unrepresentable"], 0);
+
+    assert_eq!(
+        v["transfers"],
+        json!({
+            "allowed": 2,
+            "denied": 1,
+            "by_key": {"main": {HL_DEST: {"USDC": {
+                "transfers": 2, "amount": "3.5", "unrepresentable": 0,
+            }}}},
+        })
+    );
+
+    // A period that starts at the third decision leaves out the first two
+    // orders: 100 less BTC notional.
+    let from = decisions[2]["ts_ms"].as_u64().unwrap();
+    assert!(decisions[1]["ts_ms"].as_u64().unwrap() < from);
+    let later = export_json(&env, &["--from", &from.to_string()]);
+    let n = &later["notional_by_symbol"]["by_symbol"]["BTC"];
+    assert_eq!(n["notional"], "362", "{later}");
+    assert_eq!(n["orders"], 3);
+    assert_eq!(
+        later["orders_by_symbol"]["by_symbol"]["BTC"]["placed"],
+        tally(3, 1)
+    );
+    assert_eq!(
+        later["notional_by_symbol"]["by_symbol"]["SOL"],
+        notional["SOL"]
+    );
+
+    // CSV: venue, nonce and the intents, exactly as journaled.
+    let rows = export_csv(&env, &[]);
+    assert_eq!(rows.len(), 1 + decisions.len());
+    for (row, d) in rows[1..].iter().zip(&decisions) {
+        assert_eq!(*row, expected_row(d));
+        let allowed = d["allow"] == true;
+        assert_eq!(row[13].is_empty(), !allowed, "{row:?}");
+        if d["rule"] == "bad_params" {
+            // Refused before the venue parsed it: no venue, no intents.
+            assert_eq!(row[12..], ["", "", ""]);
+        } else {
+            assert_eq!(row[12], "hyperliquid", "{row:?}");
+            let intents: Value = serde_json::from_str(&row[14]).unwrap();
+            assert_eq!(intents, d["intents"]);
+        }
+    }
+    assert_eq!(rows[1][13], decisions[0]["nonce"].to_string());
+    assert!(
+        rows[1][14].starts_with(r#"[{"intent":"place","symbol":"BTC","side":"buy","#),
+        "{}",
+        rows[1][14]
+    );
+    // The intents field is quoted, with its quotes doubled.
+    let raw = String::from_utf8(export(&env, &["--format", "csv"]).stdout).unwrap();
+    assert!(raw.contains(",\"[{\"\"intent\"\":\"\"place\"\",\"\"symbol\"\":\"\"BTC\"\","));
 }

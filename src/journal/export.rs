@@ -10,37 +10,38 @@
 //! The period is half-open, `[from, to)`, over each record's own `ts_ms`.
 //! Every record is judged by its own time: a signature written just after
 //! `to` for a decision just before it counts in the next period.
+//!
+//! Orders, notional and transfers are summarised from the typed intents the
+//! decisions carry (see [`crate::order::Intent`]). Money is summed with
+//! checked `Decimal` arithmetic: an order whose price × size, or a transfer
+//! whose amount, cannot be added to a total without overflowing is left out
+//! of that total and counted as `unrepresentable` next to it, so a total is
+//! always a number and says how much it leaves out.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 
-use serde::Serialize;
+use rust_decimal::Decimal;
+use serde::{Serialize, Serializer};
 
 use super::record::{Decision, Event, Record, now_ms};
 use super::segment::{self, Damage, ScanError, Summary};
 use super::verify;
+use crate::order::{Intent, NewOrder};
 
 /// Version of the JSON report's layout. Additions (new sections, new
 /// fields) keep the number; a changed meaning or a removed field bumps it.
 pub const REPORT_VERSION: u32 = 1;
 
-/// Report sections that later record kinds will fill. Until then the
-/// report names them as absent instead of guessing.
-pub const ABSENT_SECTIONS: &[(&str, &str)] = &[
-    (
-        "orders_by_symbol",
-        "orders per symbol come with the order-authorisation operations; this agent version does not summarise them",
-    ),
-    (
-        "notional_by_symbol",
-        "notional totals per symbol come with the order-authorisation operations; this agent version does not summarise them",
-    ),
-];
+/// Report sections this version cannot fill, as `(section, reason)`. The
+/// report names them as absent instead of guessing. None at present: the
+/// order sections are filled from the decisions' typed intents.
+pub const ABSENT_SECTIONS: &[(&str, &str)] = &[];
 
 /// The CSV columns, in order.
-pub const CSV_COLUMNS: [&str; 12] = [
+pub const CSV_COLUMNS: [&str; 15] = [
     "seq",
     "time",
     "identity",
@@ -53,6 +54,9 @@ pub const CSV_COLUMNS: [&str; 12] = [
     "reason",
     "request_sha256",
     "payload_sha256",
+    "venue",
+    "nonce",
+    "intents",
 ];
 
 /// Every record kind, in the order the report lists them.
@@ -268,6 +272,16 @@ pub fn csv_header() -> String {
     csv_line(CSV_COLUMNS.iter().map(|c| Cow::Borrowed(*c)))
 }
 
+/// The `intents` field of a CSV row: the decision's typed intents as
+/// compact JSON (the same rendering as in the journal), or empty when the
+/// decision carries none.
+pub fn intents_json(d: &Decision) -> String {
+    d.intents
+        .as_ref()
+        .map(|i| serde_json::to_string(i).expect("intents always serialise"))
+        .unwrap_or_default()
+}
+
 /// The CSV line (with its CRLF) of one decision record.
 pub fn csv_row(seq: u64, ts_ms: u64, d: &Decision) -> String {
     let opt = |v: &Option<String>| Cow::Owned(v.clone().unwrap_or_default());
@@ -284,6 +298,9 @@ pub fn csv_row(seq: u64, ts_ms: u64, d: &Decision) -> String {
         Cow::Borrowed(d.reason.as_str()),
         Cow::Borrowed(d.request_sha256.as_str()),
         opt(&d.payload_sha256),
+        opt(&d.venue),
+        Cow::Owned(d.nonce.map(|n| n.to_string()).unwrap_or_default()),
+        Cow::Owned(intents_json(d)),
     ])
 }
 
@@ -371,9 +388,111 @@ pub struct DecisionsOut {
     /// the decision and the record of its outcome, so a signature may have
     /// been released.
     pub allowed_without_outcome: u64,
-    /// Decisions that carry typed order intents, which this report version
-    /// does not summarise yet (see `absent`).
+    /// Denials by rule and by symbol: a denial counts once under each
+    /// distinct symbol its intents name. Denials whose intents name no
+    /// symbol (or that carry none) appear only in `denials_by_rule`.
+    pub denials_by_rule_and_symbol: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Decisions that carry typed intents (the ones `orders_by_symbol`,
+    /// `notional_by_symbol` and `transfers` are made from).
     pub with_intents: u64,
+}
+
+/// Order intents of one symbol (or several), allowed and denied. Each
+/// intent counts once: a batch of three orders is three `placed`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OrderCounts {
+    pub placed: Tally,
+    pub modified: Tally,
+    pub cancelled: Tally,
+}
+
+/// `orders_by_symbol`: place, modify and cancel intents of the decisions
+/// in the period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OrdersOut {
+    /// Every symbol together.
+    pub total: OrderCounts,
+    pub by_symbol: BTreeMap<String, OrderCounts>,
+    /// Identity → key → symbol.
+    pub by_identity: BTreeMap<String, BTreeMap<String, BTreeMap<String, OrderCounts>>>,
+}
+
+/// Write a decimal without trailing zeros, as a string (`"50"`, not
+/// `"50.000"`), so JSON readers never round it through a float.
+fn normalized<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&d.normalize().to_string())
+}
+
+/// Add `x` to `sum` with checked arithmetic; false (and `sum` unchanged)
+/// when `x` is missing (an overflow before it) or the sum would overflow.
+fn add_checked(sum: &mut Decimal, x: Option<Decimal>) -> bool {
+    match x.and_then(|x| sum.checked_add(x)) {
+        Some(v) => {
+            *sum = v;
+            true
+        }
+        None => false,
+    }
+}
+
+/// The notional (price × size, in quote units) of allowed place and modify
+/// intents. A modify counts the new version of the order in full.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Notional {
+    /// Intents summed into `notional`.
+    pub orders: u64,
+    #[serde(serialize_with = "normalized")]
+    pub notional: Decimal,
+    /// Intents left out of `notional` because their price × size, or the
+    /// sum with it, is beyond `Decimal`'s range.
+    pub unrepresentable: u64,
+}
+
+impl Notional {
+    fn add(&mut self, n: Option<Decimal>) -> bool {
+        let ok = add_checked(&mut self.notional, n);
+        if ok {
+            self.orders += 1;
+        } else {
+            self.unrepresentable += 1;
+        }
+        ok
+    }
+}
+
+/// `notional_by_symbol`. There is no grand total: symbols may be quoted
+/// in different currencies.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NotionalOut {
+    pub by_symbol: BTreeMap<String, Notional>,
+    /// Identity → key → symbol.
+    pub by_identity: BTreeMap<String, BTreeMap<String, BTreeMap<String, Notional>>>,
+    /// Intents left out of at least one total above (zero when every total
+    /// is complete).
+    pub unrepresentable: u64,
+}
+
+/// Allowed transfers to one destination in one asset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TransferTotal {
+    /// Transfer intents summed into `amount`.
+    pub transfers: u64,
+    #[serde(serialize_with = "normalized")]
+    pub amount: Decimal,
+    /// Transfer intents left out of `amount` because the sum would be
+    /// beyond `Decimal`'s range.
+    pub unrepresentable: u64,
+}
+
+/// `transfers`: transfer intents of the decisions in the period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TransfersOut {
+    /// Allowed transfer intents.
+    pub allowed: u64,
+    /// Transfer intents in denied decisions.
+    pub denied: u64,
+    /// Allowed transfers: key → destination → asset.
+    pub by_key: BTreeMap<String, BTreeMap<String, BTreeMap<String, TransferTotal>>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -450,7 +569,10 @@ pub struct Report {
     pub peer_refusals: PeerRefusalsOut,
     pub lifecycle: LifecycleOut,
     pub checkpoints: CheckpointsOut,
-    /// Sections this report version cannot fill yet.
+    pub orders_by_symbol: OrdersOut,
+    pub notional_by_symbol: NotionalOut,
+    pub transfers: TransfersOut,
+    /// Sections this report version cannot fill (none at present).
     pub absent: Vec<AbsentOut>,
 }
 
@@ -464,8 +586,37 @@ pub struct Aggregate {
     peer_refusals: PeerRefusalsOut,
     lifecycle: LifecycleOut,
     checkpoints: CheckpointsOut,
+    orders: OrdersOut,
+    notional: NotionalOut,
+    transfers: TransfersOut,
     /// Allowed decisions in the period still waiting for their outcome.
     open_allowed: BTreeSet<u64>,
+}
+
+/// The symbol an intent is about, if it names one.
+fn intent_symbol(i: &Intent) -> Option<&str> {
+    match i {
+        Intent::Place(o) | Intent::Modify { new: o, .. } => Some(&o.symbol),
+        Intent::Cancel { symbol, .. }
+        | Intent::SetLeverage { symbol, .. }
+        | Intent::AdjustMargin { symbol, .. } => Some(symbol),
+        Intent::ScheduleCancel { .. } | Intent::Transfer { .. } | Intent::Approve { .. } => None,
+    }
+}
+
+/// The entry of identity → key → symbol.
+fn nested<'a, T: Default>(
+    m: &'a mut BTreeMap<String, BTreeMap<String, BTreeMap<String, T>>>,
+    a: &str,
+    b: &str,
+    c: &str,
+) -> &'a mut T {
+    m.entry(a.to_string())
+        .or_default()
+        .entry(b.to_string())
+        .or_default()
+        .entry(c.to_string())
+        .or_default()
 }
 
 impl Aggregate {
@@ -481,7 +632,97 @@ impl Aggregate {
             peer_refusals: PeerRefusalsOut::default(),
             lifecycle: LifecycleOut::default(),
             checkpoints: CheckpointsOut::default(),
+            orders: OrdersOut::default(),
+            notional: NotionalOut::default(),
+            transfers: TransfersOut::default(),
             open_allowed: BTreeSet::new(),
+        }
+    }
+
+    /// Summarise the typed intents of a decision in the period. Decisions
+    /// that name no key are listed under the key `""`.
+    fn add_intents(&mut self, d: &Decision, intents: &[Intent]) {
+        let key = d.key.as_deref().unwrap_or("");
+        let mut denied_symbols = BTreeSet::new();
+        for intent in intents {
+            if !d.allow
+                && let Some(symbol) = intent_symbol(intent)
+            {
+                denied_symbols.insert(symbol);
+            }
+            match intent {
+                Intent::Place(o) => {
+                    self.count_order(d, key, &o.symbol, |c| &mut c.placed);
+                    self.add_notional(d, key, o);
+                }
+                Intent::Modify { new, .. } => {
+                    self.count_order(d, key, &new.symbol, |c| &mut c.modified);
+                    self.add_notional(d, key, new);
+                }
+                Intent::Cancel { symbol, .. } => {
+                    self.count_order(d, key, symbol, |c| &mut c.cancelled);
+                }
+                Intent::Transfer {
+                    destination,
+                    asset,
+                    amount,
+                    ..
+                } => {
+                    if !d.allow {
+                        self.transfers.denied += 1;
+                        continue;
+                    }
+                    self.transfers.allowed += 1;
+                    let t = nested(&mut self.transfers.by_key, key, destination, asset);
+                    if add_checked(&mut t.amount, Some(*amount)) {
+                        t.transfers += 1;
+                    } else {
+                        t.unrepresentable += 1;
+                    }
+                }
+                Intent::SetLeverage { .. }
+                | Intent::AdjustMargin { .. }
+                | Intent::ScheduleCancel { .. }
+                | Intent::Approve { .. } => {}
+            }
+        }
+        if !denied_symbols.is_empty() {
+            let by_symbol = self
+                .decisions
+                .denials_by_rule_and_symbol
+                .entry(d.rule.clone())
+                .or_default();
+            for symbol in denied_symbols {
+                *by_symbol.entry(symbol.to_string()).or_default() += 1;
+            }
+        }
+    }
+
+    fn count_order(
+        &mut self,
+        d: &Decision,
+        key: &str,
+        symbol: &str,
+        pick: fn(&mut OrderCounts) -> &mut Tally,
+    ) {
+        let o = &mut self.orders;
+        pick(&mut o.total).add(d.allow);
+        pick(o.by_symbol.entry(symbol.to_string()).or_default()).add(d.allow);
+        pick(nested(&mut o.by_identity, &d.identity, key, symbol)).add(d.allow);
+    }
+
+    /// Add an allowed order's notional, computed with checked arithmetic
+    /// (never [`NewOrder::notional`], which panics on overflow).
+    fn add_notional(&mut self, d: &Decision, key: &str, o: &NewOrder) {
+        if !d.allow {
+            return;
+        }
+        let n = o.price.checked_mul(o.size);
+        let t = &mut self.notional;
+        let a = t.by_symbol.entry(o.symbol.clone()).or_default().add(n);
+        let b = nested(&mut t.by_identity, &d.identity, key, &o.symbol).add(n);
+        if !(a && b) {
+            t.unrepresentable += 1;
         }
     }
 
@@ -520,8 +761,9 @@ impl Aggregate {
                     None => s.without_key.add(d.allow),
                 }
                 s.by_op.entry(d.op.clone()).or_default().add(d.allow);
-                if d.intents.as_ref().is_some_and(|i| !i.is_empty()) {
+                if let Some(intents) = d.intents.as_deref().filter(|i| !i.is_empty()) {
                     s.with_intents += 1;
+                    self.add_intents(d, intents);
                 }
             }
             Event::Signature { key, .. } => {
@@ -620,6 +862,9 @@ impl Aggregate {
             peer_refusals: self.peer_refusals,
             lifecycle: self.lifecycle,
             checkpoints: self.checkpoints,
+            orders_by_symbol: self.orders,
+            notional_by_symbol: self.notional,
+            transfers: self.transfers,
             absent: ABSENT_SECTIONS
                 .iter()
                 .map(|(section, reason)| AbsentOut {
@@ -942,7 +1187,7 @@ mod tests {
         let header = csv_header();
         assert_eq!(
             header,
-            "seq,time,identity,uid,pid,op,key,allow,rule,reason,request_sha256,payload_sha256\r\n"
+            "seq,time,identity,uid,pid,op,key,allow,rule,reason,request_sha256,payload_sha256,venue,nonce,intents\r\n"
         );
         let allowed = decision("bot", Some("eth"), "sign", true, "raw_signing");
         let text = header + &csv_row(5, 1_709_251_199_123, &d) + &csv_row(6, 0, &allowed);
@@ -964,6 +1209,9 @@ mod tests {
                 d.reason.as_str(),
                 &"ab".repeat(32),
                 "",
+                "",
+                "",
+                "",
             ]
         );
         assert_eq!(
@@ -981,13 +1229,16 @@ mod tests {
                 "because raw_signing",
                 &"ab".repeat(32),
                 &"cd".repeat(32),
+                "",
+                "",
+                "",
             ]
         );
         // An unquoted row is plain comma-joined text.
         assert_eq!(
             csv_row(6, 0, &allowed),
             format!(
-                "6,1970-01-01T00:00:00.000Z,bot,1000,42,sign,eth,true,raw_signing,because raw_signing,{},{}\r\n",
+                "6,1970-01-01T00:00:00.000Z,bot,1000,42,sign,eth,true,raw_signing,because raw_signing,{},{},,,\r\n",
                 "ab".repeat(32),
                 "cd".repeat(32)
             )
@@ -1238,7 +1489,12 @@ mod tests {
         assert_eq!(r.period.from, None);
         assert_eq!(r.journal.last_seq, Some(15));
         let absent: Vec<&str> = r.absent.iter().map(|a| a.section.as_str()).collect();
-        assert_eq!(absent, ["orders_by_symbol", "notional_by_symbol"]);
+        assert!(absent.is_empty(), "{absent:?}");
+        // No decision carries intents: the order sections are empty.
+        assert_eq!(r.orders_by_symbol, OrdersOut::default());
+        assert_eq!(r.notional_by_symbol, NotionalOut::default());
+        assert_eq!(r.transfers, TransfersOut::default());
+        assert!(d.denials_by_rule_and_symbol.is_empty());
     }
 
     #[test]
@@ -1277,15 +1533,416 @@ mod tests {
         assert_eq!(r.records.by_kind.len(), KINDS.len());
     }
 
+    fn dec(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn place(symbol: &str, size: &str, price: &str) -> Intent {
+        Intent::Place(new_order(symbol, dec(size), dec(price)))
+    }
+
+    fn new_order(symbol: &str, size: Decimal, price: Decimal) -> NewOrder {
+        NewOrder {
+            symbol: symbol.into(),
+            side: crate::order::Side::Buy,
+            size,
+            price,
+            reduce_only: false,
+            aggressive: false,
+            client_id: None,
+        }
+    }
+
+    fn cancel(symbol: &str) -> Intent {
+        Intent::Cancel {
+            symbol: symbol.into(),
+            order: crate::order::OrderRef::Oid(1),
+        }
+    }
+
+    fn modify(symbol: &str, size: &str, price: &str) -> Intent {
+        Intent::Modify {
+            order: crate::order::OrderRef::Cloid("0x01".into()),
+            new: new_order(symbol, dec(size), dec(price)),
+        }
+    }
+
+    fn transfer(destination: &str, asset: &str, amount: Decimal) -> Intent {
+        Intent::Transfer {
+            kind: "withdraw3".into(),
+            destination: destination.into(),
+            asset: asset.into(),
+            amount,
+        }
+    }
+
+    /// A decision carrying `intents` (denials take `rule` as their rule).
+    fn order_decision(
+        identity: &str,
+        key: Option<&str>,
+        allow: bool,
+        rule: &str,
+        intents: Vec<Intent>,
+    ) -> Decision {
+        let rule = if allow { "policy" } else { rule };
+        let mut d = decision(identity, key, "hyperliquid.sign_l1_action", allow, rule);
+        d.venue = Some("hyperliquid".into());
+        d.nonce = allow.then_some(1_700_000_000_000);
+        d.intents = Some(intents);
+        d
+    }
+
+    fn report_of(decisions: Vec<(u64, Decision)>, period: Period) -> Report {
+        let mut agg = Aggregate::new(period);
+        for (i, (ts, d)) in decisions.into_iter().enumerate() {
+            agg.add(&rec(i as u64 + 1, ts, Event::Decision(d)));
+        }
+        agg.finish(&summary_of(&[]), 0)
+    }
+
+    fn oc(placed: Tally, modified: Tally, cancelled: Tally) -> OrderCounts {
+        OrderCounts {
+            placed,
+            modified,
+            cancelled,
+        }
+    }
+
+    fn notional(orders: u64, n: &str, unrepresentable: u64) -> Notional {
+        Notional {
+            orders,
+            notional: dec(n),
+            unrepresentable,
+        }
+    }
+
+    /// identity → key → symbol → value.
+    fn tree<T: Clone>(
+        entries: &[(&str, &str, &str, T)],
+    ) -> BTreeMap<String, BTreeMap<String, BTreeMap<String, T>>> {
+        let mut m: BTreeMap<String, BTreeMap<String, BTreeMap<String, T>>> = BTreeMap::new();
+        for (a, b, c, v) in entries {
+            m.entry(a.to_string())
+                .or_default()
+                .entry(b.to_string())
+                .or_default()
+                .insert(c.to_string(), v.clone());
+        }
+        m
+    }
+
     #[test]
-    fn intents_are_counted_not_summarised() {
-        let mut d = decision("a", Some("hl"), "hyperliquid", true, "policy");
-        d.intents = Some(vec![crate::order::Intent::ScheduleCancel { at_ms: None }]);
-        let mut agg = Aggregate::new(Period::default());
-        agg.add(&rec(1, 1, Event::Decision(d)));
-        let r = agg.finish(&summary_of(&[]), 0);
-        assert_eq!(r.decisions.with_intents, 1);
-        assert_eq!(r.absent.len(), ABSENT_SECTIONS.len());
+    fn intents_give_orders_notional_and_transfers() {
+        let z = t(0, 0);
+        let dest = "0x5e9ee1089755c3435139848e47e6635505d5a13a";
+        let r = report_of(
+            vec![
+                // Before the period: not counted.
+                (
+                    5,
+                    order_decision("a", Some("hl"), true, "", vec![place("BTC", "1", "1")]),
+                ),
+                (
+                    10,
+                    order_decision(
+                        "a",
+                        Some("hl"),
+                        true,
+                        "",
+                        vec![
+                            place("BTC", "0.001", "50000"),
+                            place("BTC", "0.002", "60000"),
+                            cancel("BTC"),
+                            modify("ETH", "0.5", "3000.5"),
+                            Intent::SetLeverage {
+                                symbol: "BTC".into(),
+                                leverage: 5,
+                                cross: true,
+                            },
+                            Intent::ScheduleCancel { at_ms: None },
+                        ],
+                    ),
+                ),
+                (
+                    11,
+                    order_decision(
+                        "a",
+                        Some("hl"),
+                        false,
+                        "symbol_not_allowed",
+                        vec![place("ETH", "1", "3000"), cancel("SOL")],
+                    ),
+                ),
+                (
+                    12,
+                    order_decision(
+                        "b",
+                        Some("hl"),
+                        true,
+                        "",
+                        vec![place("BTC", "0.01", "58000")],
+                    ),
+                ),
+                (
+                    13,
+                    order_decision(
+                        "b",
+                        Some("hl2"),
+                        false,
+                        "max_order_size",
+                        vec![place("BTC", "1", "50000"), place("BTC", "2", "50000")],
+                    ),
+                ),
+                (
+                    14,
+                    order_decision(
+                        "a",
+                        Some("hl"),
+                        true,
+                        "",
+                        vec![
+                            transfer(dest, "USDC", dec("1.5")),
+                            transfer(dest, "USDC", dec("2.25")),
+                            transfer(dest, "PURR", dec("10")),
+                            transfer("perp", "USDC", dec("7.5")),
+                        ],
+                    ),
+                ),
+                (
+                    15,
+                    order_decision(
+                        "a",
+                        Some("hl"),
+                        false,
+                        "transfer_not_allowed",
+                        vec![transfer(dest, "USDC", dec("1000"))],
+                    ),
+                ),
+                // A denial that names no key, and a denial of an empty batch.
+                (
+                    16,
+                    order_decision(
+                        "c",
+                        None,
+                        false,
+                        "symbol_not_allowed",
+                        vec![modify("SOL", "1", "100")],
+                    ),
+                ),
+                (
+                    17,
+                    order_decision("c", Some("hl"), false, "empty_request", vec![]),
+                ),
+            ],
+            Period::new(Some(10), None).unwrap(),
+        );
+        assert_eq!(r.decisions.total, 8);
+        assert_eq!(r.decisions.with_intents, 7);
+        assert!(r.absent.is_empty());
+
+        let o = &r.orders_by_symbol;
+        assert_eq!(o.total, oc(t(3, 3), t(1, 1), t(1, 1)));
+        assert_eq!(
+            o.by_symbol,
+            BTreeMap::from([
+                ("BTC".into(), oc(t(3, 2), z, t(1, 0))),
+                ("ETH".into(), oc(t(0, 1), t(1, 0), z)),
+                ("SOL".into(), oc(z, t(0, 1), t(0, 1))),
+            ])
+        );
+        assert_eq!(
+            o.by_identity,
+            tree(&[
+                ("a", "hl", "BTC", oc(t(2, 0), z, t(1, 0))),
+                ("a", "hl", "ETH", oc(t(0, 1), t(1, 0), z)),
+                ("a", "hl", "SOL", oc(z, z, t(0, 1))),
+                ("b", "hl", "BTC", oc(t(1, 0), z, z)),
+                ("b", "hl2", "BTC", oc(t(0, 2), z, z)),
+                ("c", "", "SOL", oc(z, t(0, 1), z)),
+            ])
+        );
+
+        // 0.001 × 50000 + 0.002 × 60000 = 170; 0.01 × 58000 = 580;
+        // 0.5 × 3000.5 = 1500.25. Denied orders add nothing.
+        let n = &r.notional_by_symbol;
+        assert_eq!(
+            n.by_symbol,
+            BTreeMap::from([
+                ("BTC".into(), notional(3, "750", 0)),
+                ("ETH".into(), notional(1, "1500.25", 0)),
+            ])
+        );
+        assert_eq!(
+            n.by_identity,
+            tree(&[
+                ("a", "hl", "BTC", notional(2, "170", 0)),
+                ("a", "hl", "ETH", notional(1, "1500.25", 0)),
+                ("b", "hl", "BTC", notional(1, "580", 0)),
+            ])
+        );
+        assert_eq!(n.unrepresentable, 0);
+
+        let x = &r.transfers;
+        assert_eq!((x.allowed, x.denied), (4, 1));
+        let total = |transfers, amount: &str| TransferTotal {
+            transfers,
+            amount: dec(amount),
+            unrepresentable: 0,
+        };
+        assert_eq!(
+            x.by_key,
+            tree(&[
+                ("hl", dest, "USDC", total(2, "3.75")),
+                ("hl", dest, "PURR", total(1, "10")),
+                ("hl", "perp", "USDC", total(1, "7.5")),
+            ])
+        );
+
+        // Each denial once per distinct symbol it names.
+        assert_eq!(
+            r.decisions.denials_by_rule_and_symbol,
+            BTreeMap::from([
+                ("max_order_size".into(), BTreeMap::from([("BTC".into(), 1)])),
+                (
+                    "symbol_not_allowed".into(),
+                    BTreeMap::from([("ETH".into(), 1), ("SOL".into(), 2)])
+                ),
+            ])
+        );
+        assert_eq!(r.decisions.denials_by_rule["transfer_not_allowed"], 1);
+        assert_eq!(r.decisions.denials_by_rule["empty_request"], 1);
+
+        // In JSON, amounts are strings without trailing zeros.
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            v["notional_by_symbol"]["by_identity"]["a"]["hl"]["BTC"],
+            serde_json::json!({"orders": 2, "notional": "170", "unrepresentable": 0})
+        );
+        assert_eq!(
+            v["orders_by_symbol"]["by_symbol"]["SOL"],
+            serde_json::json!({
+                "placed": {"allowed": 0, "denied": 0},
+                "modified": {"allowed": 0, "denied": 1},
+                "cancelled": {"allowed": 0, "denied": 1},
+            })
+        );
+        assert_eq!(
+            v["transfers"]["by_key"]["hl"][dest]["USDC"]["amount"],
+            "3.75"
+        );
+        assert_eq!(
+            v["decisions"]["denials_by_rule_and_symbol"]["symbol_not_allowed"]["SOL"],
+            2
+        );
+    }
+
+    #[test]
+    fn overflowing_amounts_are_left_out_and_counted() {
+        let max = Decimal::MAX;
+        let big = |symbol| Intent::Place(new_order(symbol, Decimal::ONE, max));
+        let r = report_of(
+            vec![
+                // price × size overflows on its own: NewOrder::notional
+                // would panic here.
+                (
+                    1,
+                    order_decision(
+                        "a",
+                        Some("hl"),
+                        true,
+                        "",
+                        vec![
+                            Intent::Place(new_order("X", Decimal::TWO, max)),
+                            place("X", "2", "3"),
+                        ],
+                    ),
+                ),
+                // MAX fits; a second MAX on the same symbol overflows the
+                // symbol's total but not identity b's own.
+                (2, order_decision("a", Some("hl"), true, "", vec![big("Y")])),
+                (3, order_decision("b", Some("hl"), true, "", vec![big("Y")])),
+                (
+                    4,
+                    order_decision(
+                        "a",
+                        Some("hl"),
+                        true,
+                        "",
+                        vec![
+                            transfer("d", "USDC", max),
+                            transfer("d", "USDC", Decimal::ONE),
+                            transfer("d", "USDC", dec("-5")),
+                        ],
+                    ),
+                ),
+            ],
+            Period::default(),
+        );
+        let n = &r.notional_by_symbol;
+        assert_eq!(n.unrepresentable, 2);
+        assert_eq!(
+            n.by_symbol,
+            BTreeMap::from([
+                ("X".into(), notional(1, "6", 1)),
+                (
+                    "Y".into(),
+                    Notional {
+                        orders: 1,
+                        notional: max,
+                        unrepresentable: 1
+                    }
+                ),
+            ])
+        );
+        assert_eq!(n.by_identity["a"]["hl"]["X"], notional(1, "6", 1));
+        assert_eq!(n.by_identity["a"]["hl"]["Y"].unrepresentable, 0);
+        assert_eq!(n.by_identity["b"]["hl"]["Y"].unrepresentable, 0);
+        assert_eq!(n.by_identity["b"]["hl"]["Y"].notional, max);
+        // Counting is unaffected.
+        assert_eq!(r.orders_by_symbol.by_symbol["X"].placed, t(2, 0));
+        let x = r.transfers.by_key["hl"]["d"]["USDC"];
+        assert_eq!(x.transfers, 2);
+        assert_eq!(x.unrepresentable, 1);
+        assert_eq!(x.amount, max - dec("5"));
+        assert_eq!(r.transfers.allowed, 3);
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            v["notional_by_symbol"]["by_symbol"]["Y"]["notional"],
+            max.to_string()
+        );
+    }
+
+    #[test]
+    fn csv_rows_carry_venue_nonce_and_intents() {
+        let d = order_decision(
+            "a",
+            Some("hl"),
+            true,
+            "",
+            vec![place("PURR/USDC", "100", "0.2"), cancel("BTC")],
+        );
+        let line = csv_row(9, 0, &d);
+        let rows = parse_csv(&line);
+        assert_eq!(rows.len(), 1);
+        let row = &rows[0];
+        assert_eq!(row.len(), CSV_COLUMNS.len());
+        assert_eq!(row[12], "hyperliquid");
+        assert_eq!(row[13], "1700000000000");
+        // Compact JSON, the same as the journal's, and it reads back.
+        assert_eq!(row[14], serde_json::to_string(&d.intents).unwrap());
+        assert!(!row[14].contains(' '));
+        let back: Vec<Intent> = serde_json::from_str(&row[14]).unwrap();
+        assert_eq!(Some(back), d.intents);
+        // It holds commas and quotes, so it is quoted with quotes doubled.
+        assert!(line.ends_with(&format!(
+            ",hyperliquid,1700000000000,\"{}\"\r\n",
+            row[14].replace('"', "\"\"")
+        )));
+        assert!(row[14].starts_with(r#"[{"intent":"place","symbol":"PURR/USDC","#));
+        // An empty batch is "[]"; a denial has no nonce.
+        let denied = order_decision("a", Some("hl"), false, "empty_request", vec![]);
+        let rows = parse_csv(&csv_row(10, 0, &denied));
+        assert_eq!(rows[0][12..], ["hyperliquid", "", "[]"]);
     }
 
     #[test]
@@ -1305,6 +1962,9 @@ mod tests {
             "peer_refusals",
             "lifecycle",
             "checkpoints",
+            "orders_by_symbol",
+            "notional_by_symbol",
+            "transfers",
             "absent",
         ] {
             assert!(top.contains(&k), "missing {k}");
