@@ -26,7 +26,9 @@ fund it.
 
 Usage (the SDK lives in a virtualenv)::
 
-    /tmp/hlvenv/bin/python scripts/hl_vectors.py [tests/fixtures/hyperliquid]
+    target/sdk-venv/bin/python scripts/hl_vectors.py [tests/fixtures/hyperliquid]
+
+(`scripts/test.sh` creates that virtualenv with the pinned SDK version.)
 """
 
 import json
