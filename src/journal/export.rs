@@ -72,20 +72,6 @@ const KINDS: &[&str] = &[
     "note",
 ];
 
-fn kind(e: &Event) -> &'static str {
-    match e {
-        Event::Start { .. } => "start",
-        Event::Stop { .. } => "stop",
-        Event::Decision(_) => "decision",
-        Event::Signature { .. } => "signature",
-        Event::SignFailed { .. } => "sign_failed",
-        Event::PeerRefused { .. } => "peer_refused",
-        Event::Checkpoint { .. } => "checkpoint",
-        Event::OrderClosed { .. } => "order_closed",
-        Event::Note { .. } => "note",
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Time: parsing the command line's bounds and formatting record times.
 
@@ -739,7 +725,7 @@ impl Aggregate {
         r.total += 1;
         r.first_seq.get_or_insert(rec.seq);
         r.last_seq = Some(rec.seq);
-        *r.by_kind.entry(kind(&rec.event).to_string()).or_default() += 1;
+        *r.by_kind.entry(rec.event.kind().to_string()).or_default() += 1;
         let time = || format_rfc3339(rec.ts_ms);
         match &rec.event {
             Event::Decision(d) => {

@@ -80,6 +80,23 @@ pub enum Event {
     Note { message: String },
 }
 
+impl Event {
+    /// The record's `kind` as written in the journal.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Start { .. } => "start",
+            Event::Stop { .. } => "stop",
+            Event::Decision(_) => "decision",
+            Event::Signature { .. } => "signature",
+            Event::SignFailed { .. } => "sign_failed",
+            Event::PeerRefused { .. } => "peer_refused",
+            Event::Checkpoint { .. } => "checkpoint",
+            Event::OrderClosed { .. } => "order_closed",
+            Event::Note { .. } => "note",
+        }
+    }
+}
+
 /// A request decision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

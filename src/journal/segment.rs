@@ -118,20 +118,6 @@ pub struct Summary {
     pub last_segment: Option<(u64, u64)>,
 }
 
-fn kind_of(e: &Event) -> &'static str {
-    match e {
-        Event::Start { .. } => "start",
-        Event::Stop { .. } => "stop",
-        Event::Decision(_) => "decision",
-        Event::Signature { .. } => "signature",
-        Event::SignFailed { .. } => "sign_failed",
-        Event::PeerRefused { .. } => "peer_refused",
-        Event::Checkpoint { .. } => "checkpoint",
-        Event::OrderClosed { .. } => "order_closed",
-        Event::Note { .. } => "note",
-    }
-}
-
 /// Read every record of the journal in `dir`, check the chain, and hand
 /// each record to `visit`. Archived segments moved elsewhere can be checked
 /// by scanning a folder holding all of them.
@@ -234,7 +220,7 @@ pub fn scan(dir: &Path, visit: &mut dyn FnMut(&Record, &Location)) -> Result<Sum
                     s.records += 1;
                     s.head = hash;
                     s.next_seq = rec.seq + 1;
-                    s.last_event_kind = Some(kind_of(&rec.event).into());
+                    s.last_event_kind = Some(rec.event.kind().into());
                     recent.push_back((rec.seq, hash));
                     if recent.len() > CHECKPOINT_REACH {
                         recent.pop_front();

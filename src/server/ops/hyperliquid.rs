@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::request_digest;
-use super::sign::{granted_key, journal_unavailable, sign_and_record};
+use super::sign::{deny_by_policy, granted_key, journal_unavailable, sign_and_record};
 use crate::config::Network;
 use crate::journal::{Decision, Event};
 use crate::keyring::{SignInput, SignOutput};
@@ -193,22 +193,7 @@ pub async fn run(
                 nonce: None,
                 intents: Some(prepared.intents.clone()),
             };
-            let pending = state.journal.submit(Event::Decision(decision)).await;
-            drop(st);
-            if let Ok(p) = pending
-                && let Err(e) = p.durable().await
-            {
-                tracing::error!(error = %e, "could not journal a policy denial");
-            }
-            let mut err = ProtoError::new(
-                ErrorCode::PolicyDenied,
-                format!("denied by policy: {}", v.reason()),
-            );
-            err.detail = serde_json::to_value(&v.denials).ok().map(Box::new);
-            if let Some(ms) = v.retry_after_ms() {
-                err = err.retry_after(ms);
-            }
-            return Err(err.journaled());
+            return Err(deny_by_policy(state, st, decision, v).await);
         }
         let decision = Decision {
             identity: who.name.clone(),

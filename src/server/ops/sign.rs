@@ -75,6 +75,34 @@ pub async fn sign_and_record(
     }
 }
 
+/// Record a policy denial and build the caller's error. The record is
+/// queued while the state lock (`st`) is still held, so it keeps its place
+/// in decision order; the lock is released before waiting for the disk.
+/// Best effort: the answer is a denial either way.
+pub async fn deny_by_policy(
+    state: &AgentState,
+    st: tokio::sync::MutexGuard<'_, crate::state::State>,
+    decision: crate::journal::Decision,
+    v: &crate::policy::Verdict,
+) -> ProtoError {
+    let pending = state.journal.submit(Event::Decision(decision)).await;
+    drop(st);
+    if let Ok(p) = pending
+        && let Err(e) = p.durable().await
+    {
+        tracing::error!(error = %e, "could not journal a policy denial");
+    }
+    let mut err = ProtoError::new(
+        ErrorCode::PolicyDenied,
+        format!("denied by policy: {}", v.reason()),
+    );
+    err.detail = serde_json::to_value(&v.denials).ok().map(Box::new);
+    if let Some(ms) = v.retry_after_ms() {
+        err = err.retry_after(ms);
+    }
+    err.journaled()
+}
+
 /// Map a signing failure to a protocol error. Nothing was signed in any of
 /// these cases.
 pub fn sign_error(e: SignError) -> ProtoError {
