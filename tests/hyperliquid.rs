@@ -59,7 +59,7 @@ fn setup_with(policy: &str) -> Env {
     env.write_config(
         &keys,
         "",
-        "ops = [\"list_keys\", \"hyperliquid.sign_l1_action\", \"hyperliquid.sign_user_action\"]",
+        "ops = [\"list_keys\", \"hyperliquid.sign_l1_action\", \"hyperliquid.sign_user_action\", \"price.update\", \"order.report\"]",
     );
     // The identity line written by the harness grants list_keys and sign;
     // replace it with the Hyperliquid grants.
@@ -389,4 +389,65 @@ fn policy_limits_hold_across_a_restart() {
     let e = sign(&mut c, order, None).unwrap_err();
     assert_eq!(e.code(), Some("policy_denied"), "after restart: {e}");
     assert!(e.to_string().contains("day"), "{e}");
+}
+
+#[test]
+fn price_updates_and_order_reports_refuse_garbage() {
+    let env = setup();
+    let mut agent = env.start_agent();
+    let mut c = agent.client();
+    let bad: Vec<(&str, Value)> = vec![
+        ("price.update", json!({})),
+        ("price.update", json!({"symbol": "BTC"})),
+        ("price.update", json!({"symbol": "BTC", "price": 50000})),
+        ("price.update", json!({"symbol": "BTC", "price": "NaN"})),
+        ("price.update", json!({"symbol": "BTC", "price": "-1"})),
+        ("price.update", json!({"symbol": "BTC", "price": "0"})),
+        ("price.update", json!({"symbol": "BTC", "price": "abc"})),
+        (
+            "price.update",
+            json!({"symbol": "BTC", "price": "1", "extra": 1}),
+        ),
+        ("order.report", json!({"key": "main"})),
+        (
+            "order.report",
+            json!({"key": "main", "client_id": "0x01", "oid": 3}),
+        ),
+        ("order.report", json!({"key": "main", "oid": -1})),
+        ("order.report", json!({"key": "main", "oid": "7"})),
+        ("order.report", json!({"key": "main", "client_id": 5})),
+    ];
+    for (op, params) in bad {
+        let e = c.call(op, params.clone()).unwrap_err();
+        assert_eq!(e.code(), Some("bad_params"), "{op} {params}: {e}");
+    }
+    let e = c
+        .call("order.report", json!({"key": "nope", "oid": 1}))
+        .unwrap_err();
+    assert_eq!(e.code(), Some("unknown_key"), "{e}");
+    // Good input still works, and the agent is unharmed.
+    let r = c
+        .call("price.update", json!({"symbol": "BTC", "price": "50000.5"}))
+        .unwrap();
+    assert_eq!(r["price"], "50000.5");
+    let r = c
+        .call(
+            "order.report",
+            json!({"key": "main", "client_id": "0x00000000000000000000000000000001"}),
+        )
+        .unwrap();
+    assert_eq!(r["closed"], 0);
+    drop(c);
+    assert!(agent.stop().success());
+    let out = env.run(&[
+        "journal",
+        "verify",
+        "--config",
+        common::path_str(&env.config),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
