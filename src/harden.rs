@@ -40,16 +40,43 @@ pub fn raise_fd_limit() {
     }
 }
 
-/// Ask the kernel to kill this process when its parent dies, so workers
-/// never outlive the agent.
+/// Ask the kernel to terminate this process when its parent dies, so
+/// workers never outlive the agent. SIGTERM rather than SIGKILL so that
+/// [`defer_termination`] can hold it off while the token writes its files.
 pub fn die_with_parent() {
     // SAFETY: plain syscalls with valid arguments.
     unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0);
         if libc::getppid() == 1 {
             // The parent is already gone.
             libc::_exit(1);
         }
+    }
+}
+
+/// Run `f` with SIGTERM, SIGINT and SIGHUP held pending; a signal that
+/// arrives meanwhile takes effect (default action: exit) when `f` returns.
+///
+/// Why: SoftHSM 2.6 rewrites its token file on every C_Login (it stores the
+/// PIN-count flags there), truncating it first and writing it back through
+/// a buffer. A worker killed in that window leaves an empty token file: the
+/// token then vanishes for every process until it is restored from backup.
+/// Workers therefore log in (and re-log in) only inside this guard, and are
+/// never sent SIGKILL except after a long grace.
+pub fn defer_termination<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: sigset manipulation on local, initialised sets; the mask is
+    // restored before returning.
+    unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        libc::sigaddset(&mut block, libc::SIGTERM);
+        libc::sigaddset(&mut block, libc::SIGINT);
+        libc::sigaddset(&mut block, libc::SIGHUP);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
+        let r = f();
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        r
     }
 }
 

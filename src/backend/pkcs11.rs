@@ -89,7 +89,22 @@ impl Token {
     /// Load `module` (already allow-list checked) and open the selected token.
     pub fn open(module: &Path, selector: &TokenSelector) -> Result<Token, BackendError> {
         let ctx = load(module)?;
-        let (slot, label, serial) = find_slot(&ctx, selector)?;
+        // SoftHSM 2.6 rewrites a token's file on every login by any process
+        // and unlocks it before the new contents reach the file; a process
+        // that starts in that moment reads an empty file and sees no token.
+        // So "not found" is retried a few times (re-reading the token
+        // store) before it is believed.
+        let mut found = find_slot(&ctx, selector);
+        for _ in 0..4 {
+            if !matches!(found, Err(BackendError::TokenNotFound(_))) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            let _ = ctx.clone().finalize();
+            initialize(&ctx)?;
+            found = find_slot(&ctx, selector);
+        }
+        let (slot, label, serial) = found?;
         let session = ctx.open_rw_session(slot).map_err(ck)?;
         Ok(Token {
             ctx,

@@ -94,7 +94,10 @@ async fn spawn(cfg: &PoolConfig) -> Result<(Running, Vec<KeyInfo>, u32), Backend
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .kill_on_drop(true);
+        // Not kill_on_drop: a SIGKILL during the worker's login could leave
+        // SoftHSM's token file empty (see harden::defer_termination). A
+        // dropped worker sees its stdin close and exits by itself.
+        .kill_on_drop(false);
     for (k, v) in &cfg.module_env {
         cmd.env(k, v);
     }
@@ -262,12 +265,32 @@ async fn run_slot(
         serve(&cfg, &rx, &mut running).await;
         live.fetch_sub(1, Ordering::Relaxed);
         pids.lock().expect("pids")[slot] = None;
-        let _ = running.child.start_kill();
-        let status = running.child.wait().await;
+        let status = stop_worker(running).await;
         // Restart at once. (Not after taking the queue's lock: an idle
         // sibling holds it while it waits for work, which could delay the
         // restart until the next request.)
         tracing::warn!(slot, ?status, "signing worker exited; restarting");
+    }
+}
+
+/// Stop a worker that failed or hung: close its pipe and send SIGTERM
+/// (which it holds off while logging in), and SIGKILL only if it is still
+/// there 10 s later — a module stuck inside a call.
+async fn stop_worker(running: Running) -> std::io::Result<std::process::ExitStatus> {
+    let Running {
+        mut child, stdin, ..
+    } = running;
+    drop(stdin);
+    if let Some(pid) = child.id() {
+        // SAFETY: kill(2) on our own child's pid, which we have not reaped.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    }
+    match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+        Ok(status) => status,
+        Err(_) => {
+            let _ = child.start_kill();
+            child.wait().await
+        }
     }
 }
 

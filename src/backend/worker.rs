@@ -102,8 +102,11 @@ impl Signer {
         pin: SecretString,
         selectors: Vec<KeySelector>,
     ) -> Result<Signer, BackendError> {
-        let tok = Token::open(&module, token)?;
-        tok.login(&pin)?;
+        let tok = crate::harden::defer_termination(|| {
+            let tok = Token::open(&module, token)?;
+            tok.login(&pin)?;
+            Ok::<_, BackendError>(tok)
+        })?;
         let mut s = Signer {
             pin,
             selectors,
@@ -148,7 +151,7 @@ impl Signer {
             Ok(sig) => Ok(sig),
             Err(e) if is_session_loss(&e) => {
                 tracing::warn!(error = %e, "token session lost; reconnecting");
-                self.token.reconnect(&self.pin)?;
+                crate::harden::defer_termination(|| self.token.reconnect(&self.pin))?;
                 self.resolve()?;
                 self.token
                     .sign_raw(self.handles[idx], mech, data)
