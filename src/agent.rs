@@ -49,11 +49,7 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let mut selectors = Vec::new();
-    for alias in cfg.keys.keys() {
-        selectors.push(cfg.key_selector(alias)?);
-    }
-    let pool_cfg = PoolConfig {
+    let mut pool_cfg = PoolConfig {
         program: std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?,
         module,
         module_env: cfg
@@ -64,7 +60,9 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             .collect(),
         token: cfg.token_selector(),
         pin: Arc::new(pin),
-        keys: selectors,
+        // Set after the journal replay: rotations and zeroisations there
+        // decide which token key each alias uses.
+        keys: Vec::new(),
         workers,
         sign_timeout: Duration::from_millis(cfg.agent.sign_timeout_ms),
     };
@@ -77,7 +75,11 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         // stops the start before anything else happens.
         let mut replayed = 0u64;
         let policy = crate::policy::Policy::from_config(cfg.policy.clone()).map_err(|e| format!("policy: {e}"))?;
-        let mut decision_state = crate::state::State::new(policy);
+        let mut decision_state = crate::state::State::new(policy, cfg.deadman.halted_allows_reducing);
+        decision_state.policy_sha256 = std::fs::read_to_string(config_path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| server::ops::admin::policy_sha256(&t))
+            .map_err(|e| format!("policy: {e}"))?;
         let (journal, report) = if check_only {
             let summary = crate::journal::segment::scan(&cfg.journal.dir, &mut |_, _| replayed += 1)
                 .map_err(|e| format!("{e}\nRun `tradeward journal verify` for details."))?;
@@ -96,10 +98,26 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
             (Some(j), Some(r))
         };
+        let mut served = Vec::new();
+        for (alias, kc) in &cfg.keys {
+            if decision_state.keys.zeroized.contains(alias) {
+                tracing::warn!(key = %alias, "key was zeroized; not served (remove it from the config)");
+                continue;
+            }
+            let sel = match decision_state.keys.current(alias) {
+                Some(k) => k.selector(),
+                None => cfg.key_selector(alias)?,
+            };
+            pool_cfg.keys.push(sel);
+            served.push((alias.clone(), kc.clone()));
+        }
         let (pool, infos) = WorkerPool::start(pool_cfg)
             .await
             .map_err(|e| format!("cannot open the token: {e}"))?;
-        let keyring = Keyring::new(&cfg, infos, pool)?;
+        let keyring = Keyring::new(
+            served.into_iter().zip(infos).map(|((a, kc), info)| (a, kc, info)).collect(),
+            pool,
+        )?;
         for e in keyring.entries() {
             tracing::info!(key = %e.alias, r#type = %e.info.key_type, uri = %e.info.uri(),
                 address = e.info.eth_address().unwrap_or_default(), local = e.info.local, "key loaded");
@@ -174,7 +192,13 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             .map_err(|e| format!("cannot write the journal: {e}"))?;
 
         let socket_path = cfg.agent.socket.clone();
+        let admin_path = cfg.admin_socket();
+        // The bots' socket first: it creates a shared directory with the
+        // group's mode. The admin socket is 0600 with no group (operators
+        // are uids), whatever the directory allows.
         let listener = server::socket::bind(&socket_path, cfg.agent.socket_group.as_deref())?;
+        let admin_listener = server::socket::bind(&admin_path, None)
+            .map_err(|e| format!("admin socket: {e}"))?;
         tracing::info!(socket = %socket_path.display(), workers, pid = std::process::id(), "agent listening");
         let state = Arc::new(AgentState {
             config: cfg,
@@ -183,6 +207,8 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             hyperliquid,
             state: tokio::sync::Mutex::new(decision_state),
             started: std::time::Instant::now(),
+            deadman_wake: tokio::sync::Notify::new(),
+            config_path: Some(config_path.to_path_buf()),
         });
         let shutdown = CancellationToken::new();
         let stopper = shutdown.clone();
@@ -195,10 +221,39 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             }
             stopper.cancel();
         });
+        let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+        let reloader = {
+            let state = state.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = hup.recv() => {}
+                    }
+                    match server::ops::admin::reload(&state, "SIGHUP").await {
+                        Ok(v) => tracing::info!(result = %v, "SIGHUP: policy reloaded"),
+                        Err(e) => tracing::error!(error = %e.message, "SIGHUP: policy not reloaded; the old one stays"),
+                    }
+                }
+            })
+        };
         let checkpoints = tokio::spawn(checkpoint_loop(state.clone(), shutdown.clone()));
-        server::serve(listener, state.clone(), shutdown).await;
+        // Trips overdue from before this start happen here, at once.
+        let watcher = tokio::spawn(crate::deadman::watch::run(state.clone(), shutdown.clone()));
+        let admin = tokio::spawn(server::serve(
+            admin_listener,
+            state.clone(),
+            shutdown.clone(),
+            server::Role::Operator,
+        ));
+        server::serve(listener, state.clone(), shutdown, server::Role::Bot).await;
+        let _ = admin.await;
+        let _ = watcher.await;
+        let _ = reloader.await;
         let _ = checkpoints.await;
         let _ = std::fs::remove_file(&socket_path);
+        let _ = std::fs::remove_file(&admin_path);
         if let Err(e) = journal.append(Event::Stop { reason: "signal".into() }).await {
             tracing::error!(error = %e, "could not journal the stop");
         }
@@ -248,7 +303,7 @@ async fn verify_checkpoints(
         match (&entry.info.public_key, kt) {
             (_, crate::backend::KeyType::Hmac) => {
                 let mac = keyring
-                    .sign(entry, SignInput::Message(msg))
+                    .sign(&entry, SignInput::Message(msg))
                     .await
                     .map_err(|e| fail(format!("the token could not compute the MAC ({e})")))?
                     .signature_bytes();
@@ -275,7 +330,7 @@ async fn checkpoint(state: &AgentState) -> Result<Option<u64>, String> {
     write_checkpoint(&state.journal, &alias, key_type, |msg| async move {
         state
             .keyring
-            .sign(entry, SignInput::Message(msg))
+            .sign(&entry, SignInput::Message(msg))
             .await
             .map(|o| o.signature_bytes())
             .map_err(|e| e.to_string())

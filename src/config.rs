@@ -43,6 +43,74 @@ pub struct Config {
     /// order is denied (no symbol is allowed).
     #[serde(default)]
     pub policy: crate::policy::PolicyConfig,
+    /// The dead-man's switch (docs/deadman.md).
+    #[serde(default)]
+    pub deadman: DeadmanConfig,
+    /// The operator socket (docs/operations.md).
+    #[serde(default)]
+    pub admin: AdminConfig,
+}
+
+/// `[deadman]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DeadmanConfig {
+    /// The shortest timeout a bot may arm its switch with (ms).
+    #[serde(default = "default_min_timeout")]
+    pub min_timeout_ms: u64,
+    /// The longest timeout a bot may arm its switch with (ms).
+    #[serde(default = "default_max_timeout")]
+    pub max_timeout_ms: u64,
+    /// While tripped or halted, cancels, clearing a schedule and
+    /// reduce-only orders still pass.
+    #[serde(default = "yes")]
+    pub halted_allows_reducing: bool,
+    /// Command run at a trip (program and arguments, no shell), with the
+    /// signed cancel instructions as a JSON document on stdin.
+    #[serde(default)]
+    pub on_trip: Vec<String>,
+    /// How long the on-trip command may run before it is killed (ms).
+    #[serde(default = "default_on_trip_timeout")]
+    pub on_trip_timeout_ms: u64,
+}
+
+impl Default for DeadmanConfig {
+    fn default() -> Self {
+        DeadmanConfig {
+            min_timeout_ms: default_min_timeout(),
+            max_timeout_ms: default_max_timeout(),
+            halted_allows_reducing: true,
+            on_trip: Vec::new(),
+            on_trip_timeout_ms: default_on_trip_timeout(),
+        }
+    }
+}
+
+fn default_min_timeout() -> u64 {
+    1_000
+}
+fn default_max_timeout() -> u64 {
+    3_600_000
+}
+fn default_on_trip_timeout() -> u64 {
+    10_000
+}
+
+/// `[admin]`: the operator socket. Operator operations (status, halt,
+/// resume, rearm, pause, reload) are served only there, never on the bots'
+/// socket, and only to the uids listed here.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Default: `admin.sock` next to the agent's socket.
+    pub socket: Option<PathBuf>,
+    /// Operator uids; default: the uid the agent runs as.
+    #[serde(default)]
+    pub uids: Vec<u32>,
+    /// Allow an operator uid that is also a bot identity's uid. Any process
+    /// of that uid could then act as the operator: for development only.
+    #[serde(default)]
+    pub allow_shared_uid: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,6 +215,10 @@ pub struct HyperliquidKeyConfig {
     pub meta: PathBuf,
     /// Spot metadata in the venue's `spotMeta` response format.
     pub spot_meta: Option<PathBuf>,
+    /// Exchange-side dead-man's switch: with this set, each heartbeat of an
+    /// identity holding this key returns a signed `scheduleCancel` for
+    /// now + timeout + this grace (ms; at least the venue's 5 s lead).
+    pub schedule_cancel_grace_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -189,6 +261,8 @@ pub enum GrantedOp {
     /// Sign Binance-style REST requests (`rest.sign_request`).
     #[serde(rename = "rest.sign_request")]
     RestSignRequest,
+    /// Arm and feed the identity's dead-man's switch (`heartbeat`).
+    Heartbeat,
 }
 
 impl GrantedOp {
@@ -201,6 +275,7 @@ impl GrantedOp {
             GrantedOp::PriceUpdate => "price.update",
             GrantedOp::OrderReport => "order.report",
             GrantedOp::RestSignRequest => "rest.sign_request",
+            GrantedOp::Heartbeat => "heartbeat",
         }
     }
 }
@@ -274,6 +349,9 @@ impl Config {
             }
         };
         fix(&mut self.agent.socket);
+        if let Some(p) = self.admin.socket.as_mut() {
+            fix(p);
+        }
         fix(&mut self.journal.dir);
         for k in self.keys.values_mut() {
             if let Some(h) = k.hyperliquid.as_mut() {
@@ -292,8 +370,76 @@ impl Config {
         }
     }
 
+    /// The operator socket's path.
+    pub fn admin_socket(&self) -> PathBuf {
+        self.admin.socket.clone().unwrap_or_else(|| {
+            self.agent
+                .socket
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("admin.sock")
+        })
+    }
+
+    /// The uids served on the operator socket.
+    pub fn operator_uids(&self) -> Vec<u32> {
+        if self.admin.uids.is_empty() {
+            // SAFETY: geteuid cannot fail.
+            vec![unsafe { libc::geteuid() }]
+        } else {
+            self.admin.uids.clone()
+        }
+    }
+
+    fn validate_deadman_and_admin(&self) -> Result<(), String> {
+        let d = &self.deadman;
+        if d.min_timeout_ms < 100 || d.min_timeout_ms > d.max_timeout_ms {
+            return Err("deadman: need 100 <= min_timeout_ms <= max_timeout_ms".into());
+        }
+        if d.max_timeout_ms > 7 * 86_400_000 {
+            return Err("deadman.max_timeout_ms must be at most 7 days".into());
+        }
+        if d.on_trip_timeout_ms == 0 || d.on_trip_timeout_ms > 600_000 {
+            return Err("deadman.on_trip_timeout_ms must be between 1 and 600000".into());
+        }
+        if let Some(prog) = d.on_trip.first()
+            && !Path::new(prog).is_absolute()
+        {
+            return Err(format!(
+                "deadman.on_trip: the program must be an absolute path (got {prog:?}); no shell or PATH lookup is used"
+            ));
+        }
+        for (alias, k) in &self.keys {
+            if let Some(g) = k
+                .hyperliquid
+                .as_ref()
+                .and_then(|h| h.schedule_cancel_grace_ms)
+                && g > 86_400_000
+            {
+                return Err(format!(
+                    "keys.{alias}.hyperliquid.schedule_cancel_grace_ms must be at most one day"
+                ));
+            }
+        }
+        if self.admin_socket() == self.agent.socket {
+            return Err("admin.socket must differ from agent.socket".into());
+        }
+        if !self.admin.allow_shared_uid {
+            for u in self.operator_uids() {
+                if let Some((name, _)) = self.identities.iter().find(|(_, i)| i.uids.contains(&u)) {
+                    return Err(format!(
+                        "uid {u} is both an operator (admin.uids, default: the agent's own uid) and the uid of identity {name:?}: \
+                         run bots under their own uids, or set admin.allow_shared_uid = true (development only)"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Cross-checks serde cannot express.
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_deadman_and_admin()?;
         let a = &self.agent;
         // The upper bound keeps every message to be signed well inside what
         // the worker pipe carries (16 MiB).

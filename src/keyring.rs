@@ -8,13 +8,14 @@
 //! opted in per key), and pass a sign-and-verify self-test.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
 use crate::backend::pool::WorkerPool;
 use crate::backend::uri::Pkcs11Uri;
 use crate::backend::{BackendError, KeyInfo, KeyType};
-use crate::config::{Config, KeyConfig};
+use crate::config::KeyConfig;
 use crate::crypto::{self, CryptoError, secp256k1::RecoverableSignature};
 
 /// The public half of a key, parsed once.
@@ -91,99 +92,154 @@ pub enum SignError {
 }
 
 pub struct Keyring {
-    entries: Vec<KeyEntry>,
-    by_alias: HashMap<String, usize>,
+    inner: std::sync::RwLock<Inner>,
     pool: WorkerPool,
 }
 
+/// The alias table. Rotation swaps an alias's entry in one write-locked
+/// step; a request holds the `Arc` of the entry it looked up, so it signs
+/// and verifies with one key from start to end — never half of each.
+#[derive(Default)]
+struct Inner {
+    /// Current entries, in config order.
+    entries: Vec<Arc<KeyEntry>>,
+    by_alias: HashMap<String, usize>,
+    /// Aliases whose keys were zeroized: never served again.
+    zeroized: std::collections::BTreeSet<String>,
+}
+
+/// Why a rotation, rollback or zeroisation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyringError {
+    #[error("no key {0:?}")]
+    UnknownAlias(String),
+    #[error("key {0:?} was zeroized")]
+    Zeroized(String),
+    #[error("{0}")]
+    Refused(String),
+}
+
+fn missing_locked(inner: &Inner, alias: &str) -> KeyringError {
+    if inner.zeroized.contains(alias) {
+        KeyringError::Zeroized(alias.to_string())
+    } else {
+        KeyringError::UnknownAlias(alias.to_string())
+    }
+}
+
+/// Check a token key against its config and build its entry.
+fn build_entry(alias: &str, kc: &KeyConfig, info: KeyInfo, index: u32) -> Result<KeyEntry, String> {
+    if info.key_type != kc.key_type {
+        return Err(format!(
+            "key {alias:?}: config says type {} but the token holds a {} key",
+            kc.key_type, info.key_type
+        ));
+    }
+    if !info.is_protected() && !kc.allow_extractable {
+        return Err(format!(
+            "key {alias:?} ({}) can leave the token (sensitive={}, extractable={}); refusing it. \
+             Re-create it on the token, or set allow_extractable = true for this key",
+            info.uri(),
+            info.sensitive,
+            info.extractable
+        ));
+    }
+    let verifier = match (info.key_type, &info.public_key) {
+        (KeyType::Hmac, _) => Verifier::Hmac,
+        (_, None) => {
+            return Err(format!(
+                "key {alias:?}: the token holds no public key object with the same id; \
+                 cannot verify its signatures"
+            ));
+        }
+        (KeyType::Secp256k1, Some(pk)) => {
+            Verifier::Secp256k1(crypto::secp256k1::verifying_key(pk).map_err(|e| e.to_string())?)
+        }
+        (KeyType::P256, Some(pk)) => {
+            Verifier::P256(crypto::p256::verifying_key(pk).map_err(|e| e.to_string())?)
+        }
+        (KeyType::Ed25519, Some(pk)) => {
+            Verifier::Ed25519(crypto::ed25519::verifying_key(pk).map_err(|e| e.to_string())?)
+        }
+    };
+    Ok(KeyEntry {
+        alias: alias.to_string(),
+        config: kc.clone(),
+        info,
+        index,
+        verifier,
+    })
+}
+
 impl Keyring {
-    /// Build the keyring from the config and what the first worker found in
-    /// the token (same order as the config's `[keys]`). Refuses keys whose
-    /// attributes break invariant 1.
-    pub fn new(cfg: &Config, infos: Vec<KeyInfo>, pool: WorkerPool) -> Result<Keyring, String> {
-        let mut entries = Vec::new();
-        let mut by_alias = HashMap::new();
-        for (i, ((alias, kc), info)) in cfg.keys.iter().zip(infos).enumerate() {
-            if info.key_type != kc.key_type {
-                return Err(format!(
-                    "key {alias:?}: config says type {} but the token holds a {} key",
-                    kc.key_type, info.key_type
-                ));
-            }
-            if !info.is_protected() && !kc.allow_extractable {
-                return Err(format!(
-                    "key {alias:?} ({}) can leave the token (sensitive={}, extractable={}); refusing it. \
-                     Re-create it on the token, or set allow_extractable = true for this key",
-                    info.uri(),
-                    info.sensitive,
-                    info.extractable
-                ));
-            }
-            let verifier = match (info.key_type, &info.public_key) {
-                (KeyType::Hmac, _) => Verifier::Hmac,
-                (_, None) => {
-                    return Err(format!(
-                        "key {alias:?}: the token holds no public key object with the same id; \
-                         cannot verify its signatures"
-                    ));
-                }
-                (KeyType::Secp256k1, Some(pk)) => Verifier::Secp256k1(
-                    crypto::secp256k1::verifying_key(pk).map_err(|e| e.to_string())?,
-                ),
-                (KeyType::P256, Some(pk)) => {
-                    Verifier::P256(crypto::p256::verifying_key(pk).map_err(|e| e.to_string())?)
-                }
-                (KeyType::Ed25519, Some(pk)) => Verifier::Ed25519(
-                    crypto::ed25519::verifying_key(pk).map_err(|e| e.to_string())?,
-                ),
-            };
+    /// Build the keyring from `(alias, config, token key)` triples, in the
+    /// order of the pool's key table.
+    pub fn new(
+        keys: Vec<(String, KeyConfig, KeyInfo)>,
+        pool: WorkerPool,
+    ) -> Result<Keyring, String> {
+        let mut inner = Inner::default();
+        for (i, (alias, kc, info)) in keys.into_iter().enumerate() {
+            let entry = build_entry(&alias, &kc, info, i as u32)?;
             // Two aliases for one token key would let per-alias settings
             // (raw_signing above all) be bypassed through the other alias.
-            if let Some(other) = entries
+            if let Some(other) = inner
+                .entries
                 .iter()
-                .find(|o: &&KeyEntry| o.info.label == info.label && o.info.id == info.id)
+                .find(|o| o.info.label == entry.info.label && o.info.id == entry.info.id)
             {
                 return Err(format!(
                     "keys {:?} and {alias:?} name the same token key ({}); give each key one alias",
                     other.alias,
-                    info.uri()
+                    entry.info.uri()
                 ));
             }
-            by_alias.insert(alias.clone(), i);
-            entries.push(KeyEntry {
-                alias: alias.clone(),
-                config: kc.clone(),
-                info,
-                index: i as u32,
-                verifier,
-            });
+            inner.by_alias.insert(alias, inner.entries.len());
+            inner.entries.push(Arc::new(entry));
         }
         Ok(Keyring {
-            entries,
-            by_alias,
+            inner: std::sync::RwLock::new(inner),
             pool,
         })
     }
 
-    pub fn entries(&self) -> &[KeyEntry] {
-        &self.entries
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The entries served (current keys, in config order; zeroized
+    /// aliases left out).
+    pub fn entries(&self) -> Vec<Arc<KeyEntry>> {
+        let inner = self.read();
+        inner
+            .entries
+            .iter()
+            .filter(|e| inner.by_alias.contains_key(&e.alias))
+            .cloned()
+            .collect()
     }
 
     pub fn pool(&self) -> &WorkerPool {
         &self.pool
     }
 
-    /// Find a key by alias or by PKCS#11 URI (matched on object label / id).
-    pub fn lookup(&self, reference: &str) -> Option<&KeyEntry> {
-        if let Some(&i) = self.by_alias.get(reference) {
-            return Some(&self.entries[i]);
+    /// Resolve an alias or a PKCS#11 URI to the current entry.
+    pub fn lookup(&self, reference: &str) -> Option<Arc<KeyEntry>> {
+        let inner = self.read();
+        if let Some(&i) = inner.by_alias.get(reference) {
+            return Some(inner.entries[i].clone());
         }
         let uri = Pkcs11Uri::parse(reference).ok()?;
         if uri.object.is_none() && uri.id.is_none() {
             return None;
         }
-        let mut hits = self.entries.iter().filter(|e| {
-            uri.object.as_ref().is_none_or(|o| *o == e.info.label)
+        let mut hits = inner.entries.iter().filter(|e| {
+            inner.by_alias.contains_key(&e.alias)
+                && uri.object.as_ref().is_none_or(|o| *o == e.info.label)
                 && uri.id.as_ref().is_none_or(|id| *id == e.info.id)
                 && uri.token.as_ref().is_none_or(|t| *t == e.info.token_label)
                 && uri
@@ -196,13 +252,74 @@ impl Keyring {
         if hits.next().is_some() {
             None
         } else {
-            Some(first)
+            Some(first.clone())
         }
     }
 
-    /// Exactly the bytes the token will be handed for `input` (the digest
-    /// for ECDSA keys, the message for Ed25519 and HMAC). The journal
-    /// records their hash with the decision, before signing.
+    /// Prepare `alias`'s next key: check the token key against the alias's
+    /// config, add it to the workers' key table and self-test it (sign and
+    /// verify). Nothing changes for callers until [`Keyring::activate`].
+    pub async fn prepare(&self, alias: &str, info: KeyInfo) -> Result<Arc<KeyEntry>, KeyringError> {
+        let current = self.lookup(alias).ok_or_else(|| self.missing(alias))?;
+        if info.label == current.info.label && info.id == current.info.id {
+            return Err(KeyringError::Refused(format!(
+                "key {alias:?} already uses {}",
+                info.uri()
+            )));
+        }
+        let sel = crate::backend::KeySelector {
+            label: Some(info.label.clone()),
+            id: (!info.id.is_empty()).then(|| info.id.clone()),
+        };
+        // Build (and so check) before the table grows.
+        build_entry(alias, &current.config, info.clone(), 0).map_err(KeyringError::Refused)?;
+        let index = self.pool.add_key(sel);
+        let entry = Arc::new(
+            build_entry(alias, &current.config, info, index).map_err(KeyringError::Refused)?,
+        );
+        self.test_entry(&entry)
+            .await
+            .map_err(KeyringError::Refused)?;
+        Ok(entry)
+    }
+
+    fn missing(&self, alias: &str) -> KeyringError {
+        missing_locked(&self.read(), alias)
+    }
+
+    /// Make a prepared entry current for its alias. Returns the previous
+    /// entry (still on the token; the journal keeps it for rollback).
+    pub fn activate(&self, entry: Arc<KeyEntry>) -> Result<Arc<KeyEntry>, KeyringError> {
+        let mut inner = self.write();
+        let alias = entry.alias.clone();
+        let Some(&i) = inner.by_alias.get(&alias) else {
+            return Err(missing_locked(&inner, &alias));
+        };
+        Ok(std::mem::replace(&mut inner.entries[i], entry))
+    }
+
+    /// Stop serving `alias` for good; returns its current entry (whose
+    /// token objects the caller destroys).
+    pub fn zeroize(&self, alias: &str) -> Result<Arc<KeyEntry>, KeyringError> {
+        let mut inner = self.write();
+        let Some(i) = inner.by_alias.remove(alias) else {
+            return Err(missing_locked(&inner, alias));
+        };
+        inner.zeroized.insert(alias.to_string());
+        Ok(inner.entries[i].clone())
+    }
+
+    /// Aliases still served.
+    pub fn aliases(&self) -> Vec<String> {
+        let inner = self.read();
+        inner
+            .entries
+            .iter()
+            .filter(|e| inner.by_alias.contains_key(&e.alias))
+            .map(|e| e.alias.clone())
+            .collect()
+    }
+
     pub fn payload(&self, entry: &KeyEntry, input: &SignInput) -> Result<Vec<u8>, SignError> {
         Ok(match (entry.info.key_type, input) {
             (KeyType::Secp256k1, SignInput::Digest(d)) | (KeyType::P256, SignInput::Digest(d)) => {
@@ -280,25 +397,32 @@ impl Keyring {
     /// that two MACs over the same message agree and two over different
     /// messages do not.
     pub async fn self_test(&self) -> Result<(), String> {
-        for e in &self.entries {
-            let msg =
-                format!("tradeward self-test {} {}", e.alias, std::process::id()).into_bytes();
-            let first = self
-                .sign(e, SignInput::Message(msg.clone()))
-                .await
-                .map_err(|err| format!("self-test of key {:?} failed: {err}", e.alias))?;
-            if let SignOutput::Hmac { mac } = first {
-                let again = self.sign(e, SignInput::Message(msg.clone())).await;
-                let other = self.sign(e, SignInput::Message(b"other".to_vec())).await;
-                match (again, other) {
-                    (Ok(SignOutput::Hmac { mac: a }), Ok(SignOutput::Hmac { mac: o }))
-                        if a == mac && o != mac => {}
-                    _ => {
-                        return Err(format!(
-                            "self-test of HMAC key {:?} failed: MACs inconsistent",
-                            e.alias
-                        ));
-                    }
+        for e in self.entries() {
+            self.test_entry(&e).await?;
+        }
+        Ok(())
+    }
+
+    /// Sign a test message with `e` (every signature is verified against
+    /// its public key on the way); for HMAC keys, check the MACs are
+    /// deterministic and message-dependent.
+    async fn test_entry(&self, e: &KeyEntry) -> Result<(), String> {
+        let msg = format!("tradeward self-test {} {}", e.alias, std::process::id()).into_bytes();
+        let first = self
+            .sign(e, SignInput::Message(msg.clone()))
+            .await
+            .map_err(|err| format!("self-test of key {:?} failed: {err}", e.alias))?;
+        if let SignOutput::Hmac { mac } = first {
+            let again = self.sign(e, SignInput::Message(msg.clone())).await;
+            let other = self.sign(e, SignInput::Message(b"other".to_vec())).await;
+            match (again, other) {
+                (Ok(SignOutput::Hmac { mac: a }), Ok(SignOutput::Hmac { mac: o }))
+                    if a == mac && o != mac => {}
+                _ => {
+                    return Err(format!(
+                        "self-test of HMAC key {:?} failed: MACs inconsistent",
+                        e.alias
+                    ));
                 }
             }
         }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod crypto;
+pub mod deadman;
 pub mod harden;
 pub mod journal;
 pub mod keyring;

@@ -51,6 +51,9 @@ pub enum ErrorCode {
     JournalUnavailable,
     /// The agent is shutting down.
     ShuttingDown,
+    /// The identity's dead-man's switch has tripped; only an operator can
+    /// re-arm it.
+    SwitchTripped,
     /// A bug or unexpected condition; nothing was signed.
     Internal,
 }

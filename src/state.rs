@@ -7,23 +7,84 @@
 //! Replaying the records in order hands the policy engine the same calls it
 //! saw live; it applies the journaled outcome and never re-judges.
 
-use crate::journal::{Event, Record};
+use crate::journal::{Event, KeyRef, Record};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use crate::deadman::Switchboard;
+use crate::deadman::trip::AGENT_RULE;
 use crate::nonces::NonceBook;
-use crate::policy::{Engine, Policy, Request, rule_feeds_breaker};
+use crate::policy::{Engine, Halt, HaltScope, Policy, Request, rule_feeds_breaker};
+
+/// Which token key each alias uses, as rotations, rollbacks and
+/// zeroisations left it (the config names each alias's first key).
+#[derive(Debug, Default)]
+pub struct KeyHistory {
+    /// alias → the keys it has used, oldest first; the last is current.
+    /// Absent: the alias still uses its configured key.
+    pub chain: BTreeMap<String, Vec<KeyRef>>,
+    pub zeroized: BTreeSet<String>,
+}
+
+impl KeyHistory {
+    /// The key `alias` uses now, if a rotation changed it.
+    pub fn current(&self, alias: &str) -> Option<&KeyRef> {
+        self.chain.get(alias).and_then(|c| c.last())
+    }
+
+    /// The key a rollback of `alias` would restore.
+    pub fn previous(&self, alias: &str) -> Option<&KeyRef> {
+        let c = self.chain.get(alias)?;
+        c.len().checked_sub(2).map(|i| &c[i])
+    }
+
+    pub fn rotated(&mut self, alias: &str, from: &KeyRef, to: &KeyRef) {
+        let c = self.chain.entry(alias.to_string()).or_default();
+        if c.is_empty() {
+            c.push(from.clone());
+        }
+        c.push(to.clone());
+    }
+
+    /// Undo the last rotation. The chain keeps its first (configured) key,
+    /// so the alias stays pinned to it even if the config changes later.
+    pub fn rolled_back(&mut self, alias: &str) {
+        if let Some(c) = self.chain.get_mut(alias)
+            && c.len() > 1
+        {
+            c.pop();
+        }
+    }
+}
 
 /// Decision state shared by the order operations.
 pub struct State {
     pub nonces: NonceBook,
     pub engine: Engine,
+    /// Dead-man's switches.
+    pub deadman: Switchboard,
+    /// Key rotations and zeroisations.
+    pub keys: KeyHistory,
+    /// `deadman.halted_allows_reducing`, for halts rebuilt from the journal.
+    pub halted_allows_reducing: bool,
+    /// SHA-256 of the `[policy]` table in force.
+    pub policy_sha256: String,
+    /// The clocks replay places deadlines against.
+    replay_clock: (u64, Instant),
     /// Order decisions replayed at start (for the log line).
     pub replayed_orders: u64,
 }
 
 impl State {
-    pub fn new(policy: Policy) -> State {
+    pub fn new(policy: Policy, halted_allows_reducing: bool) -> State {
         State {
             nonces: NonceBook::default(),
             engine: Engine::new(policy),
+            deadman: Switchboard::default(),
+            keys: KeyHistory::default(),
+            halted_allows_reducing,
+            policy_sha256: String::new(),
+            replay_clock: (crate::journal::record::now_ms(), Instant::now()),
             replayed_orders: 0,
         }
     }
@@ -42,8 +103,12 @@ impl State {
                     intents,
                     now_ms: rec.ts_ms,
                 };
-                self.engine
-                    .replay(&req, d.allow, !d.allow && rule_feeds_breaker(&d.rule));
+                // The agent's own instructions (trip cancels, heartbeat
+                // backups) never counted towards policy state.
+                if d.rule != AGENT_RULE {
+                    self.engine
+                        .replay(&req, d.allow, !d.allow && rule_feeds_breaker(&d.rule));
+                }
                 if d.allow
                     && let Some(n) = d.nonce
                 {
@@ -53,6 +118,52 @@ impl State {
             }
             Event::OrderClosed { key, order, .. } => {
                 self.engine.report_closed(key, order, rec.ts_ms);
+            }
+            Event::Trip { identity, .. } => {
+                self.engine.halt(
+                    HaltScope::Identity(identity.clone()),
+                    Halt {
+                        reason: crate::deadman::watch::TRIP_REASON.into(),
+                        reducing_allowed: self.halted_allows_reducing,
+                        since_ms: rec.ts_ms,
+                    },
+                );
+                self.deadman
+                    .replay(rec, self.replay_clock.0, self.replay_clock.1);
+            }
+            Event::Rearm { identity, .. } => {
+                self.engine.resume(&HaltScope::Identity(identity.clone()));
+                self.deadman
+                    .replay(rec, self.replay_clock.0, self.replay_clock.1);
+            }
+            Event::Heartbeat { .. } | Event::Pause { .. } | Event::TripHook { .. } => {
+                self.deadman
+                    .replay(rec, self.replay_clock.0, self.replay_clock.1);
+            }
+            Event::Halt {
+                target,
+                reason,
+                reducing_allowed,
+                ..
+            } => {
+                self.engine.halt(
+                    target.clone(),
+                    Halt {
+                        reason: reason.clone(),
+                        reducing_allowed: *reducing_allowed,
+                        since_ms: rec.ts_ms,
+                    },
+                );
+            }
+            Event::Resume { target, .. } => {
+                self.engine.resume(target);
+            }
+            Event::KeyRotated {
+                alias, from, to, ..
+            } => self.keys.rotated(alias, from, to),
+            Event::KeyRolledBack { alias, .. } => self.keys.rolled_back(alias),
+            Event::KeyZeroized { alias, .. } => {
+                self.keys.zeroized.insert(alias.clone());
             }
             _ => {}
         }

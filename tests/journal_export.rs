@@ -264,6 +264,17 @@ fn kind_counts(recs: &[&Value]) -> BTreeMap<String, u64> {
         "peer_refused",
         "checkpoint",
         "order_closed",
+        "heartbeat",
+        "trip",
+        "trip_hook",
+        "halt",
+        "resume",
+        "rearm",
+        "pause",
+        "policy_reload",
+        "key_rotated",
+        "key_rolled_back",
+        "key_zeroized",
         "note",
     ]
     .iter()
@@ -873,4 +884,271 @@ fn export_summarises_orders_notional_and_transfers() {
     // The intents field is quoted, with its quotes doubled.
     let raw = String::from_utf8(export(&env, &["--format", "csv"]).stdout).unwrap();
     assert!(raw.contains(",\"[{\"\"intent\"\":\"\"place\"\",\"\"symbol\"\":\"\"BTC\"\","));
+}
+
+// ---------------------------------------------------------------------------
+// Dead-man's switch and operator records, written straight into a journal
+// folder (no agent needed), then exported with `--dir`.
+
+/// Chain `events` into one segment in `dir`, record `i` at `t0 + 10 * i`
+/// ms; returns the records as written.
+fn write_journal(
+    dir: &Path,
+    t0: u64,
+    events: Vec<tradeward::journal::Event>,
+) -> Vec<tradeward::journal::Record> {
+    use tradeward::journal::record::{GENESIS, encode, line_hash};
+    let mut prev = GENESIS;
+    let mut text = Vec::new();
+    let mut recs = Vec::new();
+    for (i, event) in events.into_iter().enumerate() {
+        let rec = tradeward::journal::Record {
+            seq: i as u64 + 1,
+            ts_ms: t0 + 10 * i as u64,
+            prev: hex::encode(prev),
+            event,
+        };
+        let line = encode(&rec);
+        prev = line_hash(&line);
+        text.extend_from_slice(&line);
+        text.push(b'\n');
+        recs.push(rec);
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(tradeward::journal::segment::segment_name(1)), text).unwrap();
+    recs
+}
+
+fn export_dir(dir: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(common::BIN)
+        .args(["journal", "export", "--dir", path_str(dir)])
+        .args(args)
+        .env_remove("TRADEWARD_CONFIG")
+        .output()
+        .expect("run tradeward")
+}
+
+#[test]
+fn export_reports_trips_and_operator_actions() {
+    use tradeward::journal::Event;
+    use tradeward::policy::HaltScope;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("journal");
+    let t0 = 1_740_000_000_000;
+    let by = "operator uid 0 pid 7";
+    let beat = |identity: &str| Event::Heartbeat {
+        identity: identity.into(),
+        timeout_ms: 30_000,
+        deadline_ms: t0 + 30_000,
+    };
+    let decision = tradeward::journal::Decision {
+        identity: "bot-a".into(),
+        uid: 1000,
+        pid: Some(4),
+        request_id: 2,
+        op: "sign".into(),
+        key: Some("eth".into()),
+        request_sha256: "ab".repeat(32),
+        allow: false,
+        rule: "halted".into(),
+        reason: "new risk is halted".into(),
+        payload_sha256: None,
+        venue: None,
+        nonce: None,
+        intents: None,
+    };
+    // Record n is at t0 + 10 * (n - 1).
+    let recs = write_journal(
+        &dir,
+        t0,
+        vec![
+            beat("bot-a"),
+            beat("bot-b"),
+            beat("bot-a"),
+            Event::Trip {
+                identity: "bot-a".into(),
+                deadline_ms: t0 + 5,
+                reason: "no heartbeat for 30000 ms".into(),
+            },
+            Event::TripHook {
+                identity: "bot-a".into(),
+                trip: 4,
+                ok: false,
+                exit_code: Some(2),
+                instructions: 3,
+                output: "line, \"one\"\n".repeat(40),
+            },
+            Event::Decision(decision),
+            Event::Halt {
+                target: HaltScope::Key("eth".into()),
+                reason: "venue outage".into(),
+                reducing_allowed: false,
+                by: by.into(),
+            },
+            Event::Pause {
+                identity: "bot-b".into(),
+                until_ms: t0 + 3_600_000,
+                reason: "deploy".into(),
+                by: by.into(),
+            },
+            Event::Rearm {
+                identity: "bot-a".into(),
+                timeout_ms: 30_000,
+                deadline_ms: t0 + 30_080,
+                by: by.into(),
+            },
+            Event::Resume {
+                target: HaltScope::Key("eth".into()),
+                by: by.into(),
+            },
+            Event::PolicyReload {
+                sha256: "cd".repeat(32),
+                by: "SIGHUP".into(),
+            },
+            Event::Trip {
+                identity: "bot-b".into(),
+                deadline_ms: t0 + 100,
+                reason: "no heartbeat for 30000 ms".into(),
+            },
+            Event::TripHook {
+                identity: "bot-b".into(),
+                trip: 12,
+                ok: true,
+                exit_code: Some(0),
+                instructions: 0,
+                output: String::new(),
+            },
+        ],
+    );
+
+    let json_of = |args: &[&str]| -> Value {
+        let mut all = vec!["--format", "json"];
+        all.extend_from_slice(args);
+        let out = export_dir(&dir, &all);
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let v = json_of(&[]);
+    let all: Vec<Value> = recs
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap())
+        .collect();
+    assert_eq!(
+        v["records"]["by_kind"],
+        json!(kind_counts(&all.iter().collect::<Vec<_>>()))
+    );
+    assert_eq!(
+        v["heartbeats"],
+        json!({"total": 3, "by_identity": {"bot-a": 2, "bot-b": 1}})
+    );
+
+    let t = &v["trips"];
+    assert_eq!(t["total"], 2);
+    assert_eq!(t["by_identity"], json!({"bot-a": 1, "bot-b": 1}));
+    assert_eq!(t["without_hook"], 0);
+    let first = &t["list"][0];
+    assert_eq!(first["seq"], 4);
+    assert_eq!(first["time"], format_rfc3339(t0 + 30));
+    assert_eq!(first["ts_ms"], t0 + 30);
+    assert_eq!(first["identity"], "bot-a");
+    assert_eq!(first["deadline_ms"], t0 + 5);
+    assert_eq!(first["late_ms"], 25);
+    assert_eq!(first["reason"], "no heartbeat for 30000 ms");
+    let hook = &first["hook"];
+    assert_eq!(
+        (
+            &hook["seq"],
+            &hook["ok"],
+            &hook["exit_code"],
+            &hook["instructions"]
+        ),
+        (&json!(5), &json!(false), &json!(2), &json!(3))
+    );
+    // 480 characters recorded, 200 reported.
+    let output = hook["output"].as_str().unwrap();
+    assert_eq!(output.chars().count(), 200);
+    assert!("line, \"one\"\n".repeat(40).starts_with(output));
+    assert_eq!(hook["output_truncated"], true);
+    assert_eq!(t["list"][1]["late_ms"], 10);
+    assert_eq!(t["list"][1]["hook"]["ok"], true);
+    assert_eq!(t["list"][1]["hook"]["output_truncated"], false);
+
+    let a = &v["operator_actions"];
+    assert_eq!(a["total"], 5);
+    assert_eq!(
+        a["by_kind"],
+        json!({"halt": 1, "pause": 1, "policy_reload": 1, "rearm": 1, "resume": 1})
+    );
+    let got: Vec<(&Value, &Value, &Value, &Value)> = a["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (&a["seq"], &a["kind"], &a["by"], &a["detail"]))
+        .collect();
+    let key_eth = json!({"scope": "key", "name": "eth"});
+    let want = [
+        (
+            json!(7),
+            json!("halt"),
+            json!(by),
+            json!({"target": key_eth, "reason": "venue outage", "reducing_allowed": false}),
+        ),
+        (
+            json!(8),
+            json!("pause"),
+            json!(by),
+            json!({"identity": "bot-b", "until_ms": t0 + 3_600_000, "reason": "deploy"}),
+        ),
+        (
+            json!(9),
+            json!("rearm"),
+            json!(by),
+            json!({"identity": "bot-a", "timeout_ms": 30_000, "deadline_ms": t0 + 30_080}),
+        ),
+        (
+            json!(10),
+            json!("resume"),
+            json!(by),
+            json!({"target": key_eth}),
+        ),
+        (
+            json!(11),
+            json!("policy_reload"),
+            json!("SIGHUP"),
+            json!({"sha256": "cd".repeat(32)}),
+        ),
+    ];
+    let want: Vec<(&Value, &Value, &Value, &Value)> =
+        want.iter().map(|(a, b, c, d)| (a, b, c, d)).collect();
+    assert_eq!(got, want);
+    for (action, rec) in a["list"].as_array().unwrap().iter().zip(&all[6..11]) {
+        assert_eq!(action["ts_ms"], rec["ts_ms"]);
+        assert_eq!(
+            action["time"],
+            format_rfc3339(rec["ts_ms"].as_u64().unwrap())
+        );
+    }
+
+    // A period ending before the first trip's hook still joins it; one
+    // starting after the first trip leaves it out.
+    let to = (t0 + 35).to_string();
+    let early = json_of(&["--to", &to]);
+    assert_eq!(early["trips"]["total"], 1);
+    assert_eq!(early["trips"]["list"][0]["hook"]["seq"], 5);
+    assert_eq!(early["operator_actions"]["total"], 0);
+    let from = (t0 + 65).to_string();
+    let late = json_of(&["--from", &from]);
+    assert_eq!(late["trips"]["total"], 1);
+    assert_eq!(late["trips"]["list"][0]["seq"], 12);
+    assert_eq!(late["operator_actions"]["total"], 4);
+    assert_eq!(late["heartbeats"]["total"], 0);
+
+    // The CSV stays one row per decision: these records add no rows.
+    let out = export_dir(&dir, &["--format", "csv"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let rows = parse_csv(std::str::from_utf8(&out.stdout).unwrap());
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0], COLUMNS);
+    assert_eq!(rows[1], expected_row(&all[5]));
 }

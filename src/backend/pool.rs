@@ -21,7 +21,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::worker::{FromWorker, InitParams, MAX_WORKER_FRAME, ToWorker};
-use super::{BackendError, KeyInfo, KeySelector, TokenSelector};
+use super::{BackendError, KeyInfo, KeySelector, KeyType, TokenSelector};
 
 /// What the pool needs to start workers.
 #[derive(Clone)]
@@ -39,10 +39,23 @@ pub struct PoolConfig {
     pub sign_timeout: Duration,
 }
 
+/// What a job asks of a worker.
+enum Work {
+    Sign { key: u32, data: Vec<u8> },
+    Find(KeySelector),
+    Generate { key_type: KeyType, label: String },
+    Destroy(KeySelector),
+}
+
+/// What a worker answered.
+enum Done {
+    Signature(Vec<u8>),
+    Key(KeyInfo),
+}
+
 struct Job {
-    key: u32,
-    data: Vec<u8>,
-    reply: oneshot::Sender<Result<Vec<u8>, BackendError>>,
+    work: Work,
+    reply: oneshot::Sender<Result<Done, BackendError>>,
 }
 
 /// Handle to the running pool. Cheap to clone.
@@ -54,12 +67,18 @@ pub struct WorkerPool {
     slots: Arc<AtomicUsize>,
     sign_timeout: Duration,
     pids: Arc<std::sync::Mutex<Vec<Option<u32>>>>,
+    /// The key table every worker follows: the configured keys, then each
+    /// key added by a rotation. A worker that knows fewer keys is brought
+    /// up to date (`AddKey`) before its next job.
+    table: Arc<std::sync::RwLock<Vec<KeySelector>>>,
 }
 
 struct Running {
     child: Child,
     stdin: ChildStdin,
     stdout: ChildStdout,
+    /// How many entries of the key table this worker has.
+    known: usize,
 }
 
 async fn write_msg(stdin: &mut ChildStdin, msg: &ToWorker) -> std::io::Result<()> {
@@ -88,7 +107,10 @@ async fn read_msg(stdout: &mut ChildStdout) -> std::io::Result<FromWorker> {
 }
 
 /// Start one worker and wait until it has logged in and found the keys.
-async fn spawn(cfg: &PoolConfig) -> Result<(Running, Vec<KeyInfo>, u32), BackendError> {
+async fn spawn(
+    cfg: &PoolConfig,
+    table: &Arc<std::sync::RwLock<Vec<KeySelector>>>,
+) -> Result<(Running, Vec<KeyInfo>, u32), BackendError> {
     let mut cmd = Command::new(&cfg.program);
     cmd.arg("worker")
         .stdin(Stdio::piped())
@@ -110,7 +132,7 @@ async fn spawn(cfg: &PoolConfig) -> Result<(Running, Vec<KeyInfo>, u32), Backend
         module: cfg.module.clone(),
         token: cfg.token.clone(),
         pin: cfg.pin.expose_secret().as_bytes().to_vec(),
-        keys: cfg.keys.clone(),
+        keys: table.read().expect("key table").clone(),
     });
     let unavailable =
         |e: std::io::Error| BackendError::WorkerUnavailable(format!("worker start: {e}"));
@@ -126,6 +148,7 @@ async fn spawn(cfg: &PoolConfig) -> Result<(Running, Vec<KeyInfo>, u32), Backend
                 child,
                 stdin,
                 stdout,
+                known: keys.len(),
             },
             keys,
             pid,
@@ -143,7 +166,8 @@ impl WorkerPool {
     /// error; the returned key infos come from that worker.
     pub async fn start(cfg: PoolConfig) -> Result<(WorkerPool, Vec<KeyInfo>), BackendError> {
         let workers = cfg.workers.max(1);
-        let (first, keys, pid) = spawn(&cfg).await?;
+        let table = Arc::new(std::sync::RwLock::new(cfg.keys.clone()));
+        let (first, keys, pid) = spawn(&cfg, &table).await?;
         let (tx, rx) = mpsc::channel::<Job>(1024);
         let rx = Arc::new(Mutex::new(rx));
         let live = Arc::new(AtomicUsize::new(0));
@@ -159,8 +183,9 @@ impl WorkerPool {
             let pids = pids.clone();
             let initial = first.take();
             let slots = slots.clone();
+            let table = table.clone();
             tokio::spawn(async move {
-                run_slot(slot, cfg, rx.clone(), live, pids, initial).await;
+                run_slot(slot, cfg, table, rx.clone(), live, pids, initial).await;
                 if slots.fetch_sub(1, Ordering::Relaxed) == 1 {
                     // The last slot gave up: answer everything still queued
                     // now rather than at its timeout.
@@ -181,6 +206,7 @@ impl WorkerPool {
                 slots,
                 sign_timeout,
                 pids,
+                table,
             },
             keys,
         ))
@@ -191,6 +217,52 @@ impl WorkerPool {
     /// gives up waiting after `2 × sign_timeout` in any case, so a caller is
     /// never left hanging.
     pub async fn sign(&self, key: u32, data: Vec<u8>) -> Result<Vec<u8>, BackendError> {
+        match self.run(Work::Sign { key, data }).await? {
+            Done::Signature(s) => Ok(s),
+            Done::Key(_) => Err(BackendError::WorkerUnavailable(
+                "unexpected worker reply".into(),
+            )),
+        }
+    }
+
+    async fn key_job(&self, work: Work) -> Result<KeyInfo, BackendError> {
+        match self.run(work).await? {
+            Done::Key(k) => Ok(k),
+            Done::Signature(_) => Err(BackendError::WorkerUnavailable(
+                "unexpected worker reply".into(),
+            )),
+        }
+    }
+
+    /// Describe a key on the token (without adding it to the table).
+    pub async fn find(&self, sel: KeySelector) -> Result<KeyInfo, BackendError> {
+        self.key_job(Work::Find(sel)).await
+    }
+
+    /// Generate a key on the token.
+    pub async fn generate(
+        &self,
+        key_type: KeyType,
+        label: String,
+    ) -> Result<KeyInfo, BackendError> {
+        self.key_job(Work::Generate { key_type, label }).await
+    }
+
+    /// Destroy a key's objects on the token.
+    pub async fn destroy(&self, sel: KeySelector) -> Result<KeyInfo, BackendError> {
+        self.key_job(Work::Destroy(sel)).await
+    }
+
+    /// Add a key to the table every worker follows; returns its index.
+    /// Check it exists first (`find`): a worker that cannot resolve it
+    /// fails the jobs that need it until it can.
+    pub fn add_key(&self, sel: KeySelector) -> u32 {
+        let mut t = self.table.write().expect("key table");
+        t.push(sel);
+        (t.len() - 1) as u32
+    }
+
+    async fn run(&self, work: Work) -> Result<Done, BackendError> {
         if self.slots.load(Ordering::Relaxed) == 0 {
             return Err(BackendError::Stopped(
                 "no signing worker is running: they could not log in to the token (see the agent's log); restart the agent once the PIN is fixed".into(),
@@ -199,7 +271,7 @@ impl WorkerPool {
         let (reply, rx) = oneshot::channel();
         let wait = async {
             self.tx
-                .send(Job { key, data, reply })
+                .send(Job { work, reply })
                 .await
                 .map_err(|_| BackendError::WorkerUnavailable("worker pool stopped".into()))?;
             rx.await
@@ -233,6 +305,7 @@ impl WorkerPool {
 async fn run_slot(
     slot: usize,
     cfg: PoolConfig,
+    table: Arc<std::sync::RwLock<Vec<KeySelector>>>,
     rx: Arc<Mutex<mpsc::Receiver<Job>>>,
     live: Arc<AtomicUsize>,
     pids: Arc<std::sync::Mutex<Vec<Option<u32>>>>,
@@ -242,7 +315,7 @@ async fn run_slot(
     loop {
         let mut running = match initial.take() {
             Some(r) => r,
-            None => match spawn(&cfg).await {
+            None => match spawn(&cfg, &table).await {
                 Ok((r, _, pid)) => {
                     tracing::info!(slot, pid, "signing worker started");
                     pids.lock().expect("pids")[slot] = Some(pid);
@@ -262,7 +335,7 @@ async fn run_slot(
             },
         };
         live.fetch_add(1, Ordering::Relaxed);
-        serve(&cfg, &rx, &mut running).await;
+        serve(&cfg, &table, &rx, &mut running).await;
         live.fetch_sub(1, Ordering::Relaxed);
         pids.lock().expect("pids")[slot] = None;
         let status = stop_worker(running).await;
@@ -295,7 +368,12 @@ async fn stop_worker(running: Running) -> std::io::Result<std::process::ExitStat
 }
 
 /// Serve jobs until the worker fails (or the queue closes).
-async fn serve(cfg: &PoolConfig, rx: &Mutex<mpsc::Receiver<Job>>, running: &mut Running) {
+async fn serve(
+    cfg: &PoolConfig,
+    table: &Arc<std::sync::RwLock<Vec<KeySelector>>>,
+    rx: &Mutex<mpsc::Receiver<Job>>,
+    running: &mut Running,
+) {
     loop {
         let job = {
             let mut guard = rx.lock().await;
@@ -310,16 +388,51 @@ async fn serve(cfg: &PoolConfig, rx: &Mutex<mpsc::Receiver<Job>>, running: &mut 
             }
         };
         let Some(job) = job else { return };
-        let msg = ToWorker::Sign {
-            key: job.key,
-            data: job.data,
+        // Bring the worker's key table up to date (a rotation added keys).
+        let missing: Vec<KeySelector> = {
+            let t = table.read().expect("key table");
+            t.get(running.known..)
+                .map(<[KeySelector]>::to_vec)
+                .unwrap_or_default()
+        };
+        for sel in missing {
+            let exchange = async {
+                write_msg(&mut running.stdin, &ToWorker::AddKey(sel)).await?;
+                read_msg(&mut running.stdout).await
+            };
+            match tokio::time::timeout(cfg.sign_timeout, exchange).await {
+                Ok(Ok(FromWorker::Key(_))) => running.known += 1,
+                Ok(Ok(FromWorker::Failed(e))) => {
+                    tracing::warn!(error = %e, "worker could not load a rotated key");
+                    break;
+                }
+                _ => {
+                    let _ = job.reply.send(Err(BackendError::WorkerUnavailable(
+                        "signing worker failed while loading keys; not signed, retry".into(),
+                    )));
+                    return;
+                }
+            }
+        }
+        let msg = match job.work {
+            Work::Sign { key, .. } if key as usize >= running.known => {
+                let _ = job.reply.send(Err(BackendError::KeyNotFound(format!(
+                    "key #{key} could not be loaded by the worker"
+                ))));
+                continue;
+            }
+            Work::Sign { key, data } => ToWorker::Sign { key, data },
+            Work::Find(sel) => ToWorker::Find(sel),
+            Work::Generate { key_type, label } => ToWorker::Generate { key_type, label },
+            Work::Destroy(sel) => ToWorker::Destroy(sel),
         };
         let exchange = async {
             write_msg(&mut running.stdin, &msg).await?;
             read_msg(&mut running.stdout).await
         };
         let result = match tokio::time::timeout(cfg.sign_timeout, exchange).await {
-            Ok(Ok(FromWorker::Signed(sig))) => Ok(sig),
+            Ok(Ok(FromWorker::Signed(sig))) => Ok(Done::Signature(sig)),
+            Ok(Ok(FromWorker::Key(info))) => Ok(Done::Key(info)),
             Ok(Ok(FromWorker::Failed(e))) => Err(e),
             Ok(Ok(other)) => {
                 let _ = job.reply.send(Err(BackendError::WorkerUnavailable(format!(

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
 use super::pkcs11::{Token, is_session_loss};
-use super::{BackendError, KeyInfo, KeySelector, TokenSelector};
+use super::{BackendError, KeyInfo, KeySelector, KeyType, TokenSelector};
 
 /// Largest message either side accepts on the worker pipe.
 pub const MAX_WORKER_FRAME: usize = 16 * 1024 * 1024;
@@ -44,11 +44,24 @@ impl Drop for InitParams {
 #[derive(Serialize, Deserialize)]
 pub enum ToWorker {
     Init(InitParams),
-    /// Sign `data` with the key at `key` (index into `InitParams::keys`).
+    /// Sign `data` with the key at `key` (index into the key table:
+    /// `InitParams::keys`, then each `AddKey` in order).
     Sign {
         key: u32,
         data: Vec<u8>,
     },
+    /// Append a key to the table (key rotation): its index is the table's
+    /// length before. Answered with `Key`.
+    AddKey(KeySelector),
+    /// Describe a key on the token without adding it. Answered with `Key`.
+    Find(KeySelector),
+    /// Generate a key on the token (sensitive, not extractable). `Key`.
+    Generate {
+        key_type: KeyType,
+        label: String,
+    },
+    /// Destroy a key's objects on the token (zeroisation). `Key`.
+    Destroy(KeySelector),
 }
 
 /// Worker → agent.
@@ -58,6 +71,7 @@ pub enum FromWorker {
     InitFailed(BackendError),
     Signed(Vec<u8>),
     Failed(BackendError),
+    Key(KeyInfo),
 }
 
 /// Write one frame.
@@ -133,6 +147,34 @@ impl Signer {
 
     pub fn keys(&self) -> &[KeyInfo] {
         &self.infos
+    }
+
+    /// Append a key to the table.
+    pub fn add_key(&mut self, sel: KeySelector) -> Result<KeyInfo, BackendError> {
+        let (h, info) = self.token.find_key(&sel)?;
+        self.selectors.push(sel);
+        self.handles.push(h);
+        self.infos.push(info.clone());
+        Ok(info)
+    }
+
+    /// Run a token-management request (find, generate, destroy), with one
+    /// reconnect on a lost session like signing.
+    fn manage(&mut self, msg: &ToWorker) -> Result<KeyInfo, BackendError> {
+        let once = |t: &Token| match msg {
+            ToWorker::Find(sel) => t.find_key(sel).map(|(_, i)| i),
+            ToWorker::Generate { key_type, label } => t.generate(*key_type, label),
+            ToWorker::Destroy(sel) => t.delete(sel),
+            _ => Err(BackendError::Invalid("not a management request".into())),
+        };
+        match once(&self.token) {
+            Err(BackendError::Token(_)) => {
+                crate::harden::defer_termination(|| self.token.reconnect(&self.pin))?;
+                self.resolve()?;
+                once(&self.token)
+            }
+            r => r,
+        }
     }
 
     pub fn token_mut(&mut self) -> &mut Token {
@@ -213,6 +255,25 @@ pub fn run() -> i32 {
                         }
                     }
                     Err(e) => FromWorker::InitFailed(e),
+                }
+            }
+            ToWorker::AddKey(sel) => match signer.as_mut() {
+                Some(s) => match s.add_key(sel) {
+                    Ok(info) => FromWorker::Key(info),
+                    Err(e) => FromWorker::Failed(e),
+                },
+                None => FromWorker::Failed(BackendError::Invalid("worker not initialised".into())),
+            },
+            m @ (ToWorker::Find(_) | ToWorker::Generate { .. } | ToWorker::Destroy(_)) => {
+                match signer.as_mut() {
+                    // Writes to the token: not interrupted half-way.
+                    Some(s) => match crate::harden::defer_termination(|| s.manage(&m)) {
+                        Ok(info) => FromWorker::Key(info),
+                        Err(e) => FromWorker::Failed(e),
+                    },
+                    None => {
+                        FromWorker::Failed(BackendError::Invalid("worker not initialised".into()))
+                    }
                 }
             }
             ToWorker::Sign { key, data } => match signer.as_mut() {

@@ -60,6 +60,40 @@ pub enum KeysCommand {
         #[command(flatten)]
         token: TokenArgs,
     },
+    /// Rotate an alias in the running agent to a new key generated on the
+    /// token (or to an existing key with --to-label, e.g. an imported HMAC
+    /// secret); the old key stays on the token for `keys rollback`
+    Rotate {
+        /// Key alias from the agent's config
+        alias: String,
+        /// Use this existing token key instead of generating one
+        #[arg(long)]
+        to_label: Option<String>,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Switch an alias in the running agent back to its previous key
+    Rollback {
+        /// Key alias from the agent's config
+        alias: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Emergency: stop serving a key (or all keys) in the running agent and
+    /// destroy every token key the alias has used. Asks you to type the alias
+    Zeroize {
+        /// Key alias from the agent's config
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        alias: Option<String>,
+        /// Every key the agent serves, except the journal's audit key
+        #[arg(long)]
+        all: bool,
+        /// Skip the prompt: repeat the alias here (or ZEROIZE-ALL with --all)
+        #[arg(long)]
+        confirm: Option<String>,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
     /// Destroy a key (and its public half) on the token
     Delete {
         /// Label of the key
@@ -133,8 +167,125 @@ fn print_key(k: &KeyInfo) {
     println!("    uri         {}", k.uri());
 }
 
+/// How the key-management commands reach the running agent.
+#[derive(clap::Args, Clone, Debug)]
+pub struct AdminArgs {
+    /// Agent config file (to find the admin socket)
+    #[arg(long, env = "TRADEWARD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Admin socket (overrides the config)
+    #[arg(long, env = "TRADEWARD_ADMIN_SOCK")]
+    admin_socket: Option<PathBuf>,
+}
+
+impl AdminArgs {
+    fn call(&self, op: &str, params: serde_json::Value) -> Result<serde_json::Value, String> {
+        let socket = match (&self.admin_socket, &self.config) {
+            (Some(s), _) => s.clone(),
+            (None, Some(c)) => crate::config::Config::load(c)
+                .map_err(|e| e.to_string())?
+                .admin_socket(),
+            (None, None) => {
+                return Err("pass --config (or TRADEWARD_CONFIG) or --admin-socket".into());
+            }
+        };
+        let mut c = crate::client::Client::connect(&socket)
+            .map_err(|e| format!("{}: {e} (is the agent running?)", socket.display()))?;
+        c.set_timeout(Some(std::time::Duration::from_secs(120)))
+            .map_err(|e| e.to_string())?;
+        c.call(op, params).map_err(|e| e.to_string())
+    }
+}
+
+/// Ask for `expected` to be typed (unless given with --confirm).
+fn confirm(expected: &str, given: Option<String>, what: &str) -> Result<(), String> {
+    let typed = match given {
+        Some(g) => g,
+        None => {
+            eprint!("This destroys {what} on the token for good. Type {expected:?} to go on: ");
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| e.to_string())?;
+            line.trim_end_matches(['\n', '\r']).to_string()
+        }
+    };
+    if typed == expected {
+        Ok(())
+    } else {
+        Err("confirmation did not match; nothing was done".into())
+    }
+}
+
 pub fn run(cmd: KeysCommand) -> Result<(), String> {
     match cmd {
+        KeysCommand::Rotate {
+            alias,
+            to_label,
+            admin,
+        } => {
+            let r = admin.call(
+                "rotate",
+                serde_json::json!({"alias": alias, "to_label": to_label}),
+            )?;
+            println!("{}", serde_json::to_string_pretty(&r).expect("json"));
+            Ok(())
+        }
+        KeysCommand::Rollback { alias, admin } => {
+            let r = admin.call("rollback", serde_json::json!({"alias": alias}))?;
+            println!("{}", serde_json::to_string_pretty(&r).expect("json"));
+            Ok(())
+        }
+        KeysCommand::Zeroize {
+            alias,
+            all,
+            confirm: given,
+            admin,
+        } => {
+            let aliases: Vec<String> = if all {
+                confirm(
+                    "ZEROIZE-ALL",
+                    given,
+                    "every key the agent serves (except the audit key)",
+                )?;
+                let st = admin.call("status", serde_json::json!({}))?;
+                st["keys"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|k| k.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            } else {
+                let a = alias.expect("clap requires it");
+                confirm(
+                    &a,
+                    given,
+                    &format!("key {a:?} (and every key it was rotated from)"),
+                )?;
+                vec![a]
+            };
+            let mut failed = false;
+            for a in aliases {
+                match admin.call("zeroize", serde_json::json!({"alias": a, "confirm": a})) {
+                    Ok(r) => {
+                        failed |= r["ok"] != true;
+                        println!("{}", serde_json::to_string_pretty(&r).expect("json"));
+                    }
+                    Err(e) if all && e.contains("audit key") => {}
+                    Err(e) => {
+                        eprintln!("{a}: {e}");
+                        failed = true;
+                    }
+                }
+            }
+            if failed {
+                Err("zeroisation incomplete: see above and the agent's log".into())
+            } else {
+                Ok(())
+            }
+        }
         KeysCommand::Generate {
             key_type,
             label,

@@ -2,6 +2,7 @@
 //! inspection, and a scripting client. Argument types mirror what an
 //! operator types; the work is done by the library modules.
 
+pub mod ctl;
 pub mod journal;
 pub mod keys;
 pub mod sign;
@@ -53,6 +54,9 @@ pub enum Command {
     Journal(journal::JournalCommand),
     /// Ask a running agent for a signature (for scripts); prints JSON
     Sign(sign::SignArgs),
+    /// Operator control of a running agent: status, halt (kill switch),
+    /// resume, rearm, pause, reload
+    Ctl(ctl::CtlArgs),
     /// Internal: a signing worker process started by the agent
     #[command(hide = true)]
     Worker,
@@ -151,6 +155,7 @@ pub fn main() -> i32 {
         Command::Keys(c) => keys::run(c),
         Command::Journal(c) => journal::run(c),
         Command::Sign(a) => sign::run(a),
+        Command::Ctl(a) => ctl::run(a),
     };
     match result {
         Ok(()) => 0,

@@ -166,10 +166,16 @@ audit_key = "audit"
 type = "ed25519"
 label = "{audit}"
 
+# Operator control (`tradeward ctl`) on run/admin.sock. On this development
+# token the developer is both the bot identity and the operator; in
+# production run bots under their own uids and drop this line.
+[admin]
+allow_shared_uid = true
+
 [identities.developer]
 uids = [{uid}]
 keys = []
-ops = ["list_keys", "sign"]
+ops = ["list_keys", "sign", "heartbeat"]
 "#,
         run = dir.join("run").display(),
         module = module.display(),

@@ -9,7 +9,9 @@
 //!
 //! The period is half-open, `[from, to)`, over each record's own `ts_ms`.
 //! Every record is judged by its own time: a signature written just after
-//! `to` for a decision just before it counts in the next period.
+//! `to` for a decision just before it counts in the next period. Outcomes
+//! are still looked up past `to`: whether a decision in the period was
+//! settled, and how the on-trip command of a trip in the period ended.
 //!
 //! Orders, notional and transfers are summarised from the typed intents the
 //! decisions carry (see [`crate::order::Intent`]). Money is summed with
@@ -30,6 +32,7 @@ use super::record::{Decision, Event, Record, now_ms};
 use super::segment::{self, Damage, ScanError, Summary};
 use super::verify;
 use crate::order::{Intent, NewOrder};
+use crate::policy::HaltScope;
 
 /// Version of the JSON report's layout. Additions (new sections, new
 /// fields) keep the number; a changed meaning or a removed field bumps it.
@@ -69,8 +72,28 @@ const KINDS: &[&str] = &[
     "peer_refused",
     "checkpoint",
     "order_closed",
+    "heartbeat",
+    "trip",
+    "trip_hook",
+    "halt",
+    "resume",
+    "rearm",
+    "pause",
+    "policy_reload",
+    "key_rotated",
+    "key_rolled_back",
+    "key_zeroized",
     "note",
 ];
+
+/// The operator action kinds: `operator_actions.by_kind` counts each,
+/// zeros included, so a quiet period reads as zero rather than missing.
+const OPERATOR_KINDS: &[&str] = &["halt", "resume", "rearm", "pause", "policy_reload"];
+
+/// At most this many characters of an on-trip command's output go into
+/// the report: enough to see why it failed, while the journal keeps what
+/// the agent recorded.
+pub const HOOK_OUTPUT_CHARS: usize = 200;
 
 // ---------------------------------------------------------------------------
 // Time: parsing the command line's bounds and formatting record times.
@@ -528,6 +551,109 @@ pub struct LifecycleOut {
     pub notes: Vec<NoteOut>,
 }
 
+/// `heartbeats`: only counted. A bot beats every few seconds, so listing
+/// each one would drown the report; what matters is that they came.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HeartbeatsOut {
+    pub total: u64,
+    pub by_identity: BTreeMap<String, u64>,
+}
+
+/// The recorded outcome of a trip's on-trip command.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TripHookOut {
+    /// The `trip_hook` record, which may lie after the period.
+    pub seq: u64,
+    pub time: String,
+    pub ts_ms: u64,
+    pub ok: bool,
+    pub exit_code: Option<i32>,
+    /// Instructions the agent signed and handed to the command.
+    pub instructions: usize,
+    /// The first [`HOOK_OUTPUT_CHARS`] characters of what was recorded.
+    pub output: String,
+    /// Whether `output` was cut short here (the journal has the rest).
+    pub output_truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TripOut {
+    pub seq: u64,
+    pub time: String,
+    pub ts_ms: u64,
+    pub identity: String,
+    /// The deadline the switch missed.
+    pub deadline_ms: u64,
+    /// How long after the deadline the trip was recorded.
+    pub late_ms: u64,
+    pub reason: String,
+    /// Null when the journal holds no outcome: the agent stopped before
+    /// the command's result was recorded.
+    pub hook: Option<TripHookOut>,
+}
+
+/// `trips`: dead-man's switches that tripped in the period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TripsOut {
+    pub total: u64,
+    pub by_identity: BTreeMap<String, u64>,
+    /// Trips in the period with no `trip_hook` record anywhere later in
+    /// the journal: whether the on-trip command ran is unknown.
+    pub without_hook: u64,
+    pub list: Vec<TripOut>,
+}
+
+/// What an operator action did, by kind. Untagged: the action's `kind`
+/// sits next to it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ActionDetail {
+    Halt {
+        target: HaltScope,
+        reason: String,
+        reducing_allowed: bool,
+    },
+    Resume {
+        target: HaltScope,
+    },
+    Rearm {
+        identity: String,
+        timeout_ms: u64,
+        deadline_ms: u64,
+    },
+    Pause {
+        identity: String,
+        until_ms: u64,
+        reason: String,
+    },
+    PolicyReload {
+        sha256: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OperatorActionOut {
+    pub seq: u64,
+    pub time: String,
+    pub ts_ms: u64,
+    pub kind: &'static str,
+    /// Who, as the agent recorded it (e.g. "operator uid 0 pid 7", or
+    /// "SIGHUP" for a policy reload on a signal).
+    pub by: String,
+    pub detail: ActionDetail,
+}
+
+/// `operator_actions`: halts, resumes, re-arms, pauses and policy reloads
+/// in the period, each listed, since every one changes what the agent
+/// will sign.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OperatorActionsOut {
+    pub total: u64,
+    /// A count for every action kind, zeros included.
+    pub by_kind: BTreeMap<String, u64>,
+    pub list: Vec<OperatorActionOut>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CheckpointsOut {
     pub count: u64,
@@ -554,6 +680,9 @@ pub struct Report {
     pub signing: SigningOut,
     pub peer_refusals: PeerRefusalsOut,
     pub lifecycle: LifecycleOut,
+    pub heartbeats: HeartbeatsOut,
+    pub trips: TripsOut,
+    pub operator_actions: OperatorActionsOut,
     pub checkpoints: CheckpointsOut,
     pub orders_by_symbol: OrdersOut,
     pub notional_by_symbol: NotionalOut,
@@ -571,12 +700,18 @@ pub struct Aggregate {
     signing: SigningOut,
     peer_refusals: PeerRefusalsOut,
     lifecycle: LifecycleOut,
+    heartbeats: HeartbeatsOut,
+    trips: TripsOut,
+    operator_actions: OperatorActionsOut,
     checkpoints: CheckpointsOut,
     orders: OrdersOut,
     notional: NotionalOut,
     transfers: TransfersOut,
     /// Allowed decisions in the period still waiting for their outcome.
     open_allowed: BTreeSet<u64>,
+    /// Trips in the period still waiting for their hook's outcome: trip
+    /// seq → index in `trips.list`.
+    open_trips: BTreeMap<u64, usize>,
 }
 
 /// The symbol an intent is about, if it names one.
@@ -617,11 +752,18 @@ impl Aggregate {
             signing: SigningOut::default(),
             peer_refusals: PeerRefusalsOut::default(),
             lifecycle: LifecycleOut::default(),
+            heartbeats: HeartbeatsOut::default(),
+            trips: TripsOut::default(),
+            operator_actions: OperatorActionsOut {
+                by_kind: OPERATOR_KINDS.iter().map(|k| (k.to_string(), 0)).collect(),
+                ..OperatorActionsOut::default()
+            },
             checkpoints: CheckpointsOut::default(),
             orders: OrdersOut::default(),
             notional: NotionalOut::default(),
             transfers: TransfersOut::default(),
             open_allowed: BTreeSet::new(),
+            open_trips: BTreeMap::new(),
         }
     }
 
@@ -712,11 +854,48 @@ impl Aggregate {
         }
     }
 
+    /// List an operator action in the period.
+    fn operator_action(&mut self, rec: &Record, by: &str, detail: ActionDetail) {
+        let kind = rec.event.kind();
+        let a = &mut self.operator_actions;
+        a.total += 1;
+        *a.by_kind.entry(kind.to_string()).or_default() += 1;
+        a.list.push(OperatorActionOut {
+            seq: rec.seq,
+            time: format_rfc3339(rec.ts_ms),
+            ts_ms: rec.ts_ms,
+            kind,
+            by: by.to_string(),
+            detail,
+        });
+    }
+
     /// Take one record (every record of the journal, in order: outcomes
-    /// after the period still settle decisions inside it).
+    /// after the period still settle decisions and trips inside it).
     pub fn add(&mut self, rec: &Record) {
         if let Event::Signature { decision, .. } | Event::SignFailed { decision, .. } = &rec.event {
             self.open_allowed.remove(decision);
+        }
+        if let Event::TripHook {
+            trip,
+            ok,
+            exit_code,
+            instructions,
+            output,
+            ..
+        } = &rec.event
+            && let Some(i) = self.open_trips.remove(trip)
+        {
+            self.trips.list[i].hook = Some(TripHookOut {
+                seq: rec.seq,
+                time: format_rfc3339(rec.ts_ms),
+                ts_ms: rec.ts_ms,
+                ok: *ok,
+                exit_code: *exit_code,
+                instructions: *instructions,
+                output: output.chars().take(HOOK_OUTPUT_CHARS).collect(),
+                output_truncated: output.chars().nth(HOOK_OUTPUT_CHARS).is_some(),
+            });
         }
         if !self.period.contains(rec.ts_ms) {
             return;
@@ -770,6 +949,94 @@ impl Aggregate {
             }
             // Counted by kind above; the per-order detail is in the journal.
             Event::OrderClosed { .. } => {}
+            Event::Heartbeat { identity, .. } => {
+                self.heartbeats.total += 1;
+                *self
+                    .heartbeats
+                    .by_identity
+                    .entry(identity.clone())
+                    .or_default() += 1;
+            }
+            Event::Trip {
+                identity,
+                deadline_ms,
+                reason,
+            } => {
+                let t = &mut self.trips;
+                t.total += 1;
+                *t.by_identity.entry(identity.clone()).or_default() += 1;
+                self.open_trips.insert(rec.seq, t.list.len());
+                t.list.push(TripOut {
+                    seq: rec.seq,
+                    time: time(),
+                    ts_ms: rec.ts_ms,
+                    identity: identity.clone(),
+                    deadline_ms: *deadline_ms,
+                    late_ms: rec.ts_ms.saturating_sub(*deadline_ms),
+                    reason: reason.clone(),
+                    hook: None,
+                });
+            }
+            // Joined to its trip above, wherever it lies.
+            Event::TripHook { .. } => {}
+            Event::Halt {
+                target,
+                reason,
+                reducing_allowed,
+                by,
+            } => self.operator_action(
+                rec,
+                by,
+                ActionDetail::Halt {
+                    target: target.clone(),
+                    reason: reason.clone(),
+                    reducing_allowed: *reducing_allowed,
+                },
+            ),
+            Event::Resume { target, by } => self.operator_action(
+                rec,
+                by,
+                ActionDetail::Resume {
+                    target: target.clone(),
+                },
+            ),
+            Event::Rearm {
+                identity,
+                timeout_ms,
+                deadline_ms,
+                by,
+            } => self.operator_action(
+                rec,
+                by,
+                ActionDetail::Rearm {
+                    identity: identity.clone(),
+                    timeout_ms: *timeout_ms,
+                    deadline_ms: *deadline_ms,
+                },
+            ),
+            Event::Pause {
+                identity,
+                until_ms,
+                reason,
+                by,
+            } => self.operator_action(
+                rec,
+                by,
+                ActionDetail::Pause {
+                    identity: identity.clone(),
+                    until_ms: *until_ms,
+                    reason: reason.clone(),
+                },
+            ),
+            Event::PolicyReload { sha256, by } => self.operator_action(
+                rec,
+                by,
+                ActionDetail::PolicyReload {
+                    sha256: sha256.clone(),
+                },
+            ),
+            // Key records: counted by kind above.
+            Event::KeyRotated { .. } | Event::KeyRolledBack { .. } | Event::KeyZeroized { .. } => {}
             Event::PeerRefused { uid, .. } => {
                 self.peer_refusals.total += 1;
                 *self.peer_refusals.by_uid.entry(*uid).or_default() += 1;
@@ -811,6 +1078,7 @@ impl Aggregate {
     /// The report, given what the scan found about the whole journal.
     pub fn finish(mut self, summary: &Summary, generated_at_ms: u64) -> Report {
         self.decisions.allowed_without_outcome = self.open_allowed.len() as u64;
+        self.trips.without_hook = self.open_trips.len() as u64;
         let covered_to = summary.checkpoints.last().map(|c| c.covers);
         let uncovered = verify::Report {
             summary: summary.clone(),
@@ -847,6 +1115,9 @@ impl Aggregate {
             signing: self.signing,
             peer_refusals: self.peer_refusals,
             lifecycle: self.lifecycle,
+            heartbeats: self.heartbeats,
+            trips: self.trips,
+            operator_actions: self.operator_actions,
             checkpoints: self.checkpoints,
             orders_by_symbol: self.orders,
             notional_by_symbol: self.notional,
@@ -1398,13 +1669,24 @@ mod tests {
             [
                 ("checkpoint", 1),
                 ("decision", 7),
+                ("halt", 0),
+                ("heartbeat", 0),
+                ("key_rolled_back", 0),
+                ("key_rotated", 0),
+                ("key_zeroized", 0),
                 ("note", 1),
                 ("order_closed", 0),
+                ("pause", 0),
                 ("peer_refused", 1),
+                ("policy_reload", 0),
+                ("rearm", 0),
+                ("resume", 0),
                 ("sign_failed", 1),
                 ("signature", 2),
                 ("start", 1),
                 ("stop", 1),
+                ("trip", 0),
+                ("trip_hook", 0),
             ]
         );
         let d = &r.decisions;
@@ -1481,6 +1763,12 @@ mod tests {
         assert_eq!(r.notional_by_symbol, NotionalOut::default());
         assert_eq!(r.transfers, TransfersOut::default());
         assert!(d.denials_by_rule_and_symbol.is_empty());
+        // No dead-man or operator records either.
+        assert_eq!(r.heartbeats, HeartbeatsOut::default());
+        assert_eq!(r.trips, TripsOut::default());
+        assert_eq!(r.operator_actions.total, 0);
+        assert_eq!(r.operator_actions.by_kind.len(), OPERATOR_KINDS.len());
+        assert!(r.operator_actions.by_kind.values().all(|v| *v == 0));
     }
 
     #[test]
@@ -1947,6 +2235,9 @@ mod tests {
             "signing",
             "peer_refusals",
             "lifecycle",
+            "heartbeats",
+            "trips",
+            "operator_actions",
             "checkpoints",
             "orders_by_symbol",
             "notional_by_symbol",
@@ -1961,6 +2252,218 @@ mod tests {
         assert_eq!(v["period"]["from"], serde_json::Value::Null);
         assert_eq!(v["journal"]["chain_checked"], true);
         assert_eq!(v["journal"]["checkpoint_signatures_checked"], false);
+    }
+
+    fn deadman_sample() -> Vec<Record> {
+        let beat = |identity: &str| Event::Heartbeat {
+            identity: identity.into(),
+            timeout_ms: 30_000,
+            deadline_ms: 1,
+        };
+        let trip = |identity: &str, deadline_ms| Event::Trip {
+            identity: identity.into(),
+            deadline_ms,
+            reason: "no heartbeat".into(),
+        };
+        let hook = |trip, ok, output: String| Event::TripHook {
+            identity: "a".into(),
+            trip,
+            ok,
+            exit_code: if ok { Some(0) } else { Some(3) },
+            instructions: 2,
+            output,
+        };
+        let by = || "operator uid 0 pid 7".to_string();
+        vec![
+            rec(1, 100, beat("a")),
+            rec(2, 110, beat("a")),
+            rec(3, 120, beat("b")),
+            // 50 ms late.
+            rec(4, 200, trip("a", 150)),
+            rec(
+                5,
+                210,
+                Event::Halt {
+                    target: HaltScope::All,
+                    reason: "market, \"closed\"".into(),
+                    reducing_allowed: true,
+                    by: by(),
+                },
+            ),
+            // Recorded before its deadline (a clock step): late by 0.
+            rec(6, 220, trip("b", 300)),
+            rec(
+                7,
+                230,
+                Event::Pause {
+                    identity: "b".into(),
+                    until_ms: 5000,
+                    reason: "maintenance".into(),
+                    by: by(),
+                },
+            ),
+            // 300 characters, some of them two bytes long.
+            rec(8, 240, hook(4, false, "é".repeat(150) + &"x".repeat(150))),
+            rec(
+                9,
+                250,
+                Event::Resume {
+                    target: HaltScope::All,
+                    by: by(),
+                },
+            ),
+            rec(
+                10,
+                260,
+                Event::Rearm {
+                    identity: "a".into(),
+                    timeout_ms: 30_000,
+                    deadline_ms: 30_260,
+                    by: by(),
+                },
+            ),
+            rec(
+                11,
+                270,
+                Event::PolicyReload {
+                    sha256: "ab".repeat(32),
+                    by: "SIGHUP".into(),
+                },
+            ),
+            // Its hook never recorded: the agent stopped.
+            rec(12, 280, trip("a", 270)),
+            rec(13, 290, beat("a")),
+            // After the period below, yet it settles the trip at seq 6.
+            rec(14, 400, hook(6, true, "done".into())),
+        ]
+    }
+
+    #[test]
+    fn reports_trips_operator_actions_and_heartbeats() {
+        let recs = deadman_sample();
+        let report_over = |period| {
+            let mut agg = Aggregate::new(period);
+            for r in &recs {
+                agg.add(r);
+            }
+            agg.finish(&summary_of(&recs), 0)
+        };
+        let r = report_over(Period::new(Some(100), Some(300)).unwrap());
+        assert_eq!(r.records.total, 13);
+        assert_eq!(r.records.by_kind["heartbeat"], 4);
+        assert_eq!(r.records.by_kind["trip_hook"], 1);
+
+        assert_eq!(r.heartbeats.total, 4);
+        assert_eq!(
+            r.heartbeats.by_identity,
+            BTreeMap::from([("a".into(), 3), ("b".into(), 1)])
+        );
+
+        let t = &r.trips;
+        assert_eq!(t.total, 3);
+        assert_eq!(
+            t.by_identity,
+            BTreeMap::from([("a".into(), 2), ("b".into(), 1)])
+        );
+        assert_eq!(t.without_hook, 1);
+        let summary: Vec<(u64, &str, u64, u64)> = t
+            .list
+            .iter()
+            .map(|t| (t.seq, t.identity.as_str(), t.deadline_ms, t.late_ms))
+            .collect();
+        assert_eq!(
+            summary,
+            [(4, "a", 150, 50), (6, "b", 300, 0), (12, "a", 270, 10)]
+        );
+        assert_eq!(t.list[0].time, "1970-01-01T00:00:00.200Z");
+        assert_eq!(t.list[0].reason, "no heartbeat");
+        let h = t.list[0].hook.as_ref().unwrap();
+        assert_eq!(
+            (h.seq, h.ok, h.exit_code, h.instructions),
+            (8, false, Some(3), 2)
+        );
+        assert_eq!(h.time, "1970-01-01T00:00:00.240Z");
+        assert_eq!(h.output, "é".repeat(150) + &"x".repeat(50));
+        assert!(h.output_truncated);
+        // Joined from after the period.
+        let h = t.list[1].hook.as_ref().unwrap();
+        assert_eq!((h.seq, h.ts_ms, h.ok), (14, 400, true));
+        assert_eq!(h.output, "done");
+        assert!(!h.output_truncated);
+        assert_eq!(t.list[2].hook, None);
+
+        let a = &r.operator_actions;
+        assert_eq!(a.total, 5);
+        assert_eq!(
+            a.by_kind,
+            OPERATOR_KINDS.iter().map(|k| (k.to_string(), 1)).collect()
+        );
+        let kinds: Vec<(u64, &str, &str)> = a
+            .list
+            .iter()
+            .map(|a| (a.seq, a.kind, a.by.as_str()))
+            .collect();
+        let op = "operator uid 0 pid 7";
+        assert_eq!(
+            kinds,
+            [
+                (5, "halt", op),
+                (7, "pause", op),
+                (9, "resume", op),
+                (10, "rearm", op),
+                (11, "policy_reload", "SIGHUP"),
+            ]
+        );
+
+        // In JSON, each action's detail sits next to its kind, and a trip
+        // without an outcome has a null hook.
+        let v = serde_json::to_value(&r).unwrap();
+        let list = &v["operator_actions"]["list"];
+        assert_eq!(
+            list[0],
+            serde_json::json!({
+                "seq": 5,
+                "time": "1970-01-01T00:00:00.210Z",
+                "ts_ms": 210,
+                "kind": "halt",
+                "by": op,
+                "detail": {
+                    "target": {"scope": "all"},
+                    "reason": "market, \"closed\"",
+                    "reducing_allowed": true,
+                },
+            })
+        );
+        assert_eq!(
+            list[1]["detail"],
+            serde_json::json!({"identity": "b", "until_ms": 5000, "reason": "maintenance"})
+        );
+        assert_eq!(
+            list[2]["detail"],
+            serde_json::json!({"target": {"scope": "all"}})
+        );
+        assert_eq!(
+            list[3]["detail"],
+            serde_json::json!({"identity": "a", "timeout_ms": 30_000, "deadline_ms": 30_260})
+        );
+        assert_eq!(
+            list[4]["detail"],
+            serde_json::json!({"sha256": "ab".repeat(32)})
+        );
+        assert_eq!(v["trips"]["list"][2]["hook"], serde_json::Value::Null);
+        assert_eq!(v["trips"]["list"][1]["hook"]["exit_code"], 0);
+        assert_eq!(v["heartbeats"]["by_identity"]["a"], 3);
+
+        // A trip before the period is not listed, even though its hook
+        // falls inside it.
+        let r = report_over(Period::new(Some(235), None).unwrap());
+        assert_eq!(r.records.by_kind["trip_hook"], 2);
+        assert_eq!(r.trips.total, 1);
+        assert_eq!(r.trips.list[0].seq, 12);
+        assert_eq!(r.trips.without_hook, 1);
+        assert_eq!(r.operator_actions.by_kind["halt"], 0);
+        assert_eq!(r.operator_actions.total, 3);
+        assert_eq!(r.heartbeats.by_identity, BTreeMap::from([("a".into(), 1)]));
     }
 
     fn write_journal(dir: &Path, recs: &[Record]) {

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
-pub use record::{Decision, Event, KeySummary, Record};
+pub use record::{Decision, Event, KeyRef, KeySummary, Record};
 pub use segment::{Damage, Location, ScanError};
 pub use writer::{Appended, JournalError};
 

@@ -76,6 +76,81 @@ pub enum Event {
         key: String,
         order: crate::order::OrderRef,
     },
+    /// A heartbeat: `identity`'s dead-man's switch is armed until
+    /// `deadline_ms` (the first one arms it).
+    Heartbeat {
+        identity: String,
+        timeout_ms: u64,
+        deadline_ms: u64,
+    },
+    /// `identity`'s switch tripped: its keys are halted.
+    Trip {
+        identity: String,
+        deadline_ms: u64,
+        reason: String,
+    },
+    /// The on-trip command for the trip at record `trip` ran (or could not).
+    TripHook {
+        identity: String,
+        trip: u64,
+        ok: bool,
+        exit_code: Option<i32>,
+        instructions: usize,
+        output: String,
+    },
+    /// An operator halted new risk in `target`.
+    Halt {
+        target: crate::policy::HaltScope,
+        reason: String,
+        reducing_allowed: bool,
+        by: String,
+    },
+    /// An operator lifted the halt on `target`.
+    Resume {
+        target: crate::policy::HaltScope,
+        by: String,
+    },
+    /// An operator re-armed `identity`'s switch (clearing a trip and its
+    /// halt): the new deadline is `deadline_ms`.
+    Rearm {
+        identity: String,
+        timeout_ms: u64,
+        deadline_ms: u64,
+        by: String,
+    },
+    /// An operator paused `identity`'s switch until `until_ms`; after it,
+    /// the switch is armed again with its timeout.
+    Pause {
+        identity: String,
+        until_ms: u64,
+        reason: String,
+        by: String,
+    },
+    /// The policy was reloaded (operator `reload` or SIGHUP).
+    PolicyReload { sha256: String, by: String },
+    /// An operator rotated `alias` to a new token key; `from` stays on the
+    /// token, disabled, for rollback.
+    KeyRotated {
+        alias: String,
+        from: KeyRef,
+        to: KeyRef,
+        by: String,
+    },
+    /// An operator rolled `alias` back from `from` to its previous key `to`.
+    KeyRolledBack {
+        alias: String,
+        from: KeyRef,
+        to: KeyRef,
+        by: String,
+    },
+    /// An operator zeroized `alias`: it is never served again. Written
+    /// before its token objects (`keys`) are destroyed; a note follows with
+    /// the outcome.
+    KeyZeroized {
+        alias: String,
+        keys: Vec<KeyRef>,
+        by: String,
+    },
     /// Something the journal itself did (torn-tail repair, recovery).
     Note { message: String },
 }
@@ -92,6 +167,17 @@ impl Event {
             Event::PeerRefused { .. } => "peer_refused",
             Event::Checkpoint { .. } => "checkpoint",
             Event::OrderClosed { .. } => "order_closed",
+            Event::Heartbeat { .. } => "heartbeat",
+            Event::Trip { .. } => "trip",
+            Event::TripHook { .. } => "trip_hook",
+            Event::Halt { .. } => "halt",
+            Event::Resume { .. } => "resume",
+            Event::Rearm { .. } => "rearm",
+            Event::Pause { .. } => "pause",
+            Event::PolicyReload { .. } => "policy_reload",
+            Event::KeyRotated { .. } => "key_rotated",
+            Event::KeyRolledBack { .. } => "key_rolled_back",
+            Event::KeyZeroized { .. } => "key_zeroized",
             Event::Note { .. } => "note",
         }
     }
@@ -125,6 +211,36 @@ pub struct Decision {
     /// rebuild policy state (rolling caps, open orders).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intents: Option<Vec<crate::order::Intent>>,
+}
+
+/// One token key, as rotation and zeroisation records name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRef {
+    pub label: String,
+    /// CKA_ID, hex (empty if the key has none).
+    pub id: String,
+    /// The public key, hex (none for HMAC).
+    pub public_key: Option<String>,
+}
+
+impl KeyRef {
+    pub fn of(info: &crate::backend::KeyInfo) -> KeyRef {
+        KeyRef {
+            label: info.label.clone(),
+            id: hex::encode(&info.id),
+            public_key: info.public_key.as_deref().map(hex::encode),
+        }
+    }
+
+    /// The selector that finds this key on the token.
+    pub fn selector(&self) -> crate::backend::KeySelector {
+        let id = hex::decode(&self.id).unwrap_or_default();
+        crate::backend::KeySelector {
+            label: Some(self.label.clone()),
+            id: (!id.is_empty()).then_some(id),
+        }
+    }
 }
 
 /// A key as recorded at start.

@@ -22,6 +22,7 @@
 use rust_decimal::Decimal;
 
 use super::Request;
+use super::halts::{Halt, HaltScope};
 use super::rules::Policy;
 use super::state::PolicyState;
 use super::verdict::Verdict;
@@ -111,6 +112,22 @@ impl Engine {
         if let (Some(p), Some(s)) = (self.policy.shadow(), self.shadow_state.as_mut()) {
             s.record_denial(p, identity, now_ms);
         }
+    }
+
+    /// Halt new risk in `scope`, in both states (live or in a replay).
+    pub fn halt(&mut self, scope: HaltScope, halt: Halt) {
+        if let Some(s) = self.shadow_state.as_mut() {
+            s.halt(scope.clone(), halt.clone());
+        }
+        self.state.halt(scope, halt);
+    }
+
+    /// Lift the halt on `scope` in both states; whether there was one.
+    pub fn resume(&mut self, scope: &HaltScope) -> bool {
+        if let Some(s) = self.shadow_state.as_mut() {
+            s.resume(scope);
+        }
+        self.state.resume(scope)
     }
 
     /// Set a reference price in both states.
@@ -316,5 +333,42 @@ breaker = { denials = 2, window_ms = 60000, cooldown_ms = 60000 }
         assert!(e.decide(&req(&[eth(5)], 1)).verdict.allowed());
         e.reload(Policy::from_config(PolicyConfig::parse(P).unwrap()).unwrap());
         assert_eq!(e.shadow_state(), Some(e.state()));
+    }
+
+    #[test]
+    fn halts_deny_new_risk_but_not_reducers_and_never_feed_the_breaker() {
+        use crate::order::OrderRef;
+        let mut e = engine();
+        let cancel = Intent::Cancel {
+            symbol: "ETH".into(),
+            order: OrderRef::Oid(1),
+        };
+        let halt = |r| Halt {
+            reason: "test".into(),
+            reducing_allowed: r,
+            since_ms: 1,
+        };
+        e.halt(HaltScope::Identity("bot".into()), halt(true));
+        for t in 0..5 {
+            let v = e.decide(&req(&[eth(5)], 10 + t)).verdict;
+            assert_eq!(rules(&v), vec![Rule::Halted]);
+            assert!(!v.feeds_breaker());
+        }
+        // Five denials, yet the breaker (2 denials) stayed closed.
+        assert_eq!(e.state().breaker_open_until("bot", 20), None);
+        assert!(
+            e.decide(&req(std::slice::from_ref(&cancel), 20))
+                .verdict
+                .allowed()
+        );
+        // A key halt that lets nothing through, the shadow halted alike.
+        e.halt(HaltScope::Key("hl".into()), halt(false));
+        let v = e.decide(&req(std::slice::from_ref(&cancel), 21)).verdict;
+        assert_eq!(v.denials[0].scope, Scope::Key("hl".into()));
+        assert_eq!(e.shadow_state().unwrap().halts(), e.state().halts());
+        assert!(e.resume(&HaltScope::Key("hl".into())));
+        assert!(e.resume(&HaltScope::Identity("bot".into())));
+        assert!(!e.resume(&HaltScope::All));
+        assert!(e.decide(&req(&[eth(5)], 22)).verdict.allowed());
     }
 }

@@ -24,6 +24,7 @@ mod breaker;
 mod bucket;
 mod config;
 mod engine;
+mod halts;
 mod open_orders;
 mod prices;
 mod rules;
@@ -40,6 +41,7 @@ pub use config::{
     RateConfig, SymbolLimits, TransferAllowance, same_address,
 };
 pub use engine::{Engine, Outcome};
+pub use halts::{Halt, HaltScope, Halts};
 pub use open_orders::OpenOrder;
 pub use prices::RefPrice;
 pub use rules::Policy;

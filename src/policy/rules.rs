@@ -12,6 +12,7 @@ use super::config::{
     DEFAULT_PRICE_MAX_AGE_MS, IdentityLimits, KeyLimits, PolicyConfig, RateConfig, SymbolLimits,
     TransferAllowance, address_key, refill_ms, same_address,
 };
+use super::halts::HaltScope;
 use super::prices::{band_edge, within_band};
 use super::state::{Flow, PolicyState};
 use super::verdict::{Denial, Rule, Scope, Verdict};
@@ -425,8 +426,24 @@ impl Policy {
                 );
             }
         }
-        // Last, so that `Verdict::rule()` names it only when it is the only
-        // reason (see `Verdict::feeds_breaker`).
+        // Halts and the breaker come last, so that `Verdict::rule()` names
+        // them only when they are the only reasons (neither feeds the
+        // breaker; see `Verdict::feeds_breaker`).
+        for (scope, halt) in state.halts().covering(req.identity, req.key) {
+            let denial_scope = match scope {
+                HaltScope::Key(k) => Scope::Key(k.clone()),
+                _ => ids.clone(),
+            };
+            for (i, it) in req.intents.iter().enumerate() {
+                if !(halt.reducing_allowed && it.reduces_risk()) {
+                    out.push(
+                        Denial::new(Rule::Halted, denial_scope.clone())
+                            .intent(i)
+                            .subject(&format!("{scope}: {}", halt.reason)),
+                    );
+                }
+            }
+        }
         if ir.breaker.is_some()
             && let Some(until) = state.breaker_open_until(req.identity, now)
             && !req.intents.iter().all(Intent::reduces_risk)

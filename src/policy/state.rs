@@ -24,6 +24,7 @@ use super::amount::to_decimal;
 use super::breaker::Breaker;
 use super::bucket::Bucket;
 use super::config::{RateConfig, address_key};
+use super::halts::{Halt, HaltScope, Halts};
 use super::open_orders::{OpenBook, OpenOrder, Tally};
 use super::prices::{PriceBook, RefPrice};
 use super::rules::{Batch, Policy};
@@ -56,6 +57,7 @@ pub struct PolicyState {
     open: OpenBook,
     breakers: BTreeMap<String, Breaker>,
     prices: PriceBook,
+    halts: Halts,
 }
 
 impl PolicyState {
@@ -232,6 +234,21 @@ impl PolicyState {
     /// The reference price held for `symbol`.
     pub fn reference_price(&self, symbol: &str) -> Option<RefPrice> {
         self.prices.get(symbol)
+    }
+
+    /// Halt new risk in `scope` (see `halts`).
+    pub fn halt(&mut self, scope: HaltScope, halt: Halt) {
+        self.tick(halt.since_ms);
+        self.halts.set(scope, halt);
+    }
+
+    /// Lift the halt on `scope`; whether there was one.
+    pub fn resume(&mut self, scope: &HaltScope) -> bool {
+        self.halts.clear(scope)
+    }
+
+    pub fn halts(&self) -> &Halts {
+        &self.halts
     }
 
     /// If `identity`'s breaker is open at `now`, when it closes.

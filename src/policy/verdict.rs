@@ -55,6 +55,9 @@ pub enum Rule {
     /// The identity's circuit breaker is open and an intent does not reduce
     /// risk.
     BreakerOpen,
+    /// The identity or key is halted (a tripped dead-man's switch or an
+    /// operator's halt) and the intent is not an allowed risk reducer.
+    Halted,
 }
 
 impl Rule {
@@ -84,6 +87,7 @@ impl Rule {
             Rule::ApprovalNotAllowed => "approval_not_allowed",
             Rule::ReduceOnly => "reduce_only",
             Rule::BreakerOpen => "breaker_open",
+            Rule::Halted => "halted",
         }
     }
 
@@ -112,6 +116,7 @@ impl Rule {
             Rule::ApprovalNotAllowed => "no approval allowance for this grantee",
             Rule::ReduceOnly => "identity is reduce-only and the intent does not reduce risk",
             Rule::BreakerOpen => "circuit breaker open; only risk-reducing intents pass",
+            Rule::Halted => "halted; no new risk",
         }
     }
 }
@@ -258,7 +263,9 @@ impl Verdict {
     /// circuit breaker: every denial does, except one whose only reason is
     /// the open breaker itself.
     pub fn feeds_breaker(&self) -> bool {
-        self.denials.iter().any(|d| d.rule != Rule::BreakerOpen)
+        self.denials
+            .iter()
+            .any(|d| d.rule != Rule::BreakerOpen && d.rule != Rule::Halted)
     }
 
     /// All denials as one human-readable line.
@@ -277,7 +284,7 @@ impl Verdict {
 /// Whether a journaled denial with this rule code counts towards the
 /// breaker when replayed (the journal keeps `Verdict::rule()`).
 pub fn rule_feeds_breaker(code: &str) -> bool {
-    code != Rule::BreakerOpen.code()
+    code != Rule::BreakerOpen.code() && code != Rule::Halted.code()
 }
 
 #[cfg(test)]

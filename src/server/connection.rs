@@ -27,6 +27,7 @@ pub async fn run(
     shutdown: CancellationToken,
     tracker: TaskTracker,
     slot: Option<OwnedSemaphorePermit>,
+    role: super::Role,
 ) {
     let (rd, mut wr) = stream.into_split();
     if slot.is_none() {
@@ -46,8 +47,13 @@ pub async fn run(
             return;
         }
     };
-    let Some(identity) = Identity::resolve(&state.config, cred.uid(), cred.gid(), cred.pid())
-    else {
+    let resolved = match role {
+        super::Role::Bot => Identity::resolve(&state.config, cred.uid(), cred.gid(), cred.pid()),
+        super::Role::Operator => {
+            Identity::operator(&state.config, cred.uid(), cred.gid(), cred.pid())
+        }
+    };
+    let Some(identity) = resolved else {
         tracing::warn!(uid = cred.uid(), gid = cred.gid(), pid = ?cred.pid(), "connection from unknown peer refused");
         state
             .journal
@@ -55,7 +61,10 @@ pub async fn run(
                 uid: cred.uid(),
                 gid: cred.gid(),
                 pid: cred.pid(),
-                reason: "no identity for this uid/gid".into(),
+                reason: match role {
+                    super::Role::Bot => "no identity for this uid/gid".into(),
+                    super::Role::Operator => "not an operator uid (admin socket)".into(),
+                },
             })
             .await;
         refuse(

@@ -20,6 +20,15 @@ use crate::config::Config;
 use crate::journal::Journal;
 use crate::keyring::Keyring;
 
+/// Which socket a connection came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The bots' socket: identities from `[identities]`.
+    Bot,
+    /// The admin socket: operator uids (`[admin]`), operator ops only.
+    Operator,
+}
+
 /// Everything a request handler may need, shared by all connections.
 pub struct AgentState {
     pub config: Config,
@@ -32,12 +41,22 @@ pub struct AgentState {
     /// from the journal at start. Decisions that change it are made under
     /// this lock and submitted to the journal before it is released.
     pub state: tokio::sync::Mutex<crate::state::State>,
+    /// Woken when a heartbeat or an operator changes a deadline, so the
+    /// dead-man watcher re-reads them.
+    pub deadman_wake: tokio::sync::Notify,
+    /// The config file, for `reload`.
+    pub config_path: Option<std::path::PathBuf>,
     pub started: std::time::Instant,
 }
 
 /// Serve `listener` until `shutdown` is cancelled, then stop accepting, let
 /// in-flight requests finish (up to the configured grace) and return.
-pub async fn serve(listener: UnixListener, state: Arc<AgentState>, shutdown: CancellationToken) {
+pub async fn serve(
+    listener: UnixListener,
+    state: Arc<AgentState>,
+    shutdown: CancellationToken,
+    role: Role,
+) {
     let tracker = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(state.config.agent.max_connections));
     loop {
@@ -59,7 +78,7 @@ pub async fn serve(listener: UnixListener, state: Arc<AgentState>, shutdown: Can
         let shutdown = shutdown.clone();
         let conn_tracker = tracker.clone();
         tracker.spawn(async move {
-            connection::run(stream, state, shutdown, conn_tracker, permit).await;
+            connection::run(stream, state, shutdown, conn_tracker, permit, role).await;
         });
     }
     tracker.close();

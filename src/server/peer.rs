@@ -15,6 +15,9 @@ pub struct Identity {
     pub pid: Option<i32>,
     pub keys: BTreeSet<String>,
     pub ops: BTreeSet<GrantedOp>,
+    /// Connected on the admin socket as an operator uid: may use the
+    /// operator ops and nothing else. Never true for a bot identity.
+    pub operator: bool,
 }
 
 impl Identity {
@@ -28,6 +31,23 @@ impl Identity {
             pid,
             keys: ic.keys.iter().cloned().collect(),
             ops: ic.ops.iter().copied().collect(),
+            operator: false,
+        })
+    }
+
+    /// An operator on the admin socket, if `uid` is an operator uid.
+    pub fn operator(cfg: &Config, uid: u32, gid: u32, pid: Option<i32>) -> Option<Identity> {
+        if !cfg.operator_uids().contains(&uid) {
+            return None;
+        }
+        Some(Identity {
+            name: format!("operator:{uid}"),
+            uid,
+            gid,
+            pid,
+            keys: BTreeSet::new(),
+            ops: BTreeSet::new(),
+            operator: true,
         })
     }
 

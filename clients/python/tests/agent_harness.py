@@ -88,7 +88,7 @@ class Agent:
         uid) and append ``extra`` TOML (the key tables). Starts from the
         config ``init-dev`` wrote, so it may be called again."""
         text = self.starter
-        starter_ops = 'ops = ["list_keys", "sign"]'
+        starter_ops = 'ops = ["list_keys", "sign", "heartbeat"]'
         if text.count("keys = []") != 1 or text.count(starter_ops) != 1:
             raise RuntimeError(f"unexpected starter config from init-dev:\n{text}")
         text = text.replace("keys = []", "keys = [" + ", ".join(json.dumps(k) for k in keys) + "]")

@@ -351,7 +351,7 @@ class AgentTests(unittest.TestCase):
         self.assertEqual(info.identity, "developer")
         self.assertEqual(sorted(info.keys), GRANTED)
         self.assertNotIn("hidden", info.keys)
-        self.assertEqual(set(info.ops), {"hello", "ping", "list_keys", "sign"})
+        self.assertEqual(set(info.ops), {"hello", "ping", "list_keys", "sign", "heartbeat"})
         self.assertEqual(info.peer["uid"], os.getuid())
         self.assertEqual(info.peer["pid"], os.getpid())
         self.assertEqual(info.max_frame_bytes, 1024 * 1024)

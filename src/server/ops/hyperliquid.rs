@@ -59,7 +59,8 @@ pub async fn run(
         Kind::User => &["key", "action", "is_mainnet"],
     };
     let p = Params::new(params, allowed)?;
-    let entry = granted_key(state, who, p.str("key")?)?;
+    let granted = granted_key(state, who, p.str("key")?)?;
+    let entry = &*granted;
     let (Some(cfg), Some(meta)) = (
         &entry.config.hyperliquid,
         state.hyperliquid.get(&entry.alias),

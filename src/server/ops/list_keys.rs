@@ -43,7 +43,7 @@ pub fn run(
         .entries()
         .iter()
         .filter(|e| who.may_use_key(&e.alias))
-        .map(describe)
+        .map(|e| describe(e))
         .collect();
     Ok(json!({ "keys": keys }))
 }

@@ -6,8 +6,11 @@
 //! or failure. Successful reads (`hello`, `ping`, `list_keys`) are not
 //! journaled: they decide nothing.
 
+pub mod admin;
+pub mod heartbeat;
 pub mod hello;
 pub mod hyperliquid;
+pub mod keys_admin;
 pub mod list_keys;
 pub mod order_report;
 pub mod ping;
@@ -35,6 +38,7 @@ pub const OPS: &[&str] = &[
     "price.update",
     "order.report",
     "rest.sign_request",
+    "heartbeat",
 ];
 
 /// SHA-256 of an op and its parameters as received (in their order), so a
@@ -49,9 +53,30 @@ pub fn request_digest(op: &str, params: &Map<String, Value>) -> String {
 
 /// Run one request and build its response.
 pub async fn dispatch(state: &AgentState, who: &Identity, req: Request) -> Value {
-    let result = match req.op.as_str() {
+    let op = req.op.as_str();
+    let result = match op {
         "hello" => hello::run(state, who, &req.params),
         "ping" => ping::run(&req.params),
+        _ if admin::OPS.contains(&op) && who.operator => {
+            admin::run(state, who, op, &req.params).await
+        }
+        _ if admin::OPS.contains(&op) => Err(ProtoError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "{op:?} is an operator operation: it is served only on the admin socket, to operator uids, never to a bot identity"
+            ),
+        )),
+        _ if who.operator => Err(ProtoError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "the admin socket serves operator operations only ({}); {op:?} is not one",
+                admin::OPS.join(", ")
+            ),
+        )),
+        "heartbeat" => match require(who, GrantedOp::Heartbeat) {
+            Ok(()) => heartbeat::run(state, who, &req.params).await,
+            Err(e) => Err(e),
+        },
         "list_keys" => match require(who, GrantedOp::ListKeys) {
             Ok(()) => list_keys::run(state, who, &req.params),
             Err(e) => Err(e),
@@ -88,7 +113,11 @@ pub async fn dispatch(state: &AgentState, who: &Identity, req: Request) -> Value
         },
         other => Err(ProtoError::new(
             ErrorCode::UnknownOp,
-            format!("unknown op {other:?} (known: {})", OPS.join(", ")),
+            format!(
+                "unknown op {other:?} (known: {}; operator ops on the admin socket: {})",
+                OPS.join(", "),
+                admin::OPS.join(", ")
+            ),
         )),
     };
     match result {

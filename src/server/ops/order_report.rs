@@ -18,7 +18,8 @@ pub async fn run(
     params: &Map<String, Value>,
 ) -> Result<Value, ProtoError> {
     let p = Params::new(params, &["key", "client_id", "oid"])?;
-    let entry = granted_key(state, who, p.str("key")?)?;
+    let granted = granted_key(state, who, p.str("key")?)?;
+    let entry = &*granted;
     let order = match (p.opt_str("client_id")?, params.get("oid")) {
         (Some(c), None) => OrderRef::Cloid(c.to_string()),
         (None, Some(Value::Number(n))) if n.as_u64().is_some() => {

@@ -42,7 +42,8 @@ pub async fn run(
     params: &Map<String, Value>,
 ) -> Result<Value, ProtoError> {
     let p = Params::new(params, &["key", "venue", "method", "path", "params"])?;
-    let entry = granted_key(state, who, p.str("key")?)?;
+    let granted = granted_key(state, who, p.str("key")?)?;
+    let entry = &*granted;
     let Some(cfg) = &entry.config.rest else {
         return Err(ProtoError::new(
             ErrorCode::Forbidden,

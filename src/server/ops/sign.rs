@@ -15,11 +15,11 @@ use crate::server::AgentState;
 use crate::server::peer::Identity;
 
 /// Resolve a key reference the caller may use.
-pub fn granted_key<'a>(
-    state: &'a AgentState,
+pub fn granted_key(
+    state: &AgentState,
     who: &Identity,
     reference: &str,
-) -> Result<&'a KeyEntry, ProtoError> {
+) -> Result<std::sync::Arc<KeyEntry>, ProtoError> {
     match state.keyring.lookup(reference) {
         Some(e) if who.may_use_key(&e.alias) => Ok(e),
         _ => Err(ProtoError::new(
@@ -129,7 +129,8 @@ pub async fn run(
     params: &Map<String, Value>,
 ) -> Result<Value, ProtoError> {
     let p = Params::new(params, &["key", "message", "digest", "scheme", "format"])?;
-    let entry = granted_key(state, who, p.str("key")?)?;
+    let granted = granted_key(state, who, p.str("key")?)?;
+    let entry = &*granted;
     if !entry.config.raw_signing {
         return Err(ProtoError::new(
             ErrorCode::RawSigningDisabled,
@@ -195,11 +196,29 @@ pub async fn run(
         nonce: None,
         intents: None,
     };
-    let recorded = state
-        .journal
-        .append(Event::Decision(decision))
-        .await
-        .map_err(journal_unavailable)?;
+    // A halt (kill switch, tripped switch) stops raw signing too: there is
+    // no intent to judge, so nothing here counts as reducing risk. The
+    // check and the queued record share the lock, so a halt cannot slip
+    // between them.
+    let pending = {
+        let st = state.state.lock().await;
+        let halts = st.engine.state().halts().covering(&who.name, &entry.alias);
+        if let Some((scope, halt)) = halts.first() {
+            return Err(ProtoError::new(
+                ErrorCode::PolicyDenied,
+                format!(
+                    "denied by policy: halted ({scope}: {}); no raw signing while halted",
+                    halt.reason
+                ),
+            ));
+        }
+        state
+            .journal
+            .submit(Event::Decision(decision))
+            .await
+            .map_err(journal_unavailable)?
+    };
+    let recorded = pending.durable().await.map_err(journal_unavailable)?;
     let out = sign_and_record(state, entry, input, recorded.seq).await?;
     tracing::debug!(identity = %who.name, key = %entry.alias, seq = recorded.seq, "signed");
     let mut v = json!({"key": entry.alias, "type": kt.as_str()});

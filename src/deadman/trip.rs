@@ -1,0 +1,388 @@
+//! What a trip hands the operator: for each of the tripped identity's keys,
+//! signed instructions that cancel what the agent counts as open.
+//!
+//! - Hyperliquid: one `cancelByCloid` action per key for the open orders
+//!   that carry a client order id, and, when some open order has none (the
+//!   agent cannot know the venue's order id), a `scheduleCancel` for the
+//!   venue's earliest allowed time (now + 5 s), which cancels every open
+//!   order of the account.
+//! - Binance-style REST keys: a signed cancel-all (`DELETE
+//!   /api/v3/openOrders`, `DELETE /fapi/v1/allOpenOrders`) per symbol with
+//!   open orders, for each market the key is configured for.
+//!
+//! Each instruction is built by the venue's own code (the same parser and
+//! encoder as a bot's request), journaled as an allowed decision of the
+//! agent itself (op `deadman.trip`, rule `deadman`) before it is signed,
+//! and its signature journaled after — exactly like a bot's request, so
+//! nothing is ever signed off the record. They bypass policy and do not
+//! count towards its rate limits (they only reduce risk, and a trip must
+//! not be held up by a bot that used up its cancel budget); replay treats
+//! them the same way (rule `deadman`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::journal::{Decision, Event};
+use crate::keyring::{KeyEntry, SignInput, SignOutput};
+use crate::order::Intent;
+use crate::policy::OpenOrder;
+use crate::protocol::to_hex;
+use crate::server::AgentState;
+use crate::server::ops::sign::sign_and_record;
+use crate::venue::binance::{self, Market};
+use crate::venue::hyperliquid::{self, SignRequest};
+
+/// The op name agent-originated decisions are journaled under.
+pub const TRIP_OP: &str = "deadman.trip";
+
+/// The rule of decisions the agent makes for itself: they never touch
+/// policy state, live or in a replay.
+pub const AGENT_RULE: &str = "deadman";
+
+/// Hyperliquid's shortest lead time for `scheduleCancel` (ms).
+pub const SCHEDULE_CANCEL_MIN_LEAD_MS: u64 = 5_000;
+
+/// One instruction before signing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Planned {
+    Hyperliquid {
+        key: String,
+        action: Value,
+    },
+    Rest {
+        key: String,
+        method: &'static str,
+        path: &'static str,
+        symbol: String,
+    },
+}
+
+/// Plan the instructions for `keys` (aliases the identity holds) given the
+/// orders counted as open.
+pub fn plan(
+    state: &AgentState,
+    keys: &BTreeSet<String>,
+    open: &[OpenOrder],
+    now_ms: u64,
+) -> Vec<Planned> {
+    let mut out = Vec::new();
+    for alias in keys {
+        let Some(entry) = state.keyring.lookup(alias) else {
+            continue;
+        };
+        let mine: Vec<&OpenOrder> = open.iter().filter(|o| &o.key == alias).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        if entry.config.hyperliquid.is_some() {
+            let cancels: Vec<Value> = mine
+                .iter()
+                .filter_map(|o| {
+                    let cloid = o.client_id.as_ref()?;
+                    let meta = state.hyperliquid.get(alias)?;
+                    let asset = meta.by_name(&o.symbol)?.index;
+                    Some(json!({"asset": asset, "cloid": cloid}))
+                })
+                .collect();
+            let without_cloid = mine.len() - cancels.len();
+            if !cancels.is_empty() {
+                out.push(Planned::Hyperliquid {
+                    key: alias.clone(),
+                    action: json!({"type": "cancelByCloid", "cancels": cancels}),
+                });
+            }
+            if without_cloid > 0 {
+                out.push(Planned::Hyperliquid {
+                    key: alias.clone(),
+                    action: json!({"type": "scheduleCancel", "time": now_ms + SCHEDULE_CANCEL_MIN_LEAD_MS}),
+                });
+            }
+        }
+        if let Some(rest) = &entry.config.rest {
+            let symbols: BTreeSet<&str> = mine.iter().map(|o| o.symbol.as_str()).collect();
+            for market in &rest.markets {
+                let (method, path) = match market {
+                    Market::Spot => ("DELETE", "/api/v3/openOrders"),
+                    Market::Usdm => ("DELETE", "/fapi/v1/allOpenOrders"),
+                };
+                for s in &symbols {
+                    out.push(Planned::Rest {
+                        key: alias.clone(),
+                        method,
+                        path,
+                        symbol: s.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Why an instruction could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum InstructionError {
+    #[error("{0}")]
+    Venue(String),
+    #[error("journal: {0}")]
+    Journal(String),
+    #[error("signing: {0}")]
+    Sign(String),
+}
+
+fn decision(
+    identity: &str,
+    key: &str,
+    venue: &str,
+    why: &str,
+    payload: &[u8],
+    nonce: Option<u64>,
+    intents: Vec<Intent>,
+) -> Decision {
+    Decision {
+        identity: identity.to_string(),
+        uid: 0,
+        pid: None,
+        request_id: 0,
+        op: TRIP_OP.into(),
+        key: Some(key.to_string()),
+        request_sha256: hex::encode(Sha256::digest(why.as_bytes())),
+        allow: true,
+        rule: AGENT_RULE.into(),
+        reason: why.to_string(),
+        payload_sha256: Some(hex::encode(Sha256::digest(payload))),
+        venue: Some(venue.into()),
+        nonce,
+        intents: Some(intents),
+    }
+}
+
+/// Journal, sign and describe one Hyperliquid L1 action made by the agent
+/// itself (trip cancels, the heartbeat's `scheduleCancel`). `op` and `why`
+/// go into the decision record.
+pub async fn sign_agent_l1(
+    state: &AgentState,
+    identity: &str,
+    entry: &KeyEntry,
+    action: &Value,
+    op: &str,
+    why: &str,
+) -> Result<Value, InstructionError> {
+    let (Some(cfg), Some(meta)) = (
+        &entry.config.hyperliquid,
+        state.hyperliquid.get(&entry.alias),
+    ) else {
+        return Err(InstructionError::Venue(format!(
+            "key {:?} has no Hyperliquid config",
+            entry.alias
+        )));
+    };
+    let is_mainnet = cfg.network == crate::config::Network::Mainnet;
+    let (prepared, pending) = {
+        let mut st = state.state.lock().await;
+        let now = crate::journal::record::now_ms();
+        let nonce = st.nonces.assign(&entry.alias, now);
+        let prepared = hyperliquid::prepare(
+            meta,
+            &SignRequest {
+                action,
+                nonce,
+                vault_address: None,
+                expires_after: None,
+                is_mainnet,
+            },
+        )
+        .map_err(|e| InstructionError::Venue(e.to_string()))?;
+        let mut d = decision(
+            identity,
+            &entry.alias,
+            "hyperliquid",
+            why,
+            &prepared.digest,
+            Some(nonce),
+            prepared.intents.clone(),
+        );
+        d.op = op.to_string();
+        let pending = state
+            .journal
+            .submit(Event::Decision(d))
+            .await
+            .map_err(|e| InstructionError::Journal(e.to_string()))?;
+        st.nonces.record(&entry.alias, nonce);
+        (prepared, pending)
+    };
+    let recorded = pending
+        .durable()
+        .await
+        .map_err(|e| InstructionError::Journal(e.to_string()))?;
+    let out = sign_and_record(
+        state,
+        entry,
+        SignInput::Digest(prepared.digest),
+        recorded.seq,
+    )
+    .await
+    .map_err(|e| InstructionError::Sign(e.message))?;
+    let SignOutput::Secp256k1 { sig, .. } = out else {
+        return Err(InstructionError::Sign(
+            "Hyperliquid keys are secp256k1".into(),
+        ));
+    };
+    let action_value: Value = serde_json::from_str(&prepared.action_json)
+        .map_err(|e| InstructionError::Venue(e.to_string()))?;
+    Ok(json!({
+        "venue": "hyperliquid",
+        "key": entry.alias,
+        "address": entry.info.eth_address(),
+        "is_mainnet": is_mainnet,
+        "action": action_value,
+        "nonce": prepared.nonce,
+        "signature": {"r": to_hex(&sig.r), "s": to_hex(&sig.s), "v": sig.v()},
+        "decision": recorded.seq,
+    }))
+}
+
+async fn sign_rest(
+    state: &AgentState,
+    identity: &str,
+    entry: &KeyEntry,
+    method: &str,
+    path: &str,
+    symbol: &str,
+) -> Result<Value, InstructionError> {
+    let Some(cfg) = &entry.config.rest else {
+        return Err(InstructionError::Venue(format!(
+            "key {:?} has no REST config",
+            entry.alias
+        )));
+    };
+    // The longest validity the key allows: the on-trip command must get it
+    // to the venue within this window.
+    let params = json!({"symbol": symbol, "recvWindow": cfg.max_recv_window().to_string()});
+    let parsed = binance::parse(cfg, cfg.venue.as_str(), method, path, Some(&params))
+        .map_err(|e| InstructionError::Venue(e.to_string()))?;
+    let why = format!(
+        "dead-man's switch tripped: cancel all open orders ({} {symbol})",
+        parsed.describe()
+    );
+    let (query, timestamp, pending) = {
+        // Held so the record takes its place in decision order.
+        let _order = state.state.lock().await;
+        let now = crate::journal::record::now_ms();
+        let query = parsed.query(now);
+        let d = decision(
+            identity,
+            &entry.alias,
+            cfg.venue.as_str(),
+            &why,
+            query.as_bytes(),
+            None,
+            parsed.intents.clone(),
+        );
+        let pending = state
+            .journal
+            .submit(Event::Decision(d))
+            .await
+            .map_err(|e| InstructionError::Journal(e.to_string()))?;
+        (query, now, pending)
+    };
+    let recorded = pending
+        .durable()
+        .await
+        .map_err(|e| InstructionError::Journal(e.to_string()))?;
+    let out = sign_and_record(
+        state,
+        entry,
+        SignInput::Message(query.clone().into_bytes()),
+        recorded.seq,
+    )
+    .await
+    .map_err(|e| InstructionError::Sign(e.message))?;
+    let signature = match &out {
+        SignOutput::Hmac { mac } => binance::hmac_signature_text(mac),
+        SignOutput::Ed25519 { sig } => binance::ed25519_signature_text(sig),
+        _ => {
+            return Err(InstructionError::Sign(
+                "REST keys are hmac or ed25519".into(),
+            ));
+        }
+    };
+    Ok(json!({
+        "venue": cfg.venue.as_str(),
+        "key": entry.alias,
+        "type": entry.info.key_type.as_str(),
+        "method": parsed.method.as_str(),
+        "path": parsed.path,
+        "symbol": symbol,
+        "timestamp": timestamp,
+        "recv_window_ms": parsed.recv_window_ms,
+        "signature": signature,
+        "signed_query": binance::signed_query(&query, &signature),
+        "decision": recorded.seq,
+    }))
+}
+
+/// Sign every planned instruction. Failures are reported in place (an
+/// `error` entry): one bad key must not keep the others' cancels from the
+/// operator.
+pub async fn sign_all(state: &AgentState, identity: &str, planned: &[Planned]) -> Vec<Value> {
+    let mut out = Vec::with_capacity(planned.len());
+    for p in planned {
+        let (key, r) = match p {
+            Planned::Hyperliquid { key, action } => {
+                let r = match state.keyring.lookup(key) {
+                    Some(entry) => {
+                        sign_agent_l1(
+                            state,
+                            identity,
+                            &entry,
+                            action,
+                            TRIP_OP,
+                            "dead-man's switch tripped: cancel open orders",
+                        )
+                        .await
+                    }
+                    None => Err(InstructionError::Venue(format!("no key {key:?}"))),
+                };
+                (key, r)
+            }
+            Planned::Rest {
+                key,
+                method,
+                path,
+                symbol,
+            } => {
+                let r = match state.keyring.lookup(key) {
+                    Some(entry) => sign_rest(state, identity, &entry, method, path, symbol).await,
+                    None => Err(InstructionError::Venue(format!("no key {key:?}"))),
+                };
+                (key, r)
+            }
+        };
+        match r {
+            Ok(v) => out.push(v),
+            Err(e) => {
+                tracing::error!(identity, key = %key, error = %e, "could not make a trip instruction");
+                out.push(json!({"key": key, "error": e.to_string()}));
+            }
+        }
+    }
+    out
+}
+
+/// The open orders of `identity`, summarised for the trip document.
+pub fn open_summary(open: &[OpenOrder]) -> Vec<Value> {
+    let mut by: BTreeMap<(&str, &str), (u64, Vec<&str>)> = BTreeMap::new();
+    for o in open {
+        let e = by.entry((o.key.as_str(), o.symbol.as_str())).or_default();
+        e.0 += 1;
+        if let Some(c) = &o.client_id {
+            e.1.push(c);
+        }
+    }
+    by.into_iter()
+        .map(|((k, s), (n, c))| json!({"key": k, "symbol": s, "count": n, "client_ids": c}))
+        .collect()
+}

@@ -1,0 +1,379 @@
+//! Operator operations, served only on the admin socket to operator uids
+//! (never to a bot identity): `status`, `halt`, `resume`, `rearm`,
+//! `pause`, `reload`. Each change is journaled before the answer, with the
+//! operator's uid and pid as `by`.
+
+use std::time::Instant;
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::journal::Event;
+use crate::journal::record::now_ms;
+use crate::policy::{Halt, HaltScope, Policy, Scope};
+use crate::protocol::{ErrorCode, Params, ProtoError};
+use crate::server::AgentState;
+use crate::server::ops::sign::journal_unavailable;
+use crate::server::peer::Identity;
+
+/// The operator operations.
+pub const OPS: &[&str] = &[
+    "status", "halt", "resume", "rearm", "pause", "reload", "rotate", "rollback", "zeroize",
+];
+
+fn bad(m: impl Into<String>) -> ProtoError {
+    ProtoError::new(ErrorCode::BadParams, m)
+}
+
+fn by(who: &Identity) -> String {
+    match who.pid {
+        Some(p) => format!("operator uid {} pid {p}", who.uid),
+        None => format!("operator uid {}", who.uid),
+    }
+}
+
+fn u64_param(params: &Map<String, Value>, name: &str) -> Result<Option<u64>, ProtoError> {
+    match params.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| bad(format!("{name} must be a non-negative integer"))),
+        Some(_) => Err(bad(format!("{name} must be a non-negative integer"))),
+    }
+}
+
+fn known_identity(state: &AgentState, name: &str) -> Result<(), ProtoError> {
+    if state.config.identities.contains_key(name) {
+        Ok(())
+    } else {
+        Err(bad(format!(
+            "no identity {name:?} in the config (known: {})",
+            state
+                .config
+                .identities
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+}
+
+/// `{scope: "all"|"identity"|"key", name}` → a halt scope.
+fn scope(state: &AgentState, p: &Params<'_>) -> Result<HaltScope, ProtoError> {
+    let s = p.str("scope")?;
+    let name = p.opt_str("name")?;
+    match (s, name) {
+        ("all", None) => Ok(HaltScope::All),
+        ("all", Some(_)) => Err(bad("scope \"all\" takes no name")),
+        ("identity", Some(n)) => {
+            known_identity(state, n)?;
+            Ok(HaltScope::Identity(n.to_string()))
+        }
+        ("key", Some(n)) => match state.keyring.lookup(n) {
+            Some(e) => Ok(HaltScope::Key(e.alias.clone())),
+            None => Err(bad(format!("no key {n:?}"))),
+        },
+        ("identity" | "key", None) => Err(bad(format!("scope {s:?} needs a name"))),
+        _ => Err(bad(format!(
+            "scope must be \"all\", \"identity\" or \"key\" (got {s:?})"
+        ))),
+    }
+}
+
+pub async fn run(
+    state: &AgentState,
+    who: &Identity,
+    op: &str,
+    params: &Map<String, Value>,
+) -> Result<Value, ProtoError> {
+    match op {
+        "status" => {
+            Params::new(params, &[])?;
+            Ok(status(state).await)
+        }
+        "halt" => {
+            let p = Params::new(params, &["scope", "name", "reason", "reducing_allowed"])?;
+            let target = scope(state, &p)?;
+            let reason = p
+                .opt_str("reason")?
+                .unwrap_or("operator halt")
+                .chars()
+                .take(256)
+                .collect::<String>();
+            let reducing_allowed = match params.get("reducing_allowed") {
+                None | Some(Value::Null) => state.config.deadman.halted_allows_reducing,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => return Err(bad("reducing_allowed must be a boolean")),
+            };
+            let pending = {
+                let mut st = state.state.lock().await;
+                let now = now_ms();
+                st.engine.halt(
+                    target.clone(),
+                    Halt {
+                        reason: reason.clone(),
+                        reducing_allowed,
+                        since_ms: now,
+                    },
+                );
+                state
+                    .journal
+                    .submit(Event::Halt {
+                        target: target.clone(),
+                        reason,
+                        reducing_allowed,
+                        by: by(who),
+                    })
+                    .await
+                    .map_err(journal_unavailable)?
+            };
+            pending.durable().await.map_err(journal_unavailable)?;
+            tracing::warn!(target = %target, by = %by(who), "halted by operator");
+            Ok(json!({"halted": target, "reducing_allowed": reducing_allowed}))
+        }
+        "resume" => {
+            let p = Params::new(params, &["scope", "name"])?;
+            let target = scope(state, &p)?;
+            let pending = {
+                let mut st = state.state.lock().await;
+                if let HaltScope::Identity(n) = &target
+                    && let Some(crate::deadman::Switch {
+                        state: crate::deadman::SwitchState::Tripped { .. },
+                        ..
+                    }) = st.deadman.get(n)
+                {
+                    return Err(ProtoError::new(
+                        ErrorCode::Forbidden,
+                        format!(
+                            "identity {n:?} is halted by its tripped dead-man's switch: use rearm"
+                        ),
+                    ));
+                }
+                if !st.engine.resume(&target) {
+                    return Err(bad(format!("{target} is not halted")));
+                }
+                state
+                    .journal
+                    .submit(Event::Resume {
+                        target: target.clone(),
+                        by: by(who),
+                    })
+                    .await
+                    .map_err(journal_unavailable)?
+            };
+            pending.durable().await.map_err(journal_unavailable)?;
+            tracing::warn!(target = %target, by = %by(who), "resumed by operator");
+            Ok(json!({"resumed": target}))
+        }
+        "rearm" => {
+            let p = Params::new(params, &["identity", "timeout_ms"])?;
+            let identity = p.str("identity")?;
+            known_identity(state, identity)?;
+            let timeout = u64_param(params, "timeout_ms")?;
+            let cfg = &state.config.deadman;
+            let (pending, deadline_ms, timeout_ms) = {
+                let mut st = state.state.lock().await;
+                let timeout_ms = match (timeout, st.deadman.get(identity)) {
+                    (Some(t), _) => t,
+                    (None, Some(s)) => s.timeout_ms,
+                    (None, None) => {
+                        return Err(bad("this identity never armed its switch: give timeout_ms"));
+                    }
+                };
+                if timeout_ms < cfg.min_timeout_ms || timeout_ms > cfg.max_timeout_ms {
+                    return Err(bad(format!(
+                        "timeout_ms {timeout_ms} is outside [{}, {}]",
+                        cfg.min_timeout_ms, cfg.max_timeout_ms
+                    )));
+                }
+                let now = now_ms();
+                st.deadman.rearm(identity, timeout_ms, now, Instant::now());
+                st.engine.resume(&HaltScope::Identity(identity.to_string()));
+                let deadline_ms = st
+                    .deadman
+                    .get(identity)
+                    .map(|s| s.deadline_ms)
+                    .unwrap_or(now);
+                let pending = state
+                    .journal
+                    .submit(Event::Rearm {
+                        identity: identity.to_string(),
+                        timeout_ms,
+                        deadline_ms,
+                        by: by(who),
+                    })
+                    .await
+                    .map_err(journal_unavailable)?;
+                (pending, deadline_ms, timeout_ms)
+            };
+            state.deadman_wake.notify_one();
+            pending.durable().await.map_err(journal_unavailable)?;
+            tracing::warn!(identity, by = %by(who), "dead-man's switch re-armed by operator");
+            Ok(
+                json!({"identity": identity, "armed": true, "timeout_ms": timeout_ms, "deadline_ms": deadline_ms}),
+            )
+        }
+        "pause" => {
+            let p = Params::new(params, &["identity", "until_ms", "duration_ms", "reason"])?;
+            let identity = p.str("identity")?;
+            known_identity(state, identity)?;
+            let reason = p
+                .opt_str("reason")?
+                .unwrap_or("planned pause")
+                .chars()
+                .take(256)
+                .collect::<String>();
+            let now = now_ms();
+            let until_ms = match (
+                u64_param(params, "until_ms")?,
+                u64_param(params, "duration_ms")?,
+            ) {
+                (Some(u), None) => u,
+                (None, Some(d)) => now.saturating_add(d),
+                _ => return Err(bad("give exactly one of until_ms or duration_ms")),
+            };
+            if until_ms <= now {
+                return Err(bad("the pause must end in the future"));
+            }
+            if until_ms - now > 7 * 86_400_000 {
+                return Err(bad("a pause may last at most 7 days"));
+            }
+            let pending = {
+                let mut st = state.state.lock().await;
+                st.deadman
+                    .pause(identity, until_ms, &reason, now, Instant::now())
+                    .map_err(bad)?;
+                state
+                    .journal
+                    .submit(Event::Pause {
+                        identity: identity.to_string(),
+                        until_ms,
+                        reason,
+                        by: by(who),
+                    })
+                    .await
+                    .map_err(journal_unavailable)?
+            };
+            state.deadman_wake.notify_one();
+            pending.durable().await.map_err(journal_unavailable)?;
+            Ok(json!({"identity": identity, "paused_until_ms": until_ms}))
+        }
+        "reload" => {
+            Params::new(params, &[])?;
+            reload(state, &by(who)).await
+        }
+        op if super::keys_admin::OPS.contains(&op) => {
+            super::keys_admin::run(state, &by(who), op, params).await
+        }
+        other => Err(ProtoError::new(
+            ErrorCode::UnknownOp,
+            format!("unknown operator op {other:?}"),
+        )),
+    }
+}
+
+/// SHA-256 over the `[policy]` table, re-serialised (so comments and
+/// layout do not change it).
+pub fn policy_sha256(config_text: &str) -> Result<String, String> {
+    let v: toml::Table = toml::from_str(config_text).map_err(|e| e.to_string())?;
+    let policy = v
+        .get("policy")
+        .cloned()
+        .unwrap_or(toml::Value::Table(Default::default()));
+    let text = toml::to_string(&policy).map_err(|e| e.to_string())?;
+    Ok(hex::encode(Sha256::digest(text.as_bytes())))
+}
+
+/// Re-read the config file and swap in its policy. A file that does not
+/// load, or a policy that does not compile, is refused and the old policy
+/// stays. Only `[policy]` is reloaded; other sections need a restart.
+pub async fn reload(state: &AgentState, by: &str) -> Result<Value, ProtoError> {
+    let Some(path) = &state.config_path else {
+        return Err(ProtoError::new(
+            ErrorCode::Internal,
+            "the agent does not know its config file",
+        ));
+    };
+    let refused = |m: String| {
+        ProtoError::new(
+            ErrorCode::BadParams,
+            format!("policy not reloaded (the old one stays): {m}"),
+        )
+    };
+    let cfg = crate::config::Config::load(path).map_err(|e| refused(e.to_string()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| refused(e.to_string()))?;
+    let sha = policy_sha256(&text).map_err(refused)?;
+    let policy = Policy::from_config(cfg.policy.clone()).map_err(|e| refused(e.to_string()))?;
+    let (pending, previous) = {
+        let mut st = state.state.lock().await;
+        let previous = std::mem::replace(&mut st.policy_sha256, sha.clone());
+        st.engine.reload(policy);
+        let pending = state
+            .journal
+            .submit(Event::PolicyReload {
+                sha256: sha.clone(),
+                by: by.to_string(),
+            })
+            .await
+            .map_err(journal_unavailable)?;
+        (pending, previous)
+    };
+    pending.durable().await.map_err(journal_unavailable)?;
+    tracing::info!(policy_sha256 = %sha, previous = %previous, by, "policy reloaded");
+    Ok(json!({"policy_sha256": sha, "previous_sha256": previous, "changed": sha != previous}))
+}
+
+async fn status(state: &AgentState) -> Value {
+    let st = state.state.lock().await;
+    let now = now_ms();
+    let es = st.engine.state();
+    let mut identities = Map::new();
+    for (name, ic) in &state.config.identities {
+        let switch = match st.deadman.get(name) {
+            Some(s) => serde_json::to_value(s).unwrap_or(Value::Null),
+            None => json!({"state": "disarmed"}),
+        };
+        let halts: Vec<Value> = ic
+            .keys
+            .iter()
+            .flat_map(|k| es.halts().covering(name, k))
+            .chain(es.halts().covering(name, ""))
+            .map(|(s, h)| json!({"target": s, "reason": h.reason, "reducing_allowed": h.reducing_allowed, "since_ms": h.since_ms}))
+            .collect::<Vec<_>>();
+        let mut halts_dedup: Vec<Value> = Vec::new();
+        for h in halts {
+            if !halts_dedup.contains(&h) {
+                halts_dedup.push(h);
+            }
+        }
+        let (open_orders, open_notional) = es.open_exposure(&Scope::Identity(name.clone()), now);
+        identities.insert(
+            name.clone(),
+            json!({
+                "switch": switch,
+                "halts": halts_dedup,
+                "halted": !halts_dedup.is_empty(),
+                "open_orders": open_orders,
+                "open_notional": open_notional.to_string(),
+                "notional_last_24h": es.notional_within(&Scope::Identity(name.clone()), now, 86_400_000).to_string(),
+                "breaker_open_until_ms": es.breaker_open_until(name, now),
+            }),
+        );
+    }
+    let halts: Vec<Value> = es
+        .halts()
+        .iter()
+        .map(|(s, h)| json!({"target": s, "reason": h.reason, "reducing_allowed": h.reducing_allowed, "since_ms": h.since_ms}))
+        .collect();
+    json!({
+        "keys": state.keyring.entries().iter().map(|e| e.alias.clone()).collect::<Vec<_>>(),
+        "server_time_ms": now,
+        "uptime_ms": state.started.elapsed().as_millis() as u64,
+        "policy_sha256": st.policy_sha256,
+        "halts": halts,
+        "identities": identities,
+        "workers": state.keyring.pool().live_workers(),
+    })
+}

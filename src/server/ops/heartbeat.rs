@@ -1,0 +1,125 @@
+//! `heartbeat`: arm the caller's dead-man's switch, or push its deadline.
+//!
+//! Params: `timeout_ms` (required on the first heartbeat; afterwards it
+//! changes the timeout). The heartbeat is journaled before the answer, so
+//! a restart rebuilds the same deadline. For identities holding Hyperliquid
+//! keys with `schedule_cancel_grace_ms`, the answer also carries a freshly
+//! signed `scheduleCancel` per key for now + timeout + grace: submitted by
+//! the bot, it makes the exchange cancel even if this host dies.
+
+use std::time::Instant;
+
+use serde_json::{Map, Value, json};
+
+use crate::deadman::HeartbeatError;
+use crate::deadman::trip::{SCHEDULE_CANCEL_MIN_LEAD_MS, sign_agent_l1};
+use crate::journal::Event;
+use crate::protocol::{ErrorCode, Params, ProtoError};
+use crate::server::AgentState;
+use crate::server::peer::Identity;
+
+/// The op name the backup `scheduleCancel` decisions are journaled under.
+pub const OP: &str = "heartbeat";
+
+pub async fn run(
+    state: &AgentState,
+    who: &Identity,
+    params: &Map<String, Value>,
+) -> Result<Value, ProtoError> {
+    Params::new(params, &["timeout_ms"])?;
+    let timeout = match params.get("timeout_ms") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| {
+            ProtoError::new(
+                ErrorCode::BadParams,
+                "timeout_ms must be a positive integer (ms)",
+            )
+        })?),
+        Some(_) => {
+            return Err(ProtoError::new(
+                ErrorCode::BadParams,
+                "timeout_ms must be a positive integer (ms)",
+            ));
+        }
+    };
+    let cfg = &state.config.deadman;
+    let (pending, view) = {
+        let mut st = state.state.lock().await;
+        let timeout_ms = st
+            .deadman
+            .check_heartbeat(cfg, &who.name, timeout)
+            .map_err(|e| match e {
+                HeartbeatError::Tripped { .. } => {
+                    ProtoError::new(ErrorCode::SwitchTripped, e.to_string())
+                }
+                _ => ProtoError::new(ErrorCode::BadParams, e.to_string()),
+            })?;
+        let now_ms = crate::journal::record::now_ms();
+        st.deadman
+            .heartbeat(&who.name, timeout_ms, now_ms, Instant::now());
+        let sw = st.deadman.get(&who.name).expect("just armed").clone();
+        let pending = state
+            .journal
+            .submit(Event::Heartbeat {
+                identity: who.name.clone(),
+                timeout_ms,
+                deadline_ms: sw.deadline_ms,
+            })
+            .await
+            .map_err(crate::server::ops::sign::journal_unavailable)?;
+        (pending, (sw, now_ms))
+    };
+    state.deadman_wake.notify_one();
+    pending
+        .durable()
+        .await
+        .map_err(crate::server::ops::sign::journal_unavailable)?;
+    let (sw, now_ms) = view;
+    let mut out = json!({
+        "identity": who.name,
+        "timeout_ms": sw.timeout_ms,
+        "deadline_ms": sw.deadline_ms,
+        "server_time_ms": now_ms,
+        "switch": sw.state,
+    });
+    // The exchange-side backup, per Hyperliquid key that asks for it.
+    let mut backups = Vec::new();
+    for alias in &who.keys {
+        let Some(entry) = state.keyring.lookup(alias) else {
+            continue;
+        };
+        let Some(grace) = entry
+            .config
+            .hyperliquid
+            .as_ref()
+            .and_then(|h| h.schedule_cancel_grace_ms)
+        else {
+            continue;
+        };
+        let lead = sw
+            .deadline_ms
+            .saturating_sub(now_ms)
+            .saturating_add(grace)
+            .max(SCHEDULE_CANCEL_MIN_LEAD_MS);
+        let action = json!({"type": "scheduleCancel", "time": now_ms + lead});
+        match sign_agent_l1(
+            state,
+            &who.name,
+            &entry,
+            &action,
+            OP,
+            "heartbeat: exchange-side dead-man's switch",
+        )
+        .await
+        {
+            Ok(v) => backups.push(v),
+            Err(e) => backups.push(json!({"key": alias, "error": e.to_string()})),
+        }
+    }
+    if !backups.is_empty() {
+        out.as_object_mut()
+            .expect("object")
+            .insert("schedule_cancel".into(), backups.into());
+    }
+    Ok(out)
+}
