@@ -1078,7 +1078,8 @@ fn export_reports_trips_and_operator_actions() {
     assert_eq!(a["total"], 5);
     assert_eq!(
         a["by_kind"],
-        json!({"halt": 1, "pause": 1, "policy_reload": 1, "rearm": 1, "resume": 1})
+        json!({"halt": 1, "pause": 1, "policy_reload": 1, "rearm": 1, "resume": 1,
+               "key_rotated": 0, "key_rolled_back": 0, "key_zeroized": 0})
     );
     let got: Vec<(&Value, &Value, &Value, &Value)> = a["list"]
         .as_array()

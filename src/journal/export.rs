@@ -88,7 +88,16 @@ const KINDS: &[&str] = &[
 
 /// The operator action kinds: `operator_actions.by_kind` counts each,
 /// zeros included, so a quiet period reads as zero rather than missing.
-const OPERATOR_KINDS: &[&str] = &["halt", "resume", "rearm", "pause", "policy_reload"];
+const OPERATOR_KINDS: &[&str] = &[
+    "halt",
+    "resume",
+    "rearm",
+    "pause",
+    "policy_reload",
+    "key_rotated",
+    "key_rolled_back",
+    "key_zeroized",
+];
 
 /// At most this many characters of an on-trip command's output go into
 /// the report: enough to see why it failed, while the journal keeps what
@@ -629,6 +638,17 @@ pub enum ActionDetail {
     PolicyReload {
         sha256: String,
     },
+    /// A rotation or a rollback: the alias moved from one token key to
+    /// another.
+    KeyChange {
+        alias: String,
+        from: crate::journal::KeyRef,
+        to: crate::journal::KeyRef,
+    },
+    KeyZeroized {
+        alias: String,
+        keys: Vec<crate::journal::KeyRef>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -1035,8 +1055,34 @@ impl Aggregate {
                     sha256: sha256.clone(),
                 },
             ),
-            // Key records: counted by kind above.
-            Event::KeyRotated { .. } | Event::KeyRolledBack { .. } | Event::KeyZeroized { .. } => {}
+            Event::KeyRotated {
+                alias,
+                from,
+                to,
+                by,
+            }
+            | Event::KeyRolledBack {
+                alias,
+                from,
+                to,
+                by,
+            } => self.operator_action(
+                rec,
+                by,
+                ActionDetail::KeyChange {
+                    alias: alias.clone(),
+                    from: from.clone(),
+                    to: to.clone(),
+                },
+            ),
+            Event::KeyZeroized { alias, keys, by } => self.operator_action(
+                rec,
+                by,
+                ActionDetail::KeyZeroized {
+                    alias: alias.clone(),
+                    keys: keys.clone(),
+                },
+            ),
             Event::PeerRefused { uid, .. } => {
                 self.peer_refusals.total += 1;
                 *self.peer_refusals.by_uid.entry(*uid).or_default() += 1;
@@ -2396,7 +2442,10 @@ mod tests {
         assert_eq!(a.total, 5);
         assert_eq!(
             a.by_kind,
-            OPERATOR_KINDS.iter().map(|k| (k.to_string(), 1)).collect()
+            OPERATOR_KINDS
+                .iter()
+                .map(|k| (k.to_string(), u64::from(!k.starts_with("key_"))))
+                .collect()
         );
         let kinds: Vec<(u64, &str, &str)> = a
             .list
