@@ -191,6 +191,17 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot write the journal: {e}"))?;
 
+        let mut totp = std::collections::HashMap::new();
+        for o in &cfg.admin.operators {
+            if let Some(f) = &o.totp_secret_file {
+                crate::harden::check_private_file(f, "TOTP secret file", true)
+                    .map_err(|e| format!("admin.operators (uid {}): {e}", o.uid))?;
+                let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+                let secret = crate::totp::decode_secret(&text)
+                    .map_err(|e| format!("{}: {e}", f.display()))?;
+                totp.insert(o.uid, crate::totp::Totp::new(secret));
+            }
+        }
         let socket_path = cfg.agent.socket.clone();
         let admin_path = cfg.admin_socket();
         // The bots' socket first: it creates a shared directory with the
@@ -208,6 +219,7 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             state: tokio::sync::Mutex::new(decision_state),
             started: std::time::Instant::now(),
             deadman_wake: tokio::sync::Notify::new(),
+            totp: std::sync::Mutex::new(totp),
             config_path: Some(config_path.to_path_buf()),
         });
         let shutdown = CancellationToken::new();

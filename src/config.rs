@@ -111,6 +111,20 @@ pub struct AdminConfig {
     /// of that uid could then act as the operator: for development only.
     #[serde(default)]
     pub allow_shared_uid: bool,
+    /// Operators with a TOTP second factor (`[[admin.operators]]`).
+    #[serde(default)]
+    pub operators: Vec<OperatorConfig>,
+}
+
+/// `[[admin.operators]]`: an operator uid, optionally with a TOTP secret
+/// required for resume, rearm, rotate, rollback and zeroize.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    pub uid: u32,
+    /// File (mode 0600) holding the base32 TOTP secret, as enrolled in the
+    /// operator's authenticator app.
+    pub totp_secret_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -352,6 +366,11 @@ impl Config {
         if let Some(p) = self.admin.socket.as_mut() {
             fix(p);
         }
+        for o in &mut self.admin.operators {
+            if let Some(p) = o.totp_secret_file.as_mut() {
+                fix(p);
+            }
+        }
         fix(&mut self.journal.dir);
         for k in self.keys.values_mut() {
             if let Some(h) = k.hyperliquid.as_mut() {
@@ -383,12 +402,15 @@ impl Config {
 
     /// The uids served on the operator socket.
     pub fn operator_uids(&self) -> Vec<u32> {
-        if self.admin.uids.is_empty() {
+        let mut uids = self.admin.uids.clone();
+        uids.extend(self.admin.operators.iter().map(|o| o.uid));
+        if uids.is_empty() {
             // SAFETY: geteuid cannot fail.
-            vec![unsafe { libc::geteuid() }]
-        } else {
-            self.admin.uids.clone()
+            uids.push(unsafe { libc::geteuid() });
         }
+        uids.sort_unstable();
+        uids.dedup();
+        uids
     }
 
     fn validate_deadman_and_admin(&self) -> Result<(), String> {
@@ -419,6 +441,12 @@ impl Config {
                 return Err(format!(
                     "keys.{alias}.hyperliquid.schedule_cancel_grace_ms must be at most one day"
                 ));
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for o in &self.admin.operators {
+            if !seen.insert(o.uid) {
+                return Err(format!("admin.operators lists uid {} twice", o.uid));
             }
         }
         if self.admin_socket() == self.agent.socket {

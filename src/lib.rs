@@ -18,4 +18,5 @@ pub mod protocol;
 pub mod secret;
 pub mod server;
 pub mod state;
+pub mod totp;
 pub mod venue;

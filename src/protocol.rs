@@ -54,6 +54,9 @@ pub enum ErrorCode {
     /// The identity's dead-man's switch has tripped; only an operator can
     /// re-arm it.
     SwitchTripped,
+    /// An operator operation that needs the operator's TOTP code was sent
+    /// without one.
+    TotpRequired,
     /// A bug or unexpected condition; nothing was signed.
     Internal,
 }

@@ -528,3 +528,70 @@ fn kill_switch_pause_bounds_and_policy_reload() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The RFC 6238 code for `secret` now, computed here with the `hmac` and
+/// `sha1` crates directly.
+fn totp_now(secret: &[u8]) -> String {
+    let step = tradeward::journal::record::now_ms() / 1000 / 30;
+    let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(secret).unwrap();
+    mac.update(&step.to_be_bytes());
+    let h = mac.finalize().into_bytes();
+    let off = (h[19] & 0x0f) as usize;
+    let bin = u32::from_be_bytes([h[off] & 0x7f, h[off + 1], h[off + 2], h[off + 3]]);
+    format!("{:06}", bin % 1_000_000)
+}
+
+#[test]
+fn an_operator_with_totp_needs_a_fresh_code_to_resume_or_rearm() {
+    let env = setup("");
+    let secret = b"12345678901234567890";
+    let file = env.dir.path().join("totp");
+    // Base32 of the secret, as an authenticator app shows it.
+    std::fs::write(&file, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let uid = unsafe { libc::getuid() };
+    let text = format!(
+        "{}\n[[admin.operators]]\nuid = {uid}\ntotp_secret_file = {:?}\n",
+        std::fs::read_to_string(&env.config).unwrap(),
+        file.display().to_string()
+    );
+    std::fs::write(&env.config, text).unwrap();
+    let agent = env.start_agent();
+    let mut c = agent.client();
+    let mut a = admin(&env);
+    // Halting needs no code (stopping is always easy)...
+    a.call("halt", json!({"scope": "identity", "name": "developer"}))
+        .unwrap();
+    // ...undoing it does.
+    let e = a
+        .call("resume", json!({"scope": "identity", "name": "developer"}))
+        .unwrap_err();
+    assert_eq!(code(&e), "totp_required", "{e}");
+    let e = a
+        .call(
+            "resume",
+            json!({"scope": "identity", "name": "developer", "totp": "000000"}),
+        )
+        .unwrap_err();
+    assert_eq!(code(&e), "forbidden", "{e}");
+    let good = totp_now(secret);
+    a.call(
+        "resume",
+        json!({"scope": "identity", "name": "developer", "totp": good}),
+    )
+    .unwrap();
+    place(&mut c, hl_order(None, "50000")).unwrap();
+    // The same code never works twice.
+    c.call("heartbeat", json!({"timeout_ms": 60000})).unwrap();
+    let e = a
+        .call("rearm", json!({"identity": "developer", "totp": good}))
+        .unwrap_err();
+    assert!(e.to_string().contains("already used"), "{e}");
+    // Refusals are journaled like any other.
+    let recs = records(&env.journal_dir());
+    assert!(
+        recs.iter()
+            .any(|r| r["kind"] == "decision" && r["rule"] == "totp_required")
+    );
+}

@@ -18,6 +18,10 @@ pub struct CtlArgs {
     /// Admin socket (overrides the config)
     #[arg(long, env = "TRADEWARD_ADMIN_SOCK", global = true)]
     admin_socket: Option<PathBuf>,
+    /// TOTP code, for operators with a second factor (asked for when
+    /// needed and not given)
+    #[arg(long, global = true)]
+    totp: Option<String>,
     #[command(subcommand)]
     command: CtlCommand,
 }
@@ -167,10 +171,43 @@ pub fn run(a: CtlArgs) -> Result<(), String> {
         }
         CtlCommand::Reload => ("reload", json!({})),
     };
-    let mut c = Client::connect(&socket).map_err(|e| format!("{}: {e}", socket.display()))?;
-    let r = c.call(op, params).map_err(|e| e.to_string())?;
+    let r = admin_call(&socket, op, params, a.totp)?;
     println!("{}", serde_json::to_string_pretty(&r).expect("json"));
     Ok(())
+}
+
+/// Call an operator op; if the agent asks for a TOTP code that was not
+/// given, prompt for it (on a terminal) and send again.
+pub fn admin_call(
+    socket: &std::path::Path,
+    op: &str,
+    mut params: Value,
+    totp: Option<String>,
+) -> Result<Value, String> {
+    use std::io::IsTerminal;
+    let mut c = Client::connect(socket)
+        .map_err(|e| format!("{}: {e} (is the agent running?)", socket.display()))?;
+    c.set_timeout(Some(std::time::Duration::from_secs(120)))
+        .map_err(|e| e.to_string())?;
+    if let Some(t) = &totp {
+        params["totp"] = t.clone().into();
+    }
+    match c.call(op, params.clone()) {
+        Err(e)
+            if e.code() == Some("totp_required")
+                && totp.is_none()
+                && std::io::stdin().is_terminal() =>
+        {
+            eprint!("TOTP code: ");
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| e.to_string())?;
+            params["totp"] = line.trim().to_string().into();
+            c.call(op, params).map_err(|e| e.to_string())
+        }
+        r => r.map_err(|e| e.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -176,6 +176,10 @@ pub struct AdminArgs {
     /// Admin socket (overrides the config)
     #[arg(long, env = "TRADEWARD_ADMIN_SOCK")]
     admin_socket: Option<PathBuf>,
+    /// TOTP code, for operators with a second factor (asked for when
+    /// needed and not given)
+    #[arg(long)]
+    totp: Option<String>,
 }
 
 impl AdminArgs {
@@ -189,11 +193,7 @@ impl AdminArgs {
                 return Err("pass --config (or TRADEWARD_CONFIG) or --admin-socket".into());
             }
         };
-        let mut c = crate::client::Client::connect(&socket)
-            .map_err(|e| format!("{}: {e} (is the agent running?)", socket.display()))?;
-        c.set_timeout(Some(std::time::Duration::from_secs(120)))
-            .map_err(|e| e.to_string())?;
-        c.call(op, params).map_err(|e| e.to_string())
+        super::ctl::admin_call(&socket, op, params, self.totp.clone())
     }
 }
 

@@ -44,6 +44,8 @@ pub struct AgentState {
     /// Woken when a heartbeat or an operator changes a deadline, so the
     /// dead-man watcher re-reads them.
     pub deadman_wake: tokio::sync::Notify,
+    /// TOTP state per operator uid that has a second factor.
+    pub totp: std::sync::Mutex<std::collections::HashMap<u32, crate::totp::Totp>>,
     /// The config file, for `reload`.
     pub config_path: Option<std::path::PathBuf>,
     pub started: std::time::Instant,

@@ -82,12 +82,46 @@ fn scope(state: &AgentState, p: &Params<'_>) -> Result<HaltScope, ProtoError> {
     }
 }
 
+/// The operations that need the operator's TOTP code, when one is set up.
+pub const TOTP_OPS: &[&str] = &["resume", "rearm", "rotate", "rollback", "zeroize"];
+
+/// Check the TOTP code of an operator that has one; take `totp` out of the
+/// params either way.
+fn second_factor(
+    state: &AgentState,
+    who: &Identity,
+    op: &str,
+    params: &Map<String, Value>,
+) -> Result<Map<String, Value>, ProtoError> {
+    let mut params = params.clone();
+    let code = match params.remove("totp") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => return Err(bad("totp must be a string of 6 digits")),
+    };
+    if !TOTP_OPS.contains(&op) {
+        return Ok(params);
+    }
+    let mut all = state.totp.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(t) = all.get_mut(&who.uid) {
+        let now = now_ms() / 1000;
+        t.verify(code.as_deref(), now).map_err(|e| match e {
+            crate::totp::TotpError::Required => {
+                ProtoError::new(ErrorCode::TotpRequired, e.to_string())
+            }
+            _ => ProtoError::new(ErrorCode::Forbidden, e.to_string()),
+        })?;
+    }
+    Ok(params)
+}
+
 pub async fn run(
     state: &AgentState,
     who: &Identity,
     op: &str,
     params: &Map<String, Value>,
 ) -> Result<Value, ProtoError> {
+    let params = &second_factor(state, who, op, params)?;
     match op {
         "status" => {
             Params::new(params, &[])?;
