@@ -72,6 +72,17 @@ pub struct DeadmanConfig {
     /// How long the on-trip command may run before it is killed (ms).
     #[serde(default = "default_on_trip_timeout")]
     pub on_trip_timeout_ms: u64,
+    /// Also hand the on-trip command signed reduce-only IOC orders that
+    /// close the positions the bot reported (`position.report`), priced at
+    /// the reference price ± `flatten_slippage_bps` (Hyperliquid keys).
+    #[serde(default)]
+    pub flatten_on_trip: bool,
+    #[serde(default = "default_flatten_slippage")]
+    pub flatten_slippage_bps: u32,
+}
+
+fn default_flatten_slippage() -> u32 {
+    100
 }
 
 impl Default for DeadmanConfig {
@@ -82,6 +93,8 @@ impl Default for DeadmanConfig {
             halted_allows_reducing: true,
             on_trip: Vec::new(),
             on_trip_timeout_ms: default_on_trip_timeout(),
+            flatten_on_trip: false,
+            flatten_slippage_bps: default_flatten_slippage(),
         }
     }
 }
@@ -277,6 +290,9 @@ pub enum GrantedOp {
     RestSignRequest,
     /// Arm and feed the identity's dead-man's switch (`heartbeat`).
     Heartbeat,
+    /// Report positions (`position.report`), for flattening at a trip.
+    #[serde(rename = "position.report")]
+    PositionReport,
 }
 
 impl GrantedOp {
@@ -290,6 +306,7 @@ impl GrantedOp {
             GrantedOp::OrderReport => "order.report",
             GrantedOp::RestSignRequest => "rest.sign_request",
             GrantedOp::Heartbeat => "heartbeat",
+            GrantedOp::PositionReport => "position.report",
         }
     }
 }
@@ -423,6 +440,9 @@ impl Config {
         }
         if d.on_trip_timeout_ms == 0 || d.on_trip_timeout_ms > 600_000 {
             return Err("deadman.on_trip_timeout_ms must be between 1 and 600000".into());
+        }
+        if d.flatten_slippage_bps == 0 || d.flatten_slippage_bps > 2_000 {
+            return Err("deadman.flatten_slippage_bps must be between 1 and 2000".into());
         }
         if let Some(prog) = d.on_trip.first()
             && !Path::new(prog).is_absolute()

@@ -65,6 +65,9 @@ pub struct State {
     pub deadman: Switchboard,
     /// Key rotations and zeroisations.
     pub keys: KeyHistory,
+    /// Positions as the bots last reported them: (key, symbol) →
+    /// (identity, signed size). Flat positions are dropped.
+    pub positions: BTreeMap<(String, String), (String, rust_decimal::Decimal)>,
     /// `deadman.halted_allows_reducing`, for halts rebuilt from the journal.
     pub halted_allows_reducing: bool,
     /// SHA-256 of the `[policy]` table in force.
@@ -82,10 +85,27 @@ impl State {
             engine: Engine::new(policy),
             deadman: Switchboard::default(),
             keys: KeyHistory::default(),
+            positions: BTreeMap::new(),
             halted_allows_reducing,
             policy_sha256: String::new(),
             replay_clock: (crate::journal::record::now_ms(), Instant::now()),
             replayed_orders: 0,
+        }
+    }
+
+    /// Note a reported position (live or in a replay).
+    pub fn report_position(
+        &mut self,
+        identity: &str,
+        key: &str,
+        symbol: &str,
+        size: rust_decimal::Decimal,
+    ) {
+        let k = (key.to_string(), symbol.to_string());
+        if size.is_zero() {
+            self.positions.remove(&k);
+        } else {
+            self.positions.insert(k, (identity.to_string(), size));
         }
     }
 
@@ -162,6 +182,12 @@ impl State {
                 alias, from, to, ..
             } => self.keys.rotated(alias, from, to),
             Event::KeyRolledBack { alias, .. } => self.keys.rolled_back(alias),
+            Event::PositionReported {
+                identity,
+                key,
+                symbol,
+                size,
+            } => self.report_position(identity, key, symbol, *size),
             Event::KeyZeroized { alias, .. } => {
                 self.keys.zeroized.insert(alias.clone());
             }

@@ -46,7 +46,7 @@ fn setup(deadman_extra: &str) -> Env {
     env.write_config(&keys, "", "");
     let text = std::fs::read_to_string(&env.config).unwrap().replacen(
         "ops = [\"list_keys\", \"sign\"]",
-        "ops = [\"list_keys\", \"sign\", \"hyperliquid.sign_l1_action\", \"rest.sign_request\", \"heartbeat\", \"order.report\"]",
+        "ops = [\"list_keys\", \"sign\", \"hyperliquid.sign_l1_action\", \"rest.sign_request\", \"heartbeat\", \"order.report\", \"price.update\", \"position.report\"]",
         1,
     );
     let out = env.dir.path().join("trip.json");
@@ -190,7 +190,7 @@ fn sdk_check(env: &Env, items: &[Value]) {
 
 #[test]
 fn a_silent_bot_trips_halts_and_the_operator_gets_signed_cancels() {
-    let env = setup("");
+    let env = setup("flatten_on_trip = true\nflatten_slippage_bps = 100");
     let mut agent = env.start_agent();
     let mut c = agent.client();
     // Two Hyperliquid orders (one without a client id) and one REST order.
@@ -201,6 +201,35 @@ fn a_silent_bot_trips_halts_and_the_operator_gets_signed_cancels() {
     .unwrap();
     place(&mut c, hl_order(None, "50001")).unwrap();
     cex_order(&mut c).unwrap();
+    // A reported position to flatten at the trip, and its reference price;
+    // a flat one is forgotten.
+    c.call("price.update", json!({"symbol": "BTC", "price": "65432.1"}))
+        .unwrap();
+    c.call(
+        "position.report",
+        json!({"key": "hl", "symbol": "BTC", "size": "0.0123"}),
+    )
+    .unwrap();
+    c.call(
+        "position.report",
+        json!({"key": "hl", "symbol": "ETH", "size": "-2"}),
+    )
+    .unwrap();
+    c.call(
+        "position.report",
+        json!({"key": "hl", "symbol": "ETH", "size": "0"}),
+    )
+    .unwrap();
+    for bad in [
+        json!({"key": "hl", "symbol": "BTC", "size": 1}),
+        json!({"key": "hl", "symbol": "BTC", "size": "NaN"}),
+        json!({"key": "hl", "symbol": "NOPE", "size": "1"}),
+        json!({"key": "hl", "symbol": "BTC", "size": "1e3"}),
+        json!({"key": "hl", "symbol": "BTC"}),
+    ] {
+        let e = c.call("position.report", bad.clone()).unwrap_err();
+        assert_eq!(code(&e), "bad_params", "{bad}: {e}");
+    }
 
     // Arm: the answer shows the deadline and carries the exchange-side
     // backup, a signed scheduleCancel for after deadline + grace.
@@ -251,18 +280,28 @@ fn a_silent_bot_trips_halts_and_the_operator_gets_signed_cancels() {
             .unwrap();
     assert_eq!(doc["kind"], "tradeward.trip");
     assert_eq!(doc["identity"], "developer");
-    let ins = doc["instructions"].as_array().unwrap();
-    assert!(ins.iter().all(|i| i.get("error").is_none()), "{doc}");
+    let all = doc["instructions"].as_array().unwrap();
+    assert!(all.iter().all(|i| i.get("error").is_none()), "{doc}");
+    let ins: Vec<&Value> = all.iter().filter(|i| i.get("error").is_none()).collect();
     let hl: Vec<Value> = ins
         .iter()
         .filter(|i| i["venue"] == "hyperliquid")
-        .cloned()
+        .map(|i| (*i).clone())
         .collect();
     let kinds: Vec<&str> = hl
         .iter()
         .map(|i| i["action"]["type"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["cancelByCloid", "scheduleCancel"], "{doc}");
+    assert_eq!(kinds, ["cancelByCloid", "scheduleCancel", "order"], "{doc}");
+    // The flattening order: reduce-only IOC sell of the long, 1 % through.
+    let flat = &hl[2]["action"]["orders"][0];
+    assert_eq!(
+        (flat["b"].clone(), flat["r"].clone()),
+        (json!(false), json!(true))
+    );
+    assert_eq!(flat["p"], "64777");
+    assert_eq!(flat["s"], "0.0123");
+    assert_eq!(doc["positions"].as_array().unwrap().len(), 1);
     assert_eq!(
         hl[0]["action"]["cancels"][0]["cloid"],
         "0x000000000000000000000000000000aa"
@@ -273,7 +312,11 @@ fn a_silent_bot_trips_halts_and_the_operator_gets_signed_cancels() {
     let mut signed = hl.clone();
     signed.push(backup);
     sdk_check(&env, &signed);
-    let rest: Vec<&Value> = ins.iter().filter(|i| i["venue"] == "binance").collect();
+    let rest: Vec<&Value> = ins
+        .iter()
+        .copied()
+        .filter(|i| i["venue"] == "binance")
+        .collect();
     assert_eq!(rest.len(), 1, "{doc}");
     assert_eq!(rest[0]["method"], "DELETE");
     assert_eq!(rest[0]["path"], "/api/v3/openOrders");
@@ -287,7 +330,7 @@ fn a_silent_bot_trips_halts_and_the_operator_gets_signed_cancels() {
     mac.update(q.as_bytes());
     assert_eq!(sig, hex::encode(mac.finalize().into_bytes()));
     // Every instruction was journaled as a decision before its signature.
-    for i in ins {
+    for i in &ins {
         let seq = i["decision"].as_u64().unwrap();
         let d = recs.iter().find(|r| r["seq"] == seq).unwrap();
         assert_eq!(d["op"], "deadman.trip");
@@ -374,10 +417,22 @@ fn a_deadline_that_passed_while_the_agent_was_down_trips_at_start() {
 
 #[test]
 fn a_failing_hook_leaves_the_switch_tripped_and_says_so() {
-    let env = setup("");
+    let env = setup("flatten_on_trip = true");
     std::fs::write(env.dir.path().join("fail"), b"").unwrap();
     let agent = env.start_agent();
     let mut c = agent.client();
+    // Positions that cannot be flattened: no reference price, and a REST
+    // key (no tick sizes). They are reported, not silently skipped.
+    c.call(
+        "position.report",
+        json!({"key": "hl", "symbol": "BTC", "size": "1"}),
+    )
+    .unwrap();
+    c.call(
+        "position.report",
+        json!({"key": "cex", "symbol": "BTCUSDT", "size": "-1"}),
+    )
+    .unwrap();
     place(
         &mut c,
         hl_order(Some("0x000000000000000000000000000000bb"), "50000"),
@@ -399,6 +454,25 @@ fn a_failing_hook_leaves_the_switch_tripped_and_says_so() {
     let hook = recs.iter().find(|r| r["kind"] == "trip_hook").unwrap();
     assert_eq!(hook["ok"], false);
     assert_eq!(hook["exit_code"], 1);
+    assert!(
+        hook["output"]
+            .as_str()
+            .unwrap()
+            .contains("2 instruction(s) could not be made"),
+        "{hook}"
+    );
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(env.dir.path().join("trip.json")).unwrap())
+            .unwrap();
+    let errors: Vec<&str> = doc["instructions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["error"].as_str())
+        .collect();
+    assert_eq!(errors.len(), 2, "{doc}");
+    assert!(errors.iter().any(|e| e.contains("no reference price")));
+    assert!(errors.iter().any(|e| e.contains("Hyperliquid keys only")));
 }
 
 #[test]

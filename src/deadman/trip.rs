@@ -51,6 +51,12 @@ pub enum Planned {
         key: String,
         action: Value,
     },
+    /// An instruction that could not be built (e.g. no reference price to
+    /// price a flattening order): reported in the document as an error.
+    Unbuildable {
+        key: String,
+        error: String,
+    },
     Rest {
         key: String,
         method: &'static str,
@@ -116,6 +122,48 @@ pub fn plan(
                     });
                 }
             }
+        }
+    }
+    out
+}
+
+/// Reduce-only IOC orders that close `identity`'s reported positions on
+/// its Hyperliquid keys, priced `slippage_bps` through the reference price.
+/// Positions on other keys are reported as not flattenable (a Binance-style
+/// order needs the symbol's tick size, which the agent does not know).
+pub fn plan_flatten(
+    state: &AgentState,
+    positions: &[(String, String, rust_decimal::Decimal)],
+    prices: &dyn Fn(&str) -> Option<rust_decimal::Decimal>,
+    slippage_bps: u32,
+) -> Vec<Planned> {
+    let mut out = Vec::new();
+    for (key, symbol, size) in positions {
+        let Some(meta) = state.hyperliquid.get(key) else {
+            out.push(Planned::Unbuildable {
+                key: key.clone(),
+                error: format!(
+                    "cannot flatten {symbol} {size}: flattening is built for Hyperliquid keys only"
+                ),
+            });
+            continue;
+        };
+        let Some(reference) = prices(symbol) else {
+            out.push(Planned::Unbuildable {
+                key: key.clone(),
+                error: format!("cannot flatten {symbol} {size}: no reference price (price.update) to price the order"),
+            });
+            continue;
+        };
+        match hyperliquid::flatten_action(meta, symbol, *size, reference, slippage_bps) {
+            Ok(action) => out.push(Planned::Hyperliquid {
+                key: key.clone(),
+                action,
+            }),
+            Err(e) => out.push(Planned::Unbuildable {
+                key: key.clone(),
+                error: format!("cannot flatten {symbol} {size}: {e}"),
+            }),
         }
     }
     out
@@ -340,7 +388,11 @@ pub async fn sign_all(state: &AgentState, identity: &str, planned: &[Planned]) -
                             &entry,
                             action,
                             TRIP_OP,
-                            "dead-man's switch tripped: cancel open orders",
+                            if action["type"] == "order" {
+                                "dead-man's switch tripped: flatten a reported position"
+                            } else {
+                                "dead-man's switch tripped: cancel open orders"
+                            },
                         )
                         .await
                     }
@@ -359,6 +411,9 @@ pub async fn sign_all(state: &AgentState, identity: &str, planned: &[Planned]) -
                     None => Err(InstructionError::Venue(format!("no key {key:?}"))),
                 };
                 (key, r)
+            }
+            Planned::Unbuildable { key, error } => {
+                (key, Err(InstructionError::Venue(error.clone())))
             }
         };
         match r {

@@ -85,17 +85,48 @@ pub async fn trip_due(state: &Arc<AgentState>) -> Option<Instant> {
                 .filter(|o| o.identity == identity)
                 .cloned()
                 .collect();
-            started.push((identity, deadline_ms, now_ms, pending, open));
+            let positions: Vec<(String, String, rust_decimal::Decimal)> = if cfg.flatten_on_trip {
+                st.positions
+                    .iter()
+                    .filter(|(_, (who, _))| *who == identity)
+                    .map(|((k, s), (_, size))| (k.clone(), s.clone(), *size))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let prices: std::collections::HashMap<String, rust_decimal::Decimal> = positions
+                .iter()
+                .filter_map(|(_, s, _)| {
+                    st.engine
+                        .state()
+                        .reference_price(s)
+                        .map(|p| (s.clone(), p.price))
+                })
+                .collect();
+            let book = Book {
+                open,
+                positions,
+                prices,
+            };
+            started.push((identity, deadline_ms, now_ms, pending, book));
         }
         st.deadman.next_deadline()
     };
-    for (identity, deadline_ms, at_ms, pending, open) in started {
+    for (identity, deadline_ms, at_ms, pending, book) in started {
         let state = state.clone();
         tokio::spawn(async move {
-            finish(&state, &identity, deadline_ms, at_ms, pending, open).await;
+            finish(&state, &identity, deadline_ms, at_ms, pending, book).await;
         });
     }
     next
+}
+
+/// What the trip found, taken under the lock: open orders, reported
+/// positions and the reference prices of their symbols.
+struct Book {
+    open: Vec<OpenOrder>,
+    positions: Vec<(String, String, rust_decimal::Decimal)>,
+    prices: std::collections::HashMap<String, rust_decimal::Decimal>,
 }
 
 /// After the trip took effect: make it durable, sign the cancels, run the
@@ -106,8 +137,9 @@ async fn finish(
     deadline_ms: u64,
     at_ms: u64,
     pending: Result<crate::journal::Pending, crate::journal::JournalError>,
-    open: Vec<OpenOrder>,
+    book: Book,
 ) {
+    let open = &book.open;
     let seq = match pending {
         Ok(p) => p.durable().await.map(|r| r.seq),
         Err(e) => Err(e),
@@ -139,7 +171,13 @@ async fn finish(
         return;
     }
     let keys = open.iter().map(|o| o.key.clone()).collect();
-    let planned = trip::plan(state, &keys, &open, now_ms());
+    let mut planned = trip::plan(state, &keys, open, now_ms());
+    planned.extend(trip::plan_flatten(
+        state,
+        &book.positions,
+        &|s| book.prices.get(s).copied(),
+        cfg.flatten_slippage_bps,
+    ));
     let instructions = trip::sign_all(state, identity, &planned).await;
     let failed_instructions = instructions
         .iter()
@@ -152,7 +190,12 @@ async fn finish(
         "deadline_ms": deadline_ms,
         "tripped_at_ms": at_ms,
         "trip_record": seq,
-        "open_orders": trip::open_summary(&open),
+        "open_orders": trip::open_summary(open),
+        "positions": book
+            .positions
+            .iter()
+            .map(|(k, s, z)| json!({"key": k, "symbol": s, "size": z.normalize().to_string()}))
+            .collect::<Vec<_>>(),
         "instructions": instructions,
     });
     let bytes = serde_json::to_vec_pretty(&doc).expect("json");

@@ -968,7 +968,7 @@ impl Aggregate {
                     .sign_failures += 1;
             }
             // Counted by kind above; the per-order detail is in the journal.
-            Event::OrderClosed { .. } => {}
+            Event::OrderClosed { .. } | Event::PositionReported { .. } => {}
             Event::Heartbeat { identity, .. } => {
                 self.heartbeats.total += 1;
                 *self

@@ -151,6 +151,14 @@ pub enum Event {
         keys: Vec<KeyRef>,
         by: String,
     },
+    /// The bot reported its position in `symbol` on `key` (signed size:
+    /// above 0 long, below 0 short, 0 flat). Used to flatten at a trip.
+    PositionReported {
+        identity: String,
+        key: String,
+        symbol: String,
+        size: rust_decimal::Decimal,
+    },
     /// Something the journal itself did (torn-tail repair, recovery).
     Note { message: String },
 }
@@ -178,6 +186,7 @@ impl Event {
             Event::KeyRotated { .. } => "key_rotated",
             Event::KeyRolledBack { .. } => "key_rolled_back",
             Event::KeyZeroized { .. } => "key_zeroized",
+            Event::PositionReported { .. } => "position_reported",
             Event::Note { .. } => "note",
         }
     }

@@ -14,6 +14,7 @@ pub mod keys_admin;
 pub mod list_keys;
 pub mod order_report;
 pub mod ping;
+pub mod position_report;
 pub mod price_update;
 pub mod rest;
 pub mod sign;
@@ -39,6 +40,7 @@ pub const OPS: &[&str] = &[
     "order.report",
     "rest.sign_request",
     "heartbeat",
+    "position.report",
 ];
 
 /// SHA-256 of an op and its parameters as received (in their order), so a
@@ -73,6 +75,10 @@ pub async fn dispatch(state: &AgentState, who: &Identity, req: Request) -> Value
                 admin::OPS.join(", ")
             ),
         )),
+        "position.report" => match require(who, GrantedOp::PositionReport) {
+            Ok(()) => position_report::run(state, who, &req.params).await,
+            Err(e) => Err(e),
+        },
         "heartbeat" => match require(who, GrantedOp::Heartbeat) {
             Ok(()) => heartbeat::run(state, who, &req.params).await,
             Err(e) => Err(e),

@@ -249,3 +249,48 @@ pub fn prepare(meta: &Meta, req: &SignRequest<'_>) -> Result<Prepared, VenueErro
         }
     }
 }
+
+/// A reduce-only IOC order that closes a reported position of `size`
+/// (signed: above 0 long, below 0 short) in `symbol`, priced `slippage_bps`
+/// through `reference` so that it executes at once, with the price and size
+/// rounded to what the venue accepts (away from the book for the price, up
+/// for the size: reduce-only never opens more than the position).
+pub fn flatten_action(
+    meta: &Meta,
+    symbol: &str,
+    size: rust_decimal::Decimal,
+    reference: rust_decimal::Decimal,
+    slippage_bps: u32,
+) -> Result<Value, String> {
+    use rust_decimal::Decimal;
+    let asset = meta
+        .by_name(symbol)
+        .ok_or_else(|| format!("unknown symbol {symbol:?}"))?;
+    if size.is_zero() || reference <= Decimal::ZERO {
+        return Err("nothing to flatten".into());
+    }
+    let is_buy = size < Decimal::ZERO;
+    let slip = Decimal::from(slippage_bps) / Decimal::from(10_000);
+    let raw = if is_buy {
+        reference * (Decimal::ONE + slip)
+    } else {
+        reference * (Decimal::ONE - slip)
+    };
+    let price = number::round_price(raw, asset, is_buy);
+    let qty = number::round_size_up(size.abs(), asset);
+    if price <= Decimal::ZERO || qty <= Decimal::ZERO {
+        return Err(format!("cannot price a {symbol} order from {reference}"));
+    }
+    Ok(serde_json::json!({
+        "type": "order",
+        "orders": [{
+            "a": asset.index,
+            "b": is_buy,
+            "p": number::to_wire(&price),
+            "s": number::to_wire(&qty),
+            "r": true,
+            "t": {"limit": {"tif": "Ioc"}},
+        }],
+        "grouping": "na",
+    }))
+}

@@ -93,6 +93,36 @@ fn sig_figs(d: &Decimal) -> u32 {
     if m == 0 { 0 } else { m.ilog10() + 1 }
 }
 
+/// The nearest valid price for `asset` at or below (`up` false) or at or
+/// above (`up` true) `d`: at most `MAX_DECIMALS − szDecimals` decimals and 5
+/// significant figures, or an integer. For prices the agent makes itself
+/// (flattening orders at a trip).
+pub fn round_price(d: Decimal, asset: &AssetInfo, up: bool) -> Decimal {
+    let strategy = if up {
+        rust_decimal::RoundingStrategy::AwayFromZero
+    } else {
+        rust_decimal::RoundingStrategy::ToZero
+    };
+    let mut dp = asset.max_price_decimals();
+    loop {
+        let r = d.round_dp_with_strategy(dp, strategy).normalize();
+        if r.scale() == 0 || sig_figs(&r) <= MAX_PRICE_SIG_FIGS || dp == 0 {
+            return r;
+        }
+        dp -= 1;
+    }
+}
+
+/// A size rounded up to `szDecimals` (a reduce-only order may ask for more
+/// than the position; the venue closes only what is there).
+pub fn round_size_up(d: Decimal, asset: &AssetInfo) -> Decimal {
+    d.round_dp_with_strategy(
+        asset.sz_decimals,
+        rust_decimal::RoundingStrategy::AwayFromZero,
+    )
+    .normalize()
+}
+
 /// A size must have at most `szDecimals` decimals.
 pub fn check_size(path: &str, s: &str, d: &Decimal, asset: &AssetInfo) -> Result<(), VenueError> {
     if d.scale() > asset.sz_decimals {

@@ -888,3 +888,73 @@ fn eip55_addresses() {
     assert!(parse_address("x", "0X17c5185167401ed00cf5f5b2fc97d9bbfdb7d025").is_err());
     assert!(parse_address("x", "0x17c5185167401ed00cf5f5b2fc97d9bbfdb7d02g").is_err());
 }
+
+#[test]
+fn flattening_orders_are_valid_reduce_only_ioc_orders() {
+    let meta = meta();
+    // Long 0.0123 BTC at 65432.1: sell 1 % below, price rounded down to 5
+    // significant figures, size up to szDecimals.
+    let a = flatten_action(
+        &meta,
+        "BTC",
+        "0.0123".parse().unwrap(),
+        "65432.1".parse().unwrap(),
+        100,
+    )
+    .unwrap();
+    let o = &a["orders"][0];
+    assert_eq!(o["b"], false);
+    assert_eq!(o["r"], true);
+    assert_eq!(o["t"]["limit"]["tif"], "Ioc");
+    assert_eq!(o["p"], "64777");
+    // The agent's own parser accepts it, so the venue's rules hold.
+    parse_action(&meta, &a, true).unwrap();
+    // Short: buy above, rounded up.
+    let a = flatten_action(
+        &meta,
+        "BTC",
+        "-1.5".parse().unwrap(),
+        "65432.1".parse().unwrap(),
+        100,
+    )
+    .unwrap();
+    assert_eq!(a["orders"][0]["b"], true);
+    assert_eq!(a["orders"][0]["p"], "66087");
+    parse_action(&meta, &a, true).unwrap();
+    // A small-priced asset keeps its decimals.
+    let kpepe = meta
+        .assets()
+        .find(|x| x.symbol == "kPEPE")
+        .map(|x| x.symbol.clone());
+    if let Some(k) = kpepe {
+        let a = flatten_action(
+            &meta,
+            &k,
+            "1000".parse().unwrap(),
+            "0.0123456".parse().unwrap(),
+            50,
+        )
+        .unwrap();
+        parse_action(&meta, &a, true).unwrap();
+    }
+    assert!(
+        flatten_action(
+            &meta,
+            "NOPE",
+            "1".parse().unwrap(),
+            "1".parse().unwrap(),
+            100
+        )
+        .is_err()
+    );
+    assert!(
+        flatten_action(
+            &meta,
+            "BTC",
+            "0".parse().unwrap(),
+            "1".parse().unwrap(),
+            100
+        )
+        .is_err()
+    );
+}
