@@ -226,6 +226,9 @@ pub struct KeyConfig {
     /// Enables `rest.sign_request` (Binance-style REST signing) for this
     /// HMAC or Ed25519 key: `[keys.ALIAS.rest]`, see docs/rest.md.
     pub rest: Option<crate::venue::binance::RestKeyConfig>,
+    /// Enables `eip712.sign_typed_data` for this secp256k1 key, for the
+    /// domains listed: `[keys.ALIAS.eip712]`.
+    pub eip712: Option<crate::venue::typed_data::Eip712KeyConfig>,
 }
 
 /// `[keys.ALIAS.hyperliquid]`: what this key may sign on Hyperliquid.
@@ -293,6 +296,9 @@ pub enum GrantedOp {
     /// Report positions (`position.report`), for flattening at a trip.
     #[serde(rename = "position.report")]
     PositionReport,
+    /// Sign EIP-712 typed data for a key's allowed domains.
+    #[serde(rename = "eip712.sign_typed_data")]
+    Eip712SignTypedData,
 }
 
 impl GrantedOp {
@@ -307,6 +313,7 @@ impl GrantedOp {
             GrantedOp::RestSignRequest => "rest.sign_request",
             GrantedOp::Heartbeat => "heartbeat",
             GrantedOp::PositionReport => "position.report",
+            GrantedOp::Eip712SignTypedData => "eip712.sign_typed_data",
         }
     }
 }
@@ -515,6 +522,24 @@ impl Config {
         for (alias, k) in &self.keys {
             self.key_selector(alias)
                 .map_err(|e| format!("keys.{alias}: {e}"))?;
+            // A trading key signs only what its venue op judged: a raw
+            // digest could be any order (or an Exchange-domain payload).
+            if k.raw_signing && (k.hyperliquid.is_some() || k.rest.is_some() || k.eip712.is_some())
+            {
+                return Err(format!(
+                    "keys.{alias}: raw_signing cannot be enabled on a key configured for a venue \
+                     (hyperliquid, rest or eip712): it would bypass the policy"
+                ));
+            }
+            if let Some(e) = &k.eip712 {
+                if k.key_type != KeyType::Secp256k1 {
+                    return Err(format!(
+                        "keys.{alias}.eip712: typed data is signed with secp256k1 keys"
+                    ));
+                }
+                e.validate()
+                    .map_err(|m| format!("keys.{alias}.eip712: {m}"))?;
+            }
             if let Some(h) = &k.hyperliquid {
                 if k.key_type != KeyType::Secp256k1 {
                     return Err(format!(

@@ -40,9 +40,15 @@ fn setup(deadman_extra: &str) -> Env {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut keys = vec![key("hl", "secp256k1", "hl"), key("cex", "hmac", "cex")];
-    // hl stays a trading key; cex may also sign raw (to test halts on it).
+    env.generate("p256", "plain");
+    let mut keys = vec![
+        key("hl", "secp256k1", "hl"),
+        key("cex", "hmac", "cex"),
+        key("plain", "p256", "plain"),
+    ];
+    // The venue keys sign only through their ops; "plain" may sign raw.
     keys[0].raw_signing = false;
+    keys[1].raw_signing = false;
     env.write_config(&keys, "", "");
     let text = std::fs::read_to_string(&env.config).unwrap().replacen(
         "ops = [\"list_keys\", \"sign\"]",
@@ -495,10 +501,10 @@ fn kill_switch_pause_bounds_and_policy_reload() {
     }
     // Kill switch: everything halted, raw signing included; cancels pass.
     let mut a = admin(&env);
-    c.sign_message("cex", b"x").unwrap();
+    c.sign_message("plain", b"x").unwrap();
     a.call("halt", json!({"scope": "all", "reason": "runaway"}))
         .unwrap();
-    let e = c.sign_message("cex", b"x").unwrap_err();
+    let e = c.sign_message("plain", b"x").unwrap_err();
     assert_eq!(code(&e), "policy_denied", "{e}");
     let e = place(&mut c, hl_order(None, "50000")).unwrap_err();
     assert!(e.to_string().contains("runaway"), "{e}");

@@ -5,3 +5,4 @@
 
 pub mod binance;
 pub mod hyperliquid;
+pub mod typed_data;

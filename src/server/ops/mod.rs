@@ -18,6 +18,7 @@ pub mod position_report;
 pub mod price_update;
 pub mod rest;
 pub mod sign;
+pub mod typed_data;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -41,6 +42,7 @@ pub const OPS: &[&str] = &[
     "rest.sign_request",
     "heartbeat",
     "position.report",
+    "eip712.sign_typed_data",
 ];
 
 /// SHA-256 of an op and its parameters as received (in their order), so a
@@ -75,6 +77,10 @@ pub async fn dispatch(state: &AgentState, who: &Identity, req: Request) -> Value
                 admin::OPS.join(", ")
             ),
         )),
+        "eip712.sign_typed_data" => match require(who, GrantedOp::Eip712SignTypedData) {
+            Ok(()) => typed_data::run(state, who, req.id, &req.params).await,
+            Err(e) => Err(e),
+        },
         "position.report" => match require(who, GrantedOp::PositionReport) {
             Ok(()) => position_report::run(state, who, &req.params).await,
             Err(e) => Err(e),

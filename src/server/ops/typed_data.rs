@@ -1,0 +1,107 @@
+//! `eip712.sign_typed_data`: sign EIP-712 typed data with a secp256k1 key
+//! whose config lists the allowed domains (`[keys.ALIAS.eip712]`). Params:
+//! `key`, `typed_data` (the `eth_signTypedData_v4` shape). The agent
+//! computes the digest itself; Hyperliquid's own domains are refused here
+//! (they are signed only through the Hyperliquid ops, under policy). A halt
+//! on the identity or key stops this too.
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::request_digest;
+use super::sign::{granted_key, journal_unavailable, sign_and_record};
+use crate::journal::{Decision, Event};
+use crate::keyring::{SignInput, SignOutput};
+use crate::protocol::{ErrorCode, Params, ProtoError, to_hex};
+use crate::server::AgentState;
+use crate::server::peer::Identity;
+use crate::venue::typed_data;
+
+pub const OP: &str = "eip712.sign_typed_data";
+
+pub async fn run(
+    state: &AgentState,
+    who: &Identity,
+    request_id: u64,
+    params: &Map<String, Value>,
+) -> Result<Value, ProtoError> {
+    let p = Params::new(params, &["key", "typed_data"])?;
+    let granted = granted_key(state, who, p.str("key")?)?;
+    let entry = &*granted;
+    let Some(cfg) = &entry.config.eip712 else {
+        return Err(ProtoError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "key {:?} is not enabled for typed data (no [keys.{}.eip712] domains)",
+                entry.alias, entry.alias
+            ),
+        ));
+    };
+    let td = params
+        .get("typed_data")
+        .ok_or_else(|| ProtoError::new(ErrorCode::BadParams, "missing parameter \"typed_data\""))?;
+    let prepared = typed_data::prepare(cfg, td).map_err(|m| {
+        let code = if m.contains("not in this key") || m.contains("Hyperliquid") {
+            ErrorCode::Forbidden
+        } else {
+            ErrorCode::BadParams
+        };
+        ProtoError::new(code, m)
+    })?;
+    let decision = Decision {
+        identity: who.name.clone(),
+        uid: who.uid,
+        pid: who.pid,
+        request_id,
+        op: OP.into(),
+        key: Some(entry.alias.clone()),
+        request_sha256: request_digest(OP, params),
+        allow: true,
+        rule: "eip712_domain".into(),
+        reason: format!(
+            "{} in domain {:?} is on the key's allowlist",
+            prepared.primary_type, prepared.domain_name
+        ),
+        payload_sha256: Some(hex::encode(Sha256::digest(prepared.digest))),
+        venue: None,
+        nonce: None,
+        intents: None,
+    };
+    let pending = {
+        let st = state.state.lock().await;
+        let halts = st.engine.state().halts().covering(&who.name, &entry.alias);
+        if let Some((scope, halt)) = halts.first() {
+            return Err(ProtoError::new(
+                ErrorCode::PolicyDenied,
+                format!("denied by policy: halted ({scope}: {})", halt.reason),
+            ));
+        }
+        state
+            .journal
+            .submit(Event::Decision(decision))
+            .await
+            .map_err(journal_unavailable)?
+    };
+    let recorded = pending.durable().await.map_err(journal_unavailable)?;
+    let out = sign_and_record(
+        state,
+        entry,
+        SignInput::Digest(prepared.digest),
+        recorded.seq,
+    )
+    .await?;
+    let SignOutput::Secp256k1 { sig, .. } = out else {
+        return Err(
+            ProtoError::new(ErrorCode::Internal, "typed data keys are secp256k1").journaled(),
+        );
+    };
+    Ok(json!({
+        "key": entry.alias,
+        "digest": to_hex(&prepared.digest),
+        "signature": to_hex(&sig.to_bytes_65()),
+        "r": to_hex(&sig.r),
+        "s": to_hex(&sig.s),
+        "v": sig.v(),
+        "address": entry.info.eth_address(),
+    }))
+}
