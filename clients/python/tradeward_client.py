@@ -33,6 +33,15 @@ Example::
         }, is_mainnet=True)
         body = signed.exchange_payload()     # POST to https://api.hyperliquid.xyz/exchange
 
+A bot that arms the agent's dead-man's switch keeps it fed from a
+background thread, and learns of a trip instead of missing it::
+
+    from tradeward_client import Heartbeater
+
+    hb = Heartbeater(agent, interval=1.0, timeout_ms=5000).start()
+    ...
+    hb.check()   # in the trading loop: raises SwitchTrippedError once tripped
+
 Several requests may be in flight on one connection (``send`` then ``recv``);
 the agent answers them in completion order, not request order, so responses
 that arrive for other requests are parked until someone asks for them.
@@ -41,6 +50,7 @@ that arrive for other requests are parked until someone asks for them.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import select
 import socket
@@ -71,6 +81,7 @@ __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "ClientError",
     "TradewardError",
+    "SwitchTrippedError",
     "ProtocolError",
     "ConnectionClosedError",
     "ResponseTimeout",
@@ -80,7 +91,10 @@ __all__ = [
     "KeyInfo",
     "Signature",
     "HyperliquidSignedAction",
+    "HeartbeatInfo",
+    "ScheduleCancel",
     "Client",
+    "Heartbeater",
     "connect",
     "to_hex",
     "from_hex",
@@ -175,8 +189,11 @@ class TradewardError(ClientError):
             return cls("unknown", f"malformed error object: {error!r}", request_id=request_id)
         retry_after = error.get("retry_after_ms")
         denials = error.get("denials")
+        code = str(error.get("code", "unknown"))
+        if cls is TradewardError and code == SwitchTrippedError.CODE:
+            cls = SwitchTrippedError
         return cls(
-            code=str(error.get("code", "unknown")),
+            code=code,
             message=str(error.get("message", "")),
             retryable=bool(error.get("retryable", False)),
             retry_after_ms=retry_after if isinstance(retry_after, int) else None,
@@ -190,6 +207,20 @@ class TradewardError(ClientError):
             f"retryable={self.retryable!r}, retry_after_ms={self.retry_after_ms!r}, "
             f"request_id={self.request_id!r}, denials={self.denials!r})"
         )
+
+
+class SwitchTrippedError(TradewardError):
+    """``switch_tripped``: this identity's dead-man's switch has tripped.
+
+    The agent has halted the identity (no new risk is signed for it) and
+    refuses its heartbeats until an operator re-arms the switch
+    (``tradeward ctl rearm``). A bot cannot re-arm it itself; the right
+    reaction is to stop opening positions and alert a human. It is a
+    ``TradewardError`` like any other refusal, so existing ``except``
+    clauses still catch it.
+    """
+
+    CODE = "switch_tripped"
 
 
 class ProtocolError(ClientError):
@@ -457,15 +488,7 @@ class HyperliquidSignedAction:
         action = r["action"]
         if not isinstance(action, dict):
             raise TypeError("action is not an object")
-        sig = r["signature"]
-        if not isinstance(sig, dict):
-            raise TypeError("signature is not an object")
-        v = sig["v"]
-        if not isinstance(v, int) or isinstance(v, bool) or v not in (27, 28):
-            raise ValueError(f"signature v must be 27 or 28, got {v!r}")
-        rb, sb = from_hex(sig["r"]), from_hex(sig["s"])
-        if len(rb) != 32 or len(sb) != 32:
-            raise ValueError("signature r and s must be 32 bytes each")
+        signature = _sdk_signature(r["signature"])
         digest = from_hex(r["digest"])
         if len(digest) != 32:
             raise ValueError("digest must be 32 bytes")
@@ -476,11 +499,159 @@ class HyperliquidSignedAction:
             # The SDK writes r and s with eth_utils.to_hex of the integers,
             # i.e. without leading zeros; use the same spelling so a bot
             # switching from the SDK's signer posts identical bodies.
-            signature={"r": hex(int.from_bytes(rb, "big")), "s": hex(int.from_bytes(sb, "big")), "v": v},
+            signature=signature,
             vault_address=r.get("vault_address"),
             expires_after=None if r.get("expires_after") is None else _as_uint(r["expires_after"], "expires_after"),
             address=r.get("address"),
             digest=digest,
+            raw=r,
+        )
+
+
+def _sdk_signature(sig: Any) -> Dict[str, Any]:
+    """Check a ``{"r", "s", "v"}`` signature object and spell ``r`` and
+    ``s`` as the official SDK does (``eth_utils.to_hex`` of the integers,
+    without leading zeros)."""
+    if not isinstance(sig, dict):
+        raise TypeError("signature is not an object")
+    v = sig["v"]
+    if not isinstance(v, int) or isinstance(v, bool) or v not in (27, 28):
+        raise ValueError(f"signature v must be 27 or 28, got {v!r}")
+    rb, sb = from_hex(sig["r"]), from_hex(sig["s"])
+    if len(rb) != 32 or len(sb) != 32:
+        raise ValueError("signature r and s must be 32 bytes each")
+    return {"r": hex(int.from_bytes(rb, "big")), "s": hex(int.from_bytes(sb, "big")), "v": v}
+
+
+@dataclass(frozen=True)
+class ScheduleCancel:
+    """A signed Hyperliquid ``scheduleCancel`` that came with a heartbeat:
+    the exchange-side backup of the dead-man's switch.
+
+    The agent signs one per Hyperliquid key of the identity whose config
+    sets ``schedule_cancel_grace_ms``, for the switch's deadline plus that
+    grace (at least 5 s ahead). It does nothing until the bot posts it:
+    post ``exchange_payload()`` to ``/exchange`` after each heartbeat, and
+    if the bot's host dies the venue cancels the account's open orders at
+    ``action["time"]``. Each post replaces the previous schedule.
+
+    ``error`` is set (and everything else empty) when the agent could not
+    sign one for ``key``; the heartbeat itself still counted.
+    ``signature`` uses the SDK's spelling, as ``HyperliquidSignedAction``
+    does. ``decision`` is the journal record of the agent's decision.
+    """
+
+    key: str
+    action: Dict[str, Any]
+    nonce: Optional[int]
+    signature: Dict[str, Any]
+    address: Optional[str]
+    is_mainnet: Optional[bool]
+    decision: Optional[int]
+    error: Optional[str]
+    raw: JSONObject
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def time_ms(self) -> Optional[int]:
+        """When the venue would cancel (ms since the epoch)."""
+        t = self.action.get("time")
+        return t if isinstance(t, int) and not isinstance(t, bool) else None
+
+    def exchange_payload(self) -> JSONObject:
+        """The JSON body to POST to ``/exchange``. The agent signs these
+        for the key's own account, never for a vault."""
+        if self.error is not None:
+            raise ClientError(f"no scheduleCancel for key {self.key!r}: {self.error}")
+        return {
+            "action": self.action,
+            "nonce": self.nonce,
+            "signature": dict(self.signature),
+            "vaultAddress": None,
+            "expiresAfter": None,
+        }
+
+    @classmethod
+    def from_result(cls, r: JSONObject) -> "ScheduleCancel":
+        if "error" in r:
+            return cls(
+                key=str(r.get("key", "")),
+                action={},
+                nonce=None,
+                signature={},
+                address=None,
+                is_mainnet=None,
+                decision=None,
+                error=str(r["error"]),
+                raw=r,
+            )
+        action = r["action"]
+        if not isinstance(action, dict):
+            raise TypeError("action is not an object")
+        decision = r.get("decision")
+        return cls(
+            key=str(r.get("key", "")),
+            action=action,
+            nonce=_as_uint(r["nonce"], "nonce"),
+            signature=_sdk_signature(r["signature"]),
+            address=r.get("address"),
+            is_mainnet=bool(r.get("is_mainnet")),
+            decision=decision if isinstance(decision, int) else None,
+            error=None,
+            raw=r,
+        )
+
+
+@dataclass(frozen=True)
+class HeartbeatInfo:
+    """The agent's answer to a heartbeat.
+
+    ``deadline_ms`` is when the switch trips if no heartbeat comes first
+    (wall clock, ms since the epoch, as the agent's host sees it);
+    ``server_time_ms`` is the agent's clock when it answered, so
+    ``remaining_ms`` does not depend on this host's clock. ``state`` is
+    ``"armed"``, or ``"paused"`` while an operator holds the switch
+    (``paused_until_ms``, ``pause_reason``; the deadline then lies after
+    the pause). ``schedule_cancel`` holds the exchange-side backups, one per
+    Hyperliquid key configured for them (empty otherwise).
+    """
+
+    identity: str
+    timeout_ms: int
+    deadline_ms: int
+    server_time_ms: int
+    state: str
+    paused_until_ms: Optional[int]
+    pause_reason: Optional[str]
+    schedule_cancel: List[ScheduleCancel]
+    raw: JSONObject
+
+    @property
+    def remaining_ms(self) -> int:
+        return max(0, self.deadline_ms - self.server_time_ms)
+
+    @classmethod
+    def from_result(cls, r: JSONObject) -> "HeartbeatInfo":
+        switch = r["switch"]
+        if not isinstance(switch, dict):
+            raise TypeError("switch is not an object")
+        backups = r.get("schedule_cancel", [])
+        if not isinstance(backups, list):
+            raise TypeError("schedule_cancel is not a list")
+        until = switch.get("until_ms")
+        reason = switch.get("reason")
+        return cls(
+            identity=str(r.get("identity", "")),
+            timeout_ms=_as_uint(r["timeout_ms"], "timeout_ms"),
+            deadline_ms=_as_uint(r["deadline_ms"], "deadline_ms"),
+            server_time_ms=_as_uint(r["server_time_ms"], "server_time_ms"),
+            state=str(switch["state"]),
+            paused_until_ms=until if isinstance(until, int) else None,
+            pause_reason=reason if isinstance(reason, str) else None,
+            schedule_cancel=[ScheduleCancel.from_result(b) for b in backups],
             raw=r,
         )
 
@@ -1087,6 +1258,28 @@ class Client:
         op = "hyperliquid.sign_user_action"
         return _decode(HyperliquidSignedAction.from_result, self.call(op, params), op)
 
+    # -- dead-man's switch ---------------------------------------------------------
+
+    def heartbeat(self, timeout_ms: Optional[int] = None) -> HeartbeatInfo:
+        """Arm this identity's dead-man's switch, or push its deadline to
+        now + ``timeout_ms``. The first heartbeat must give ``timeout_ms``
+        (it arms the switch); later ones may leave it out to keep the
+        current timeout. The agent bounds it (``deadman.min_timeout_ms`` to
+        ``max_timeout_ms``, 1 s to 1 h by default; ``bad_params`` outside).
+
+        If no heartbeat arrives before the deadline, the agent halts the
+        identity and hands the operator's on-trip command signed cancels;
+        after that every heartbeat raises ``SwitchTrippedError`` until an
+        operator re-arms the switch. There is no way to disarm it: a bot
+        that stops on purpose trips its switch unless an operator pauses it
+        first. ``Heartbeater`` sends heartbeats from a background thread.
+        Needs the ``heartbeat`` grant.
+        """
+        params: Dict[str, Any] = {}
+        if timeout_ms is not None:
+            params["timeout_ms"] = timeout_ms
+        return _decode(HeartbeatInfo.from_result, self.call("heartbeat", params), "heartbeat")
+
 
 _T = TypeVar("_T")
 
@@ -1123,3 +1316,275 @@ def connect(path: Union[str, "os.PathLike[str]", None] = None, **kwargs: Any) ->
     """Open a connection to the agent at ``path`` (default: ``$TRADEWARD_SOCK``).
     Keyword arguments are those of ``Client``."""
     return Client(path, **kwargs).connect()
+
+
+# --------------------------------------------------------------------------
+# Heartbeats from a background thread
+# --------------------------------------------------------------------------
+
+_log = logging.getLogger("tradeward_client")
+
+
+class Heartbeater:
+    """Feeds this identity's dead-man's switch every ``interval`` seconds
+    from a daemon thread, on a connection of its own.
+
+    ``agent`` is a ``Client`` (only its socket path and timeout are used:
+    the heartbeats never share, block or close the bot's own connection) or
+    a socket path (``None``: ``$TRADEWARD_SOCK``). ``timeout_ms`` is sent
+    with every heartbeat; ``None`` keeps the switch's current timeout, which
+    only works once the switch is armed. ``interval`` must be shorter than
+    the timeout; a third of it or less leaves room for a slow beat or two.
+
+    ``start()`` sends the first heartbeat in the caller's thread, so a
+    refusal (not granted, bounds, an already tripped switch) raises there,
+    and then starts the thread. From then on:
+
+    * a tripped switch (``SwitchTrippedError``) ends the thread: it is
+      passed to ``on_trip`` and raised by ``check()``, and ``tripped``
+      becomes true. Heartbeats cannot un-trip it; an operator must re-arm.
+    * any other refusal that a retry will not fix (``forbidden``,
+      ``bad_params``, ...) ends the thread the same way, through
+      ``on_error`` and ``check()``.
+    * retryable refusals (``journal_unavailable``, ...) and transport
+      trouble (the agent restarting, a timeout) go to ``on_error`` and the
+      next beat tries again, reconnecting if needed.
+
+    Nothing fails silently: the error that ends the heartbeats is logged
+    (logger ``tradeward_client``), passed to its handler and kept for
+    ``check()``; passing errors go to ``on_error``, or to the log without
+    one. Call ``check()`` from the trading loop so a trip stops the trading.
+
+    A thread that only proves the process is alive can keep a switch fed
+    while the trading loop is stuck. ``alive`` guards against that: a
+    callable asked before every beat; when it returns false (or raises),
+    the beat is skipped, and if that lasts past the timeout the switch
+    trips, as it should.
+
+    ``on_beat`` gets each ``HeartbeatInfo``, e.g. to post its
+    ``schedule_cancel`` backups to the venue. Callbacks run on the
+    heartbeat thread (``on_beat`` for the first beat runs inside
+    ``start()``); an exception from ``on_beat`` goes to ``on_error`` and
+    does not stop the heartbeats.
+
+    ``stop()`` ends the thread and closes its connection. It does not
+    disarm the switch (the agent has no way to): a bot that stops
+    heartbeating trips after its timeout unless an operator pauses it.
+    """
+
+    def __init__(
+        self,
+        agent: Union[Client, str, "os.PathLike[str]", None] = None,
+        interval: float = 1.0,
+        timeout_ms: Optional[int] = None,
+        *,
+        alive: Optional[Callable[[], bool]] = None,
+        on_beat: Optional[Callable[[HeartbeatInfo], None]] = None,
+        on_error: Optional[Callable[[BaseException], None]] = None,
+        on_trip: Optional[Callable[[SwitchTrippedError], None]] = None,
+        name: str = "tradeward-heartbeat",
+    ) -> None:
+        if not isinstance(interval, (int, float)) or isinstance(interval, bool) or not interval > 0:
+            raise ValueError("interval must be a positive number of seconds")
+        if timeout_ms is not None and interval * 1000 >= timeout_ms:
+            raise ValueError(
+                f"interval ({interval} s) must be shorter than timeout_ms ({timeout_ms} ms), "
+                "or the switch trips between two heartbeats"
+            )
+        if isinstance(agent, Client):
+            path: Union[str, "os.PathLike[str]", None] = agent.path
+            call_timeout = agent.timeout
+        else:
+            path = agent
+            call_timeout = None
+        # Long enough for a slow fsync, short enough that a hung call is
+        # noticed well within a timeout of a few intervals.
+        if call_timeout is None or call_timeout > max(5.0, interval):
+            call_timeout = max(5.0, interval)
+        self._client = Client(path, timeout=call_timeout, client_name=name)
+        self.interval = float(interval)
+        self.timeout_ms = timeout_ms
+        self._alive = alive
+        self._on_beat = on_beat
+        self._on_error = on_error
+        self._on_trip = on_trip
+        self._name = name
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: Optional[threading.Thread] = None
+        self._error: Optional[ClientError] = None
+        self._last: Optional[HeartbeatInfo] = None
+        self._beats = 0
+        self._skipped = 0
+
+    # -- state ----------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether the thread is still sending heartbeats."""
+        t = self._thread
+        return t is not None and t.is_alive() and not self._done.is_set()
+
+    @property
+    def tripped(self) -> bool:
+        """Whether the agent reported this identity's switch tripped."""
+        return isinstance(self._error, SwitchTrippedError)
+
+    @property
+    def error(self) -> Optional[ClientError]:
+        """The error that ended the heartbeats, if one did."""
+        return self._error
+
+    @property
+    def last(self) -> Optional[HeartbeatInfo]:
+        """The agent's answer to the latest successful heartbeat."""
+        return self._last
+
+    @property
+    def beats(self) -> int:
+        """Heartbeats the agent accepted."""
+        return self._beats
+
+    @property
+    def skipped(self) -> int:
+        """Beats skipped because ``alive`` said no."""
+        return self._skipped
+
+    def check(self) -> None:
+        """Raise the error that ended the heartbeats (``SwitchTrippedError``
+        after a trip); return quietly while they run or after ``stop()``."""
+        err = self._error
+        if err is not None:
+            raise err
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Block until the heartbeats end (an error, or ``stop()``);
+        whether they did within ``timeout`` seconds."""
+        return self._done.wait(timeout)
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> "Heartbeater":
+        """Send the first heartbeat now (raising if the agent refuses it),
+        then keep beating from a daemon thread. Returns ``self``."""
+        with self._lock:
+            if self._thread is not None:
+                raise RuntimeError("this Heartbeater was already started")
+            try:
+                self._client.connect()
+                info = self._client.heartbeat(self.timeout_ms)
+            except BaseException:
+                self._client.close()
+                raise
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._deliver(info)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: Optional[float] = None) -> None:
+        """End the heartbeats and close their connection; waits up to
+        ``timeout`` seconds (``None``: as long as it takes) for the thread.
+        Safe to call more than once, and from a callback."""
+        self._stop.set()
+        # Closing wakes a beat that is waiting for the agent.
+        self._client.close()
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout)
+        if t is None:
+            self._done.set()
+
+    def __enter__(self) -> "Heartbeater":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- the thread -----------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            next_at = time.monotonic() + self.interval
+            while not self._stop.wait(max(0.0, next_at - time.monotonic())):
+                # A late beat is not made up for with a burst.
+                next_at = max(next_at + self.interval, time.monotonic())
+                if not self._beat():
+                    return
+        finally:
+            self._client.close()
+            self._done.set()
+
+    def _beat(self) -> bool:
+        """One beat; false once the heartbeats must end."""
+        if self._alive is not None:
+            try:
+                ok = bool(self._alive())
+            except Exception as e:  # noqa: BLE001 - reported, and counts as "not alive"
+                self._report(e)
+                ok = False
+            if not ok:
+                self._skipped += 1
+                return True
+        if self._stop.is_set():
+            return False
+        try:
+            self._client.connect()
+            info = self._client.heartbeat(self.timeout_ms)
+        except SwitchTrippedError as e:
+            self._finish(e)
+            return False
+        except TradewardError as e:
+            if self._stop.is_set():
+                return False
+            if e.retryable or e.request_id is None:
+                # Retryable, or a refusal of the whole connection (which
+                # the client has closed): try again at the next beat.
+                self._report(e)
+                return True
+            self._finish(e)
+            return False
+        except ClientError as e:
+            if self._stop.is_set():
+                return False
+            if isinstance(e, ResponseTimeout):
+                # Drop the connection rather than leave an answer nobody
+                # will collect; the next beat reconnects.
+                self._client.close()
+            self._report(e)
+            return True
+        self._deliver(info)
+        return True
+
+    def _deliver(self, info: HeartbeatInfo) -> None:
+        self._last = info
+        self._beats += 1
+        if self._on_beat is not None:
+            try:
+                self._on_beat(info)
+            except Exception as e:  # noqa: BLE001 - reported; the heartbeats go on
+                self._report(e)
+
+    def _report(self, e: BaseException) -> None:
+        if self._on_error is not None:
+            try:
+                self._on_error(e)
+                return
+            except Exception:  # noqa: BLE001 - a broken handler must not stop the beats
+                _log.exception("tradeward heartbeat: on_error raised")
+        _log.warning("tradeward heartbeat failed (will retry): %s", e)
+
+    def _finish(self, e: ClientError) -> None:
+        self._error = e
+        handler: Optional[Callable[[Any], None]]
+        if isinstance(e, SwitchTrippedError):
+            handler = self._on_trip
+            _log.error("tradeward dead-man's switch tripped; heartbeats stopped: %s", e.message)
+        else:
+            handler = self._on_error
+            _log.error("tradeward heartbeats stopped: %s", e)
+        if handler is not None:
+            try:
+                handler(e)
+            except Exception:  # noqa: BLE001 - the error stays available to check()
+                _log.exception("tradeward heartbeat: handler raised")
