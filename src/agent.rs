@@ -205,10 +205,10 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         let socket_path = cfg.agent.socket.clone();
         let admin_path = cfg.admin_socket();
         // The bots' socket first: it creates a shared directory with the
-        // group's mode. The admin socket is 0600 with no group (operators
-        // are uids), whatever the directory allows.
+        // group's mode. The admin socket is 0600 (0660 with
+        // admin.socket_group); either way only operator uids are served.
         let listener = server::socket::bind(&socket_path, cfg.agent.socket_group.as_deref())?;
-        let admin_listener = server::socket::bind(&admin_path, None)
+        let admin_listener = server::socket::bind(&admin_path, cfg.admin.socket_group.as_deref())
             .map_err(|e| format!("admin socket: {e}"))?;
         tracing::info!(socket = %socket_path.display(), workers, pid = std::process::id(), "agent listening");
         let state = Arc::new(AgentState {

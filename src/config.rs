@@ -79,6 +79,14 @@ pub struct DeadmanConfig {
     pub flatten_on_trip: bool,
     #[serde(default = "default_flatten_slippage")]
     pub flatten_slippage_bps: u32,
+    /// A reference price older than this (ms) does not price a flattening
+    /// order: that position is reported as not flattened instead.
+    #[serde(default = "default_flatten_price_age")]
+    pub flatten_price_max_age_ms: u64,
+}
+
+fn default_flatten_price_age() -> u64 {
+    60_000
 }
 
 fn default_flatten_slippage() -> u32 {
@@ -95,6 +103,7 @@ impl Default for DeadmanConfig {
             on_trip_timeout_ms: default_on_trip_timeout(),
             flatten_on_trip: false,
             flatten_slippage_bps: default_flatten_slippage(),
+            flatten_price_max_age_ms: default_flatten_price_age(),
         }
     }
 }
@@ -110,13 +119,19 @@ fn default_on_trip_timeout() -> u64 {
 }
 
 /// `[admin]`: the operator socket. Operator operations (status, halt,
-/// resume, rearm, pause, reload) are served only there, never on the bots'
-/// socket, and only to the uids listed here.
+/// resume, rearm, pause, reload, rotate, rollback, zeroize) are served
+/// only there, never on the bots' socket, and only to the uids listed here
+/// and in `[[admin.operators]]`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     /// Default: `admin.sock` next to the agent's socket.
     pub socket: Option<PathBuf>,
+    /// Group allowed to connect (socket mode 0660), for operator uids other
+    /// than the agent's own; the uid check still applies. Without it, 0600.
+    /// The socket's directory must let that group in too (give the bots'
+    /// socket the same group, or put this socket in its own directory).
+    pub socket_group: Option<String>,
     /// Operator uids; default: the uid the agent runs as.
     #[serde(default)]
     pub uids: Vec<u32>,
@@ -481,7 +496,14 @@ impl Config {
         }
         if !self.admin.allow_shared_uid {
             for u in self.operator_uids() {
-                if let Some((name, _)) = self.identities.iter().find(|(_, i)| i.uids.contains(&u)) {
+                // A bot identity matched by the operator's primary group is
+                // the operator's uid too.
+                let gid = primary_gid(u);
+                if let Some((name, _)) = self
+                    .identities
+                    .iter()
+                    .find(|(_, i)| i.uids.contains(&u) || gid.is_some_and(|g| i.gids.contains(&g)))
+                {
                     return Err(format!(
                         "uid {u} is both an operator (admin.uids, default: the agent's own uid) and the uid of identity {name:?}: \
                          run bots under their own uids, or set admin.allow_shared_uid = true (development only)"
@@ -681,6 +703,25 @@ impl Config {
             .find(|(_, i)| i.uids.contains(&uid))
             .or_else(|| self.identities.iter().find(|(_, i)| i.gids.contains(&gid)))
             .map(|(n, i)| (n.as_str(), i))
+    }
+}
+
+/// The primary group of `uid`, from the user database.
+fn primary_gid(uid: u32) -> Option<u32> {
+    let mut buf = vec![0u8; 16 * 1024];
+    // SAFETY: getpwuid_r writes into `pwd` and `buf` (whose length we pass)
+    // and sets `result` to null or to `pwd`.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(
+            uid,
+            &mut pwd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        );
+        (rc == 0 && !result.is_null()).then_some(pwd.pw_gid)
     }
 }
 

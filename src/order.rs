@@ -88,7 +88,9 @@ impl Intent {
     pub fn reduces_risk(&self) -> bool {
         match self {
             Intent::Cancel { .. } => true,
-            Intent::ScheduleCancel { .. } => true,
+            // Setting a schedule reduces risk; clearing one removes the
+            // exchange-side dead-man's switch, so it does not.
+            Intent::ScheduleCancel { at_ms } => at_ms.is_some(),
             Intent::Place(o) => o.reduce_only,
             Intent::Modify { new, .. } => new.reduce_only,
             _ => false,

@@ -65,9 +65,9 @@ pub struct State {
     pub deadman: Switchboard,
     /// Key rotations and zeroisations.
     pub keys: KeyHistory,
-    /// Positions as the bots last reported them: (key, symbol) →
-    /// (identity, signed size). Flat positions are dropped.
-    pub positions: BTreeMap<(String, String), (String, rust_decimal::Decimal)>,
+    /// Positions as the bots last reported them: (identity, key, symbol)
+    /// → signed size. Flat positions are dropped.
+    pub positions: BTreeMap<(String, String, String), rust_decimal::Decimal>,
     /// `deadman.halted_allows_reducing`, for halts rebuilt from the journal.
     pub halted_allows_reducing: bool,
     /// SHA-256 of the `[policy]` table in force.
@@ -101,11 +101,11 @@ impl State {
         symbol: &str,
         size: rust_decimal::Decimal,
     ) {
-        let k = (key.to_string(), symbol.to_string());
+        let k = (identity.to_string(), key.to_string(), symbol.to_string());
         if size.is_zero() {
             self.positions.remove(&k);
         } else {
-            self.positions.insert(k, (identity.to_string(), size));
+            self.positions.insert(k, size);
         }
     }
 
@@ -141,7 +141,7 @@ impl State {
             }
             Event::Trip { identity, .. } => {
                 self.engine.halt(
-                    HaltScope::Identity(identity.clone()),
+                    HaltScope::Trip(identity.clone()),
                     Halt {
                         reason: crate::deadman::watch::TRIP_REASON.into(),
                         reducing_allowed: self.halted_allows_reducing,
@@ -152,7 +152,7 @@ impl State {
                     .replay(rec, self.replay_clock.0, self.replay_clock.1);
             }
             Event::Rearm { identity, .. } => {
-                self.engine.resume(&HaltScope::Identity(identity.clone()));
+                self.engine.resume(&HaltScope::Trip(identity.clone()));
                 self.deadman
                     .replay(rec, self.replay_clock.0, self.replay_clock.1);
             }

@@ -233,4 +233,18 @@ fn zeroize_stops_use_destroys_the_keys_and_the_agent_still_starts() {
     );
     c.sign_message("mac", b"others still work").unwrap();
     assert!(agent.log_text().contains("zeroized"));
+    // Everything at once (one request, so one TOTP code where one is
+    // needed); the audit key is never among them.
+    let r = run_ok(
+        &env,
+        &["keys", "zeroize", "--all", "--confirm", "ZEROIZE-ALL"],
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["keys"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(
+        c.sign_message("mac", b"x").unwrap_err().code(),
+        Some("unknown_key")
+    );
+    let st = admin(&env).call("status", json!({})).unwrap();
+    assert_eq!(st["keys"], json!(["audit"]));
 }

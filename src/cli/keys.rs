@@ -242,21 +242,16 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
             confirm: given,
             admin,
         } => {
-            let aliases: Vec<String> = if all {
+            let r = if all {
                 confirm(
                     "ZEROIZE-ALL",
                     given,
                     "every key the agent serves (except the audit key)",
                 )?;
-                let st = admin.call("status", serde_json::json!({}))?;
-                st["keys"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|k| k.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default()
+                admin.call(
+                    "zeroize",
+                    serde_json::json!({"all": true, "confirm": "ZEROIZE-ALL"}),
+                )?
             } else {
                 let a = alias.expect("clap requires it");
                 confirm(
@@ -264,26 +259,13 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                     given,
                     &format!("key {a:?} (and every key it was rotated from)"),
                 )?;
-                vec![a]
+                admin.call("zeroize", serde_json::json!({"alias": a, "confirm": a}))?
             };
-            let mut failed = false;
-            for a in aliases {
-                match admin.call("zeroize", serde_json::json!({"alias": a, "confirm": a})) {
-                    Ok(r) => {
-                        failed |= r["ok"] != true;
-                        println!("{}", serde_json::to_string_pretty(&r).expect("json"));
-                    }
-                    Err(e) if all && e.contains("audit key") => {}
-                    Err(e) => {
-                        eprintln!("{a}: {e}");
-                        failed = true;
-                    }
-                }
-            }
-            if failed {
-                Err("zeroisation incomplete: see above and the agent's log".into())
-            } else {
+            println!("{}", serde_json::to_string_pretty(&r).expect("json"));
+            if r["ok"] == true {
                 Ok(())
+            } else {
+                Err("zeroisation incomplete: see above and the agent's log".into())
             }
         }
         KeysCommand::Generate {

@@ -72,6 +72,10 @@ pub enum HookState {
     /// The trip happened before this agent started; its hook's outcome is
     /// in the journal.
     Recorded { ok: bool },
+    /// The trip happened before this agent started and the journal holds
+    /// no outcome of its command: none was configured, or the agent
+    /// stopped before the command finished. Nobody may have the cancels.
+    NotRecorded,
 }
 
 /// One identity's switch.
@@ -157,12 +161,12 @@ impl Switchboard {
             });
         s.timeout_ms = timeout_ms;
         s.last_heartbeat_ms = Some(now_ms);
-        match &s.state {
+        s.deadline_ms = match &s.state {
             SwitchState::Paused { until_ms, .. } => {
-                s.deadline_ms = until_ms.saturating_add(timeout_ms).max(deadline_ms);
+                until_ms.saturating_add(timeout_ms).max(deadline_ms)
             }
-            _ => s.deadline_ms = deadline_ms,
-        }
+            _ => deadline_ms,
+        };
         s.deadline_at = instant_for(s.deadline_ms, now_ms, now);
     }
 
@@ -245,6 +249,31 @@ impl Switchboard {
         s.state = SwitchState::Armed;
     }
 
+    /// Whether `identity`'s switch can be paused.
+    pub fn can_pause(&self, identity: &str) -> Result<(), String> {
+        match self.switches.get(identity) {
+            None => Err(format!("identity {identity:?} has no armed switch")),
+            Some(Switch {
+                state: SwitchState::Tripped { .. },
+                ..
+            }) => Err(format!(
+                "identity {identity:?} is tripped: re-arm it instead"
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The deadline a heartbeat at `now_ms` with `timeout_ms` sets.
+    pub fn deadline_after_heartbeat(&self, identity: &str, timeout_ms: u64, now_ms: u64) -> u64 {
+        let plain = now_ms.saturating_add(timeout_ms);
+        match self.switches.get(identity).map(|s| &s.state) {
+            Some(SwitchState::Paused { until_ms, .. }) => {
+                until_ms.saturating_add(timeout_ms).max(plain)
+            }
+            _ => plain,
+        }
+    }
+
     /// Pause `identity`'s switch until `until_ms` (operator). A tripped
     /// switch cannot be paused: it needs a re-arm.
     pub fn pause(
@@ -297,7 +326,7 @@ impl Switchboard {
                 s.deadline_at = instant_for(*deadline_ms, now_ms, now);
             }
             Event::Trip { identity, .. } => {
-                self.trip(identity, rec.ts_ms, HookState::Running);
+                self.trip(identity, rec.ts_ms, HookState::NotRecorded);
                 self.set_trip_record(identity, rec.seq);
             }
             Event::TripHook { identity, ok, .. } => {
@@ -431,9 +460,15 @@ mod tests {
         b.replay(&rec, 60_000, now);
         b.replay(&trip, 60_000, now);
         assert!(b.due(60_000, now).is_empty());
-        assert!(matches!(
+        // Without a trip_hook record, nobody knows whether the cancels
+        // were delivered: status says so rather than "running".
+        assert_eq!(
             b.get("bot").unwrap().state,
-            SwitchState::Tripped { record: 8, .. }
-        ));
+            SwitchState::Tripped {
+                at_ms: 6_010,
+                record: 8,
+                hook: HookState::NotRecorded
+            }
+        );
     }
 }

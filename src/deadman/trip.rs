@@ -151,7 +151,7 @@ pub fn plan_flatten(
         let Some(reference) = prices(symbol) else {
             out.push(Planned::Unbuildable {
                 key: key.clone(),
-                error: format!("cannot flatten {symbol} {size}: no reference price (price.update) to price the order"),
+                error: format!("cannot flatten {symbol} {size}: no fresh reference price (price.update, within deadman.flatten_price_max_age_ms) to price the order"),
             });
             continue;
         };
@@ -191,8 +191,10 @@ fn decision(
 ) -> Decision {
     Decision {
         identity: identity.to_string(),
-        uid: 0,
-        pid: None,
+        // The agent's own decision: its uid and pid, not a peer's.
+        // SAFETY: geteuid cannot fail.
+        uid: unsafe { libc::geteuid() },
+        pid: Some(std::process::id() as i32),
         request_id: 0,
         op: TRIP_OP.into(),
         key: Some(key.to_string()),

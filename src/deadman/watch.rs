@@ -61,7 +61,7 @@ pub async fn trip_due(state: &Arc<AgentState>) -> Option<Instant> {
             };
             st.deadman.trip(&identity, now_ms, hook);
             st.engine.halt(
-                HaltScope::Identity(identity.clone()),
+                HaltScope::Trip(identity.clone()),
                 Halt {
                     reason: TRIP_REASON.into(),
                     reducing_allowed: cfg.halted_allows_reducing,
@@ -88,8 +88,8 @@ pub async fn trip_due(state: &Arc<AgentState>) -> Option<Instant> {
             let positions: Vec<(String, String, rust_decimal::Decimal)> = if cfg.flatten_on_trip {
                 st.positions
                     .iter()
-                    .filter(|(_, (who, _))| *who == identity)
-                    .map(|((k, s), (_, size))| (k.clone(), s.clone(), *size))
+                    .filter(|((who, _, _), _)| *who == identity)
+                    .map(|((_, k, s), size)| (k.clone(), s.clone(), *size))
                     .collect()
             } else {
                 Vec::new()
@@ -97,9 +97,11 @@ pub async fn trip_due(state: &Arc<AgentState>) -> Option<Instant> {
             let prices: std::collections::HashMap<String, rust_decimal::Decimal> = positions
                 .iter()
                 .filter_map(|(_, s, _)| {
+                    // Only a fresh price prices a closing order.
                     st.engine
                         .state()
                         .reference_price(s)
+                        .filter(|p| now_ms.saturating_sub(p.at_ms) <= cfg.flatten_price_max_age_ms)
                         .map(|p| (s.clone(), p.price))
                 })
                 .collect();

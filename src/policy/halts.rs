@@ -19,6 +19,10 @@ pub enum HaltScope {
     All,
     Identity(String),
     Key(String),
+    /// One identity, halted by its tripped dead-man's switch. Kept apart
+    /// from an operator's halt of the identity: re-arming lifts only this
+    /// one, and an operator's `resume` never lifts it.
+    Trip(String),
 }
 
 impl fmt::Display for HaltScope {
@@ -27,6 +31,7 @@ impl fmt::Display for HaltScope {
             HaltScope::All => f.write_str("everything"),
             HaltScope::Identity(n) => write!(f, "identity {n:?}"),
             HaltScope::Key(k) => write!(f, "key {k:?}"),
+            HaltScope::Trip(n) => write!(f, "the dead-man's switch of identity {n:?}"),
         }
     }
 }
@@ -59,11 +64,12 @@ impl Halts {
     }
 
     /// The halts that cover a request by `identity` with `key`, the widest
-    /// first (everything, then the identity, then the key).
+    /// first (everything, then the identity, its switch, then the key).
     pub fn covering(&self, identity: &str, key: &str) -> Vec<(&HaltScope, &Halt)> {
         [
             HaltScope::All,
             HaltScope::Identity(identity.to_string()),
+            HaltScope::Trip(identity.to_string()),
             HaltScope::Key(key.to_string()),
         ]
         .into_iter()

@@ -83,7 +83,13 @@ fn scope(state: &AgentState, p: &Params<'_>) -> Result<HaltScope, ProtoError> {
 }
 
 /// The operations that need the operator's TOTP code, when one is set up.
-pub const TOTP_OPS: &[&str] = &["resume", "rearm", "rotate", "rollback", "zeroize"];
+/// Every one of them loosens something or destroys keys: lifting a halt,
+/// re-arming, pausing a switch, loading a new policy, changing or
+/// destroying keys. Halting and status never need one: stopping must stay
+/// easy.
+pub const TOTP_OPS: &[&str] = &[
+    "resume", "rearm", "pause", "reload", "rotate", "rollback", "zeroize",
+];
 
 /// Check the TOTP code of an operator that has one; take `totp` out of the
 /// params either way.
@@ -170,32 +176,23 @@ pub async fn run(
         "resume" => {
             let p = Params::new(params, &["scope", "name"])?;
             let target = scope(state, &p)?;
+            // Journaled first, lifted after: a resume that cannot be
+            // recorded does not happen.
             let pending = {
                 let mut st = state.state.lock().await;
-                if let HaltScope::Identity(n) = &target
-                    && let Some(crate::deadman::Switch {
-                        state: crate::deadman::SwitchState::Tripped { .. },
-                        ..
-                    }) = st.deadman.get(n)
-                {
-                    return Err(ProtoError::new(
-                        ErrorCode::Forbidden,
-                        format!(
-                            "identity {n:?} is halted by its tripped dead-man's switch: use rearm"
-                        ),
-                    ));
-                }
-                if !st.engine.resume(&target) {
+                if !st.engine.state().halts().iter().any(|(s, _)| *s == target) {
                     return Err(bad(format!("{target} is not halted")));
                 }
-                state
+                let pending = state
                     .journal
                     .submit(Event::Resume {
                         target: target.clone(),
                         by: by(who),
                     })
                     .await
-                    .map_err(journal_unavailable)?
+                    .map_err(journal_unavailable)?;
+                st.engine.resume(&target);
+                pending
             };
             pending.durable().await.map_err(journal_unavailable)?;
             tracing::warn!(target = %target, by = %by(who), "resumed by operator");
@@ -223,13 +220,8 @@ pub async fn run(
                     )));
                 }
                 let now = now_ms();
-                st.deadman.rearm(identity, timeout_ms, now, Instant::now());
-                st.engine.resume(&HaltScope::Identity(identity.to_string()));
-                let deadline_ms = st
-                    .deadman
-                    .get(identity)
-                    .map(|s| s.deadline_ms)
-                    .unwrap_or(now);
+                let deadline_ms = now.saturating_add(timeout_ms);
+                // Journaled first, applied after.
                 let pending = state
                     .journal
                     .submit(Event::Rearm {
@@ -240,6 +232,8 @@ pub async fn run(
                     })
                     .await
                     .map_err(journal_unavailable)?;
+                st.deadman.rearm(identity, timeout_ms, now, Instant::now());
+                st.engine.resume(&HaltScope::Trip(identity.to_string()));
                 (pending, deadline_ms, timeout_ms)
             };
             state.deadman_wake.notify_one();
@@ -276,19 +270,22 @@ pub async fn run(
             }
             let pending = {
                 let mut st = state.state.lock().await;
-                st.deadman
-                    .pause(identity, until_ms, &reason, now, Instant::now())
-                    .map_err(bad)?;
-                state
+                st.deadman.can_pause(identity).map_err(bad)?;
+                // Journaled first, applied after.
+                let pending = state
                     .journal
                     .submit(Event::Pause {
                         identity: identity.to_string(),
                         until_ms,
-                        reason,
+                        reason: reason.clone(),
                         by: by(who),
                     })
                     .await
-                    .map_err(journal_unavailable)?
+                    .map_err(journal_unavailable)?;
+                st.deadman
+                    .pause(identity, until_ms, &reason, now, Instant::now())
+                    .map_err(bad)?;
+                pending
             };
             state.deadman_wake.notify_one();
             pending.durable().await.map_err(journal_unavailable)?;

@@ -55,18 +55,23 @@ pub async fn run(
                 _ => ProtoError::new(ErrorCode::BadParams, e.to_string()),
             })?;
         let now_ms = crate::journal::record::now_ms();
-        st.deadman
-            .heartbeat(&who.name, timeout_ms, now_ms, Instant::now());
-        let sw = st.deadman.get(&who.name).expect("just armed").clone();
+        // Journaled first, applied after: a deadline that cannot be
+        // recorded is not moved.
+        let deadline_ms = st
+            .deadman
+            .deadline_after_heartbeat(&who.name, timeout_ms, now_ms);
         let pending = state
             .journal
             .submit(Event::Heartbeat {
                 identity: who.name.clone(),
                 timeout_ms,
-                deadline_ms: sw.deadline_ms,
+                deadline_ms,
             })
             .await
             .map_err(crate::server::ops::sign::journal_unavailable)?;
+        st.deadman
+            .heartbeat(&who.name, timeout_ms, now_ms, Instant::now());
+        let sw = st.deadman.get(&who.name).expect("just armed").clone();
         (pending, (sw, now_ms))
     };
     state.deadman_wake.notify_one();

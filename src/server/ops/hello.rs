@@ -19,6 +19,9 @@ pub fn run(
     }
     let mut ops = vec!["hello", "ping"];
     ops.extend(who.ops.iter().map(|o| o.as_str()));
+    if who.operator {
+        ops.extend(super::admin::OPS.iter().copied());
+    }
     Ok(json!({
         "protocol_version": PROTOCOL_VERSION,
         "agent": "tradeward",

@@ -132,7 +132,7 @@ pub async fn run(
                 let now_current = configured_alias(state, alias)?;
                 if !Arc::ptr_eq(&now_current, &current) {
                     return Err(ProtoError::new(
-                        ErrorCode::BackendError,
+                        ErrorCode::BackendUnavailable,
                         "the key changed meanwhile; retry",
                     )
                     .retry_after(100));
@@ -188,7 +188,7 @@ pub async fn run(
                 let now_current = configured_alias(state, alias)?;
                 if !Arc::ptr_eq(&now_current, &current) {
                     return Err(ProtoError::new(
-                        ErrorCode::BackendError,
+                        ErrorCode::BackendUnavailable,
                         "the key changed meanwhile; retry",
                     )
                     .retry_after(100));
@@ -215,76 +215,107 @@ pub async fn run(
             Ok(json!({"alias": alias, "from": describe(&current), "to": describe(&entry)}))
         }
         "zeroize" => {
-            let p = Params::new(params, &["alias", "confirm"])?;
-            let alias = p.str("alias")?;
-            if p.str("confirm")? != alias {
-                return Err(bad("confirm must repeat the alias exactly"));
-            }
-            let current = configured_alias(state, alias)?;
-            let (pending, keys) = {
-                let mut st = state.state.lock().await;
-                // Every token key this alias has used (rotations leave the
-                // old ones on the token for rollback).
-                let mut keys: Vec<KeyRef> = st.keys.chain.get(alias).cloned().unwrap_or_default();
-                let cur = KeyRef::of(&current.info);
-                if !keys.contains(&cur) {
-                    keys.push(cur);
-                }
-                state.keyring.zeroize(alias).map_err(keyring_error)?;
-                st.keys.zeroized.insert(alias.to_string());
-                let pending = state
-                    .journal
-                    .submit(Event::KeyZeroized {
-                        alias: alias.to_string(),
-                        keys: keys.clone(),
-                        by: by.to_string(),
-                    })
-                    .await
-                    .map_err(journal_unavailable)?;
-                (pending, keys)
-            };
-            pending.durable().await.map_err(journal_unavailable)?;
-            tracing::warn!(
-                key = alias,
-                by,
-                "key zeroized: no longer served; destroying its token objects"
-            );
-            let mut destroyed = Vec::new();
-            let mut errors = Vec::new();
-            for k in &keys {
-                match state.keyring.pool().destroy(k.selector()).await {
-                    Ok(_) => destroyed.push(k.label.clone()),
-                    Err(crate::backend::BackendError::KeyNotFound(_)) => {
-                        destroyed.push(format!("{} (already gone)", k.label))
+            let p = Params::new(params, &["alias", "all", "confirm"])?;
+            let confirm = p.str("confirm")?;
+            match (p.opt_str("alias")?, params.get("all")) {
+                (Some(alias), None | Some(Value::Bool(false))) => {
+                    if confirm != alias {
+                        return Err(bad("confirm must repeat the alias exactly"));
                     }
-                    Err(e) => errors.push(format!("{}: {e}", k.label)),
+                    zeroize_one(state, by, alias).await
                 }
+                (None, Some(Value::Bool(true))) => {
+                    if confirm != "ZEROIZE-ALL" {
+                        return Err(bad("confirm must be ZEROIZE-ALL"));
+                    }
+                    // Every served key but the audit key, in one request (one
+                    // TOTP code), each as for a single alias.
+                    let mut out = Vec::new();
+                    for e in state.keyring.entries() {
+                        if e.alias != state.config.journal.audit_key {
+                            out.push(match zeroize_one(state, by, &e.alias).await {
+                                Ok(v) => v,
+                                Err(err) => {
+                                    json!({"alias": e.alias, "ok": false, "errors": [err.message]})
+                                }
+                            });
+                        }
+                    }
+                    let ok = out.iter().all(|v| v["ok"] == true);
+                    Ok(json!({"keys": out, "ok": ok}))
+                }
+                _ => Err(bad("give alias, or all = true")),
             }
-            let message = if errors.is_empty() {
-                format!("zeroize {alias}: destroyed {}", destroyed.join(", "))
-            } else {
-                format!(
-                    "zeroize {alias}: destroyed [{}]; FAILED [{}]",
-                    destroyed.join(", "),
-                    errors.join("; ")
-                )
-            };
-            if let Err(e) = state
-                .journal
-                .append(Event::Note {
-                    message: message.clone(),
-                })
-                .await
-            {
-                tracing::error!(error = %e, "could not journal the zeroisation outcome");
-            }
-            Ok(
-                json!({"alias": alias, "served": false, "destroyed": destroyed, "errors": errors, "ok": errors.is_empty()}),
-            )
         }
         other => Err(ProtoError::new(
             ErrorCode::UnknownOp,
             format!("unknown operator op {other:?}"),
         )),
     }
+}
+
+/// Zeroize one alias: stop serving it at once, make the record durable,
+/// then destroy every token key it has used and note the outcome.
+async fn zeroize_one(state: &AgentState, by: &str, alias: &str) -> Result<Value, ProtoError> {
+    let current = configured_alias(state, alias)?;
+    let (pending, keys) = {
+        let mut st = state.state.lock().await;
+        // Every token key this alias has used (rotations leave the
+        // old ones on the token for rollback).
+        let mut keys: Vec<KeyRef> = st.keys.chain.get(alias).cloned().unwrap_or_default();
+        let cur = KeyRef::of(&current.info);
+        if !keys.contains(&cur) {
+            keys.push(cur);
+        }
+        state.keyring.zeroize(alias).map_err(keyring_error)?;
+        st.keys.zeroized.insert(alias.to_string());
+        let pending = state
+            .journal
+            .submit(Event::KeyZeroized {
+                alias: alias.to_string(),
+                keys: keys.clone(),
+                by: by.to_string(),
+            })
+            .await
+            .map_err(journal_unavailable)?;
+        (pending, keys)
+    };
+    pending.durable().await.map_err(journal_unavailable)?;
+    tracing::warn!(
+        key = alias,
+        by,
+        "key zeroized: no longer served; destroying its token objects"
+    );
+    let mut destroyed = Vec::new();
+    let mut errors = Vec::new();
+    for k in &keys {
+        match state.keyring.pool().destroy(k.selector()).await {
+            Ok(_) => destroyed.push(k.label.clone()),
+            Err(crate::backend::BackendError::KeyNotFound(_)) => {
+                destroyed.push(format!("{} (already gone)", k.label))
+            }
+            Err(e) => errors.push(format!("{}: {e}", k.label)),
+        }
+    }
+    let message = if errors.is_empty() {
+        format!("zeroize {alias}: destroyed {}", destroyed.join(", "))
+    } else {
+        format!(
+            "zeroize {alias}: destroyed [{}]; FAILED [{}]",
+            destroyed.join(", "),
+            errors.join("; ")
+        )
+    };
+    if let Err(e) = state
+        .journal
+        .append(Event::Note {
+            message: message.clone(),
+        })
+        .await
+    {
+        tracing::error!(error = %e, "could not journal the zeroisation outcome");
+    }
+    Ok(
+        json!({"alias": alias, "served": false, "destroyed": destroyed, "errors": errors, "ok": errors.is_empty()}),
+    )
 }

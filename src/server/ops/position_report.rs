@@ -1,4 +1,5 @@
-//! `position.report`: the bot reports its position in a symbol on a key,
+//! `position.report`: the bot reports its position in a Hyperliquid
+//! perpetual on a key,
 //! so that a trip can hand the operator signed orders that flatten it
 //! (`deadman.flatten_on_trip`). Params: `key`, `symbol`, `size` (a decimal
 //! string; above 0 long, below 0 short, "0" flat). Journaled before the
@@ -31,10 +32,22 @@ pub async fn run(
     if symbol.is_empty() || symbol.len() > 64 || symbol.chars().any(char::is_control) {
         return Err(bad("symbol must be 1 to 64 printable characters"));
     }
-    if let Some(meta) = state.hyperliquid.get(&granted.alias)
-        && meta.by_name(symbol).is_none()
-    {
-        return Err(bad(format!("unknown Hyperliquid symbol {symbol:?}")));
+    // Positions are reported to be flattened at a trip, which is built for
+    // Hyperliquid perpetuals (spot holds balances, not positions).
+    let Some(meta) = state.hyperliquid.get(&granted.alias) else {
+        return Err(bad(format!(
+            "key {:?} is not a Hyperliquid key: positions are reported only for Hyperliquid perpetuals",
+            granted.alias
+        )));
+    };
+    match meta.by_name(symbol) {
+        None => return Err(bad(format!("unknown Hyperliquid symbol {symbol:?}"))),
+        Some(a) if a.kind != crate::venue::hyperliquid::AssetKind::Perp => {
+            return Err(bad(format!(
+                "{symbol:?} is a spot pair: report perpetual positions only"
+            )));
+        }
+        Some(_) => {}
     }
     let text = p.str("size")?;
     let plain = !text.is_empty()
