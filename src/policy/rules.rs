@@ -1486,13 +1486,17 @@ reduce_only = true
         );
         let mut s = PolicyState::default();
         let ro = with(eth("1"), |o| o.reduce_only = true);
-        let sched = Intent::ScheduleCancel { at_ms: None };
+        // Setting a schedule reduces risk; clearing one does not (it would
+        // switch off the exchange-side dead-man's switch).
+        let sched = Intent::ScheduleCancel { at_ms: Some(1) };
+        let unsched = Intent::ScheduleCancel { at_ms: None };
         table(
             &p,
             &s,
             &[
                 ("reduce-only order", vec![ro.clone()], 0, vec![]),
                 ("cancel", vec![cancel(), sched.clone()], 0, vec![]),
+                ("clearing the schedule", vec![unsched], 0, vec![Rule::ReduceOnly]),
                 ("opening order", vec![eth("1")], 0, vec![Rule::ReduceOnly]),
                 (
                     "mixed batch",
