@@ -220,6 +220,7 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             started: std::time::Instant::now(),
             deadman_wake: tokio::sync::Notify::new(),
             totp: std::sync::Mutex::new(totp),
+            connections: std::sync::Mutex::new(std::collections::HashMap::new()),
             config_path: Some(config_path.to_path_buf()),
         });
         let shutdown = CancellationToken::new();

@@ -174,6 +174,17 @@ pub struct AgentConfig {
     pub sign_timeout_ms: u64,
     #[serde(default = "default_shutdown_grace")]
     pub shutdown_grace_ms: u64,
+    /// Close a connection that sends nothing for this long (ms; 0: never).
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_ms: u64,
+    /// A request, once its first byte arrived, must arrive whole within
+    /// this long (ms), or the connection is closed: a client sending a byte
+    /// a second cannot hold a slot for long.
+    #[serde(default = "default_read_timeout")]
+    pub read_timeout_ms: u64,
+    /// Connections one identity may hold at once.
+    #[serde(default = "default_max_connections_per_identity")]
+    pub max_connections_per_identity: usize,
     /// Skip the start-up sign-and-verify self-test (not recommended).
     #[serde(default = "yes")]
     pub self_test: bool,
@@ -335,6 +346,17 @@ impl GrantedOp {
 
 fn default_max_frame() -> usize {
     DEFAULT_MAX_FRAME
+}
+fn default_idle_timeout() -> u64 {
+    3_600_000
+}
+fn default_read_timeout() -> u64 {
+    10_000
+}
+fn default_max_connections_per_identity() -> usize {
+    // Half of the default max_connections: one identity cannot take them
+    // all.
+    512
 }
 fn default_max_connections() -> usize {
     1024
@@ -520,6 +542,12 @@ impl Config {
         let a = &self.agent;
         // The upper bound keeps every message to be signed well inside what
         // the worker pipe carries (16 MiB).
+        if a.read_timeout_ms == 0 || a.read_timeout_ms > 600_000 {
+            return Err("agent.read_timeout_ms must be between 1 and 600000".into());
+        }
+        if a.max_connections_per_identity == 0 {
+            return Err("agent.max_connections_per_identity must be at least 1".into());
+        }
         if a.max_frame_bytes < 64 || a.max_frame_bytes > 8 * 1024 * 1024 {
             return Err("agent.max_frame_bytes must be between 64 and 8388608".into());
         }

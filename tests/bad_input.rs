@@ -315,3 +315,65 @@ fn in_flight_limit_per_connection() {
     assert_eq!(ok + limited, 40);
     assert_still_serving(&mut agent);
 }
+
+#[test]
+fn slow_idle_and_greedy_clients_are_bounded() {
+    let (_env, mut agent) =
+        setup("read_timeout_ms = 500\nidle_timeout_ms = 1500\nmax_connections_per_identity = 3");
+    std::thread::sleep(Duration::from_millis(300));
+    // A client that starts a request and then dribbles: a clear error, then
+    // the close; meanwhile others are served.
+    let mut slow = raw(&agent);
+    slow.write_all(&[0, 0]).unwrap();
+    agent.client().call("ping", json!({})).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    slow.write_all(&[0]).unwrap();
+    let r = recv(&mut slow).expect("an error frame before the close");
+    assert_eq!(code(&r), "bad_frame");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not completed")
+    );
+    assert!(recv(&mut slow).is_none(), "the connection stays open");
+    drop(slow);
+    // An idle connection is closed after idle_timeout_ms.
+    let mut idle = raw(&agent);
+    send(&mut idle, br#"{"id":1,"op":"ping"}"#);
+    assert_eq!(recv(&mut idle).unwrap()["ok"], true);
+    let t = std::time::Instant::now();
+    assert!(recv(&mut idle).is_none());
+    assert!(
+        t.elapsed() >= Duration::from_millis(1000),
+        "{:?}",
+        t.elapsed()
+    );
+    drop(idle);
+    // One identity holds at most three connections; a fourth is refused.
+    // (Closed connections free their slots a moment after the close.)
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let held = loop {
+        let mut held: Vec<_> = (0..3).map(|_| agent.client()).collect();
+        if held.iter_mut().all(|c| c.call("ping", json!({})).is_ok()) {
+            break held;
+        }
+        drop(held);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "three connections never fit"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut s = raw(&agent);
+    let r = recv(&mut s).expect("a refusal");
+    assert_eq!(code(&r), "too_many_connections");
+    assert!(r["error"]["message"].as_str().unwrap().contains("identity"));
+    drop(held);
+    common::wait_until(
+        "a free slot for the identity",
+        Duration::from_secs(10),
+        || agent.client().call("ping", json!({})).is_ok(),
+    );
+    assert_still_serving(&mut agent);
+}

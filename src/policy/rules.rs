@@ -1496,7 +1496,12 @@ reduce_only = true
             &[
                 ("reduce-only order", vec![ro.clone()], 0, vec![]),
                 ("cancel", vec![cancel(), sched.clone()], 0, vec![]),
-                ("clearing the schedule", vec![unsched], 0, vec![Rule::ReduceOnly]),
+                (
+                    "clearing the schedule",
+                    vec![unsched],
+                    0,
+                    vec![Rule::ReduceOnly],
+                ),
                 ("opening order", vec![eth("1")], 0, vec![Rule::ReduceOnly]),
                 (
                     "mixed batch",

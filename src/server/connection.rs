@@ -4,6 +4,7 @@
 //! carrying its request's id.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -79,6 +80,21 @@ pub async fn run(
         .await;
         return;
     };
+    // One identity may not take every connection slot.
+    let Some(_held) = IdentitySlot::take(&state, &identity.name) else {
+        let cap = state.config.agent.max_connections_per_identity;
+        tracing::warn!(identity = %identity.name, cap, "connection refused: identity at its connection limit");
+        refuse(
+            &mut wr,
+            ErrorCode::TooManyConnections,
+            format!(
+                "identity {:?} already holds {cap} connections; retry later",
+                identity.name
+            ),
+        )
+        .await;
+        return;
+    };
     let identity = Arc::new(identity);
     let mut rd = BufReader::with_capacity(16 * 1024, rd);
     tracing::debug!(identity = %identity.name, uid = identity.uid, pid = ?identity.pid, "connected");
@@ -104,15 +120,47 @@ pub async fn run(
         // Wait for the next frame to start. Only this wait races against
         // shutdown (filling a buffer is cancel-safe); once a frame has
         // started it is read whole, so a shutdown never splits a request.
+        let idle = state.config.agent.idle_timeout_ms;
+        let wait = async {
+            if idle == 0 {
+                Some(rd.fill_buf().await.map(|b| !b.is_empty()))
+            } else {
+                tokio::time::timeout(Duration::from_millis(idle), rd.fill_buf())
+                    .await
+                    .ok()
+                    .map(|r| r.map(|b| !b.is_empty()))
+            }
+        };
         let more = tokio::select! {
             _ = shutdown.cancelled() => {
                 stopping = true;
                 break;
             }
-            more = rd.fill_buf() => more.map(|b| !b.is_empty()),
+            more = wait => more,
         };
+        let Some(more) = more else {
+            tracing::debug!(identity = %identity.name, "idle connection closed");
+            break;
+        };
+        let read_timeout = Duration::from_millis(state.config.agent.read_timeout_ms);
         let frame = match more {
-            Ok(true) => read_frame(&mut rd, max_frame).await,
+            Ok(true) => {
+                match tokio::time::timeout(read_timeout, read_frame(&mut rd, max_frame)).await {
+                    Ok(f) => f,
+                    Err(_) => {
+                        tracing::info!(identity = %identity.name, "request not completed in time; closing connection");
+                        let e = ProtoError::new(
+                            ErrorCode::BadFrame,
+                            format!(
+                                "request not completed within {} ms of its first byte; closing",
+                                read_timeout.as_millis()
+                            ),
+                        );
+                        let _ = tx.send(err_response(None, &e)).await;
+                        break;
+                    }
+                }
+            }
             Ok(false) => Ok(ReadFrame::Closed),
             Err(e) => Err(e),
         };
@@ -179,6 +227,43 @@ pub async fn run(
     drop(tx);
     let _ = writer.await;
     drop(slot);
+}
+
+/// A connection counted against its identity's limit while it lives.
+struct IdentitySlot<'a> {
+    state: &'a AgentState,
+    name: String,
+}
+
+impl<'a> IdentitySlot<'a> {
+    fn take(state: &'a AgentState, name: &str) -> Option<IdentitySlot<'a>> {
+        let mut m = state.connections.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(name.to_string()).or_default();
+        if *n >= state.config.agent.max_connections_per_identity {
+            return None;
+        }
+        *n += 1;
+        Some(IdentitySlot {
+            state,
+            name: name.to_string(),
+        })
+    }
+}
+
+impl Drop for IdentitySlot<'_> {
+    fn drop(&mut self) {
+        let mut m = self
+            .state
+            .connections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.name) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.name);
+            }
+        }
+    }
 }
 
 /// Send a connection-level error (no request id) before closing.

@@ -46,6 +46,8 @@ pub struct AgentState {
     pub deadman_wake: tokio::sync::Notify,
     /// TOTP state per operator uid that has a second factor.
     pub totp: std::sync::Mutex<std::collections::HashMap<u32, crate::totp::Totp>>,
+    /// Open connections per identity (for `max_connections_per_identity`).
+    pub connections: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     /// The config file, for `reload`.
     pub config_path: Option<std::path::PathBuf>,
     pub started: std::time::Instant,
