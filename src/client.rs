@@ -100,8 +100,24 @@ impl Client {
 
     /// Send a request and wait for its answer.
     pub fn call(&mut self, op: &str, params: Value) -> Result<Value, ClientError> {
-        let id = self.send(op, params)?;
+        let id = match self.send(op, params) {
+            Ok(id) => id,
+            // The agent may have refused the connection (unknown peer, at
+            // its limit) and closed it before reading: its error frame is
+            // the answer worth showing, not the broken pipe.
+            Err(e) => {
+                return match self.recv() {
+                    Ok(v) if v.get("ok") == Some(&Value::Bool(false)) => result_of(v),
+                    _ => Err(e.into()),
+                };
+            }
+        };
         let resp = self.recv()?;
+        // A connection-level refusal carries no id.
+        if resp.get("id").is_none_or(Value::is_null) && resp.get("ok") == Some(&Value::Bool(false))
+        {
+            return result_of(resp);
+        }
         if resp.get("id").and_then(Value::as_u64) != Some(id) {
             return Err(ClientError::Protocol(format!(
                 "response {resp} does not answer request {id}"

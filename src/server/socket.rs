@@ -46,6 +46,10 @@ pub fn bind(path: &Path, group: Option<&str>) -> Result<UnixListener, String> {
     if !meta.is_dir() {
         return Err(format!("{} is not a directory", dir.display()));
     }
+    if gid.is_some() && meta.mode() & 0o010 == 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{:o}", meta.mode() & 0o777),
+            "the socket has a group, but its directory does not let the group in (chmod g+x, and chgrp)");
+    }
     if meta.mode() & 0o007 != 0 {
         return Err(format!(
             "socket directory {} is accessible by others (mode {:o}); use a private directory (chmod o-rwx)",
