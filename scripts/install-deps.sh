@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install the Debian packages tradeward's scripts and tests need, if missing:
 # SoftHSM2 (the development token), OpenSC (pkcs11-tool, used by the
-# interoperability tests) and Python's venv module (the quickstart verifies
-# signatures with PyPI libraries in a virtual environment).
+# interoperability tests), Python's venv module (the quickstart verifies
+# signatures with PyPI libraries in a virtual environment), libfaketime,
+# systemd-analyze and setpriv (tests).
 # Runs apt-get only when something is missing; uses sudo when not root.
 set -euo pipefail
 
@@ -10,6 +11,11 @@ missing=()
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || missing+=(softhsm2)
 command -v pkcs11-tool >/dev/null 2>&1 || missing+=(opensc)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# libfaketime: the clock-step test moves the agent's system clock with it.
+compgen -G "/usr/lib/*/faketime/libfaketime.so.1" >/dev/null || missing+=(faketime)
+# systemd-analyze checks the shipped unit; setpriv runs clients as other uids.
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 if [ "${1:-}" = "--with-venv" ] && command -v python3 >/dev/null 2>&1; then
     probe=$(mktemp -d)
     python3 -m venv "$probe/v" >/dev/null 2>&1 || missing+=(python3-venv)

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod backend;
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod deadman;

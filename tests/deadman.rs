@@ -689,3 +689,80 @@ fn an_operator_with_totp_needs_a_fresh_code_to_resume_or_rearm() {
             .any(|r| r["kind"] == "decision" && r["rule"] == "totp_required")
     );
 }
+
+/// libfaketime, if installed (scripts/install-deps.sh installs it).
+fn faketime_lib() -> Option<String> {
+    [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
+    .map(String::from)
+}
+
+#[test]
+fn a_jump_of_the_system_clock_neither_lifts_caps_nor_trips_switches() {
+    let Some(lib) = faketime_lib() else {
+        eprintln!("SKIPPED: libfaketime is not installed (scripts/install-deps.sh installs it)");
+        return;
+    };
+    let env = setup("");
+    // A daily cap of 100 on the key: two BTC orders of 50 fill it.
+    let text = std::fs::read_to_string(&env.config).unwrap().replace(
+        "[policy.key_defaults]\nmax_leverage = 50",
+        "[policy.key_defaults]\nmax_leverage = 50\nmax_notional_per_day = \"100\"",
+    );
+    std::fs::write(&env.config, text).unwrap();
+    // The agent's wall clock comes from a file we can step; its monotonic
+    // clock is left alone.
+    let stamp = env.dir.path().join("faketime");
+    std::fs::write(&stamp, "+0\n").unwrap();
+    let stamp_s = stamp.display().to_string();
+    let agent = env.start_agent_with_env(&[
+        ("LD_PRELOAD", lib.as_str()),
+        ("FAKETIME_TIMESTAMP_FILE", stamp_s.as_str()),
+        ("FAKETIME_NO_CACHE", "1"),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
+    ]);
+    let mut c = agent.client();
+    place(&mut c, hl_order(None, "50000")).unwrap();
+    place(&mut c, hl_order(None, "50000")).unwrap();
+    let e = place(&mut c, hl_order(None, "50000")).unwrap_err();
+    assert!(e.to_string().contains("day"), "{e}");
+    c.call("heartbeat", json!({"timeout_ms": 60_000})).unwrap();
+    // Two days forward on the system clock.
+    std::fs::write(&stamp, "+2d\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = admin(&env).call("status", json!({})).unwrap();
+        if s["clock_skew_ms"].as_i64().unwrap() > 86_400_000 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the fake clock did not move: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The day's cap still holds, and the switch is still armed.
+    let e = place(&mut c, hl_order(None, "50000")).unwrap_err();
+    assert!(e.to_string().contains("day"), "{e}");
+    std::thread::sleep(Duration::from_millis(300));
+    let me = wait_status(&env, "status", |_| true);
+    assert_eq!(me["switch"]["state"], "armed", "{me}");
+    // And two days back: nonces keep increasing.
+    std::fs::write(&stamp, "-2d\n").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let a = place(
+        &mut c,
+        json!({"type": "cancel", "cancels": [{"a": 0, "o": 1}]}),
+    )
+    .unwrap();
+    let b = place(
+        &mut c,
+        json!({"type": "cancel", "cancels": [{"a": 0, "o": 2}]}),
+    )
+    .unwrap();
+    assert!(b["nonce"].as_u64() > a["nonce"].as_u64());
+}

@@ -286,11 +286,10 @@ pub fn checkpoint_message(covers: u64, head: &[u8; 32]) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Now, on the agent's clock (see `crate::clock`: steps of the system
+/// clock while the agent runs do not move it).
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    crate::clock::now_ms()
 }
 
 #[cfg(test)]

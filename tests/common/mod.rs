@@ -200,7 +200,17 @@ impl Env {
             .unwrap_or_else(|e| panic!("agent did not start: {e}"))
     }
 
+    /// Start the agent with extra environment variables.
+    pub fn start_agent_with_env(&self, vars: &[(&str, &str)]) -> Agent {
+        self.try_start_agent_with_env(vars)
+            .unwrap_or_else(|e| panic!("agent did not start: {e}"))
+    }
+
     pub fn try_start_agent(&self) -> Result<Agent, String> {
+        self.try_start_agent_with_env(&[])
+    }
+
+    pub fn try_start_agent_with_env(&self, vars: &[(&str, &str)]) -> Result<Agent, String> {
         let log = self
             .dir
             .path()
@@ -210,6 +220,7 @@ impl Env {
             .args(["agent", "--config"])
             .arg(&self.config)
             .env("TRADEWARD_LOG", "info")
+            .envs(vars.iter().copied())
             .stdout(Stdio::null())
             .stderr(logf)
             .spawn()

@@ -402,6 +402,9 @@ async fn status(state: &AgentState) -> Value {
         "keys": state.keyring.entries().iter().map(|e| e.alias.clone()).collect::<Vec<_>>(),
         "server_time_ms": now,
         "uptime_ms": state.started.elapsed().as_millis() as u64,
+        // The system clock's distance from the agent's clock: a step of
+        // the system clock shows here and is ignored until a restart.
+        "clock_skew_ms": crate::clock::skew_ms(),
         "policy_sha256": st.policy_sha256,
         "halts": halts,
         "identities": identities,
