@@ -182,6 +182,10 @@ pub struct AgentConfig {
     /// a second cannot hold a slot for long.
     #[serde(default = "default_read_timeout")]
     pub read_timeout_ms: u64,
+    /// A response that cannot be written for this long (ms) — the client
+    /// stopped reading — closes the connection.
+    #[serde(default = "default_read_timeout")]
+    pub write_timeout_ms: u64,
     /// Connections one identity may hold at once.
     #[serde(default = "default_max_connections_per_identity")]
     pub max_connections_per_identity: usize,
@@ -544,6 +548,9 @@ impl Config {
         // the worker pipe carries (16 MiB).
         if a.read_timeout_ms == 0 || a.read_timeout_ms > 600_000 {
             return Err("agent.read_timeout_ms must be between 1 and 600000".into());
+        }
+        if a.write_timeout_ms == 0 || a.write_timeout_ms > 600_000 {
+            return Err("agent.write_timeout_ms must be between 1 and 600000".into());
         }
         if a.max_connections_per_identity == 0 {
             return Err("agent.max_connections_per_identity must be at least 1".into());

@@ -377,3 +377,41 @@ fn slow_idle_and_greedy_clients_are_bounded() {
     );
     assert_still_serving(&mut agent);
 }
+
+#[test]
+fn a_client_that_never_reads_is_cut_off_and_others_are_served() {
+    let (_env, mut agent) = setup("write_timeout_ms = 500");
+    let mut flood = raw(&agent);
+    flood
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let writer = std::thread::spawn(move || {
+        // Requests whose answers nobody reads, until the agent hangs up (or
+        // our own send buffer stays full).
+        let mut sent = 0u32;
+        for i in 0..200_000u32 {
+            let body = format!(r#"{{"id":{i},"op":"ping"}}"#);
+            let mut b = (body.len() as u32).to_be_bytes().to_vec();
+            b.extend_from_slice(body.as_bytes());
+            if flood.write_all(&b).is_err() {
+                break;
+            }
+            sent += 1;
+        }
+        sent
+    });
+    // Meanwhile a well-behaved client is served.
+    for _ in 0..20 {
+        let r = agent.client().call("ping", json!({})).unwrap();
+        assert_eq!(r["pong"], true);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = writer.join().unwrap();
+    assert!(sent > 0);
+    common::wait_until(
+        "the flooding connection to be cut",
+        Duration::from_secs(20),
+        || agent.log_text().contains("does not read its responses"),
+    );
+    assert_still_serving(&mut agent);
+}

@@ -101,13 +101,25 @@ pub async fn run(
 
     let cap = state.config.agent.max_in_flight_per_connection;
     let (tx, mut rx) = mpsc::channel::<Value>(cap + 8);
+    // Cancelled when the client stops taking its responses (or is gone):
+    // the reader then stops too and the connection closes.
+    let gone = CancellationToken::new();
+    let writer_gone = gone.clone();
+    let write_timeout = Duration::from_millis(state.config.agent.write_timeout_ms);
+    let who = identity.name.clone();
     let writer = tokio::spawn(async move {
         while let Some(v) = rx.recv().await {
-            if write_frame(&mut wr, v.to_string().as_bytes())
-                .await
-                .is_err()
-            {
-                // The client went away; drain silently so senders never block.
+            let written = tokio::time::timeout(
+                write_timeout,
+                write_frame(&mut wr, v.to_string().as_bytes()),
+            )
+            .await;
+            if !matches!(written, Ok(Ok(()))) {
+                if written.is_err() {
+                    tracing::info!(identity = %who, "client does not read its responses; closing connection");
+                }
+                writer_gone.cancel();
+                // Drain silently so senders never block.
                 while rx.recv().await.is_some() {}
                 return;
             }
@@ -136,6 +148,7 @@ pub async fn run(
                 stopping = true;
                 break;
             }
+            _ = gone.cancelled() => break,
             more = wait => more,
         };
         let Some(more) = more else {
