@@ -250,9 +250,19 @@ fn truncated_frames_and_vanishing_clients() {
 }
 
 #[test]
-fn five_hundred_concurrent_connections() {
-    let (_env, mut agent) = setup("");
-    let mut conns: Vec<UnixStream> = (0..500).map(|_| raw(&agent)).collect();
+fn a_thousand_concurrent_connections() {
+    // This process holds a thousand sockets too.
+    unsafe {
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+        r.rlim_cur = r.rlim_max.min(8192);
+        libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+    }
+    let (_env, mut agent) = setup("max_connections_per_identity = 1000");
+    let mut conns: Vec<UnixStream> = (0..1000).map(|_| raw(&agent)).collect();
     for (i, s) in conns.iter_mut().enumerate() {
         let body = if i % 5 == 0 {
             json!({"id": i, "op": "sign", "params": {"key": "eth", "digest": hex::encode([(i % 251) as u8; 32])}})
