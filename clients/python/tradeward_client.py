@@ -33,6 +33,18 @@ Example::
         }, is_mainnet=True)
         body = signed.exchange_payload()     # POST to https://api.hyperliquid.xyz/exchange
 
+        # A Binance order: the agent builds and signs the query string.
+        req = agent.rest_sign_request("bn", "binance", "POST", "/api/v3/order", {
+            "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "IOC",
+            "quantity": "0.01", "price": "65000"})
+        url = req.url("https://api.binance.com")
+
+Every bot operation has a helper returning a small result object:
+``sign_message``, ``sign_digest``, ``sign_eip191``, ``sign_typed_data``,
+``sign_l1_action``, ``sign_user_action``, ``rest_sign_request``,
+``price_update``, ``order_report``, ``position_report`` and ``heartbeat``;
+``call`` sends anything else as it is.
+
 A bot that arms the agent's dead-man's switch keeps it fed from a
 background thread, and learns of a trip instead of missing it::
 
@@ -58,6 +70,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import (
     Any,
     Callable,
@@ -93,6 +106,11 @@ __all__ = [
     "HyperliquidSignedAction",
     "HeartbeatInfo",
     "ScheduleCancel",
+    "RestSignedRequest",
+    "PriceUpdate",
+    "OrderReport",
+    "PositionReport",
+    "TypedDataSignature",
     "Client",
     "Heartbeater",
     "connect",
@@ -656,10 +674,194 @@ class HeartbeatInfo:
         )
 
 
+@dataclass(frozen=True)
+class RestSignedRequest:
+    """A Binance-style REST request the agent parsed, judged and signed.
+
+    Send it exactly as it is: ``signed_query`` (``query`` plus the
+    percent-encoded signature) after ``?`` in the URL, or as the
+    ``application/x-www-form-urlencoded`` body of a POST, PUT or DELETE,
+    with ``method`` to ``path`` on the market's host and the API key in the
+    ``X-MBX-APIKEY`` header. ``query`` is the agent's own canonical text, in
+    the venue's parameter order with ``recvWindow`` and the agent's
+    ``timestamp`` (ms, the agent host's clock) at the end: it is what was
+    signed, and it may differ from what the bot sent. ``signature`` is
+    lower-case hex for HMAC keys and standard base64 for Ed25519 keys
+    (``type``). ``raw`` is the undecoded result.
+    """
+
+    key: str
+    type: str
+    venue: str
+    method: str
+    path: str
+    query: str
+    timestamp: int
+    recv_window_ms: int
+    signature: str
+    signed_query: str
+    raw: JSONObject
+
+    def url(self, host: str) -> str:
+        """``host`` + ``path`` + ``?`` + ``signed_query``, e.g. with
+        ``https://api.binance.com`` for spot paths (``/api/…``) and
+        ``https://fapi.binance.com`` for USD-M futures (``/fapi/…``)."""
+        return host.rstrip("/") + self.path + "?" + self.signed_query
+
+    @classmethod
+    def from_result(cls, r: JSONObject) -> "RestSignedRequest":
+        texts: Dict[str, str] = {}
+        for name in ("key", "type", "venue", "method", "path", "query", "signature", "signed_query"):
+            value = r[name]
+            if not isinstance(value, str):
+                raise TypeError(f"{name} is not a string")
+            texts[name] = value
+        return cls(
+            timestamp=_as_uint(r["timestamp"], "timestamp"),
+            recv_window_ms=_as_uint(r["recv_window_ms"], "recv_window_ms"),
+            raw=r,
+            **texts,
+        )
+
+
+@dataclass(frozen=True)
+class PriceUpdate:
+    """A reference price the agent accepted (``price.update``): ``price``
+    as the agent read it (a decimal string) and ``at_ms``, the agent's clock
+    when it took it. Prices are kept in memory only, and a price older than
+    the policy's ``price_max_age_ms`` no longer counts."""
+
+    symbol: str
+    price: str
+    at_ms: int
+    raw: JSONObject
+
+    @classmethod
+    def from_result(cls, r: JSONObject) -> "PriceUpdate":
+        return cls(
+            symbol=_as_str(r["symbol"], "symbol"),
+            price=_as_str(r["price"], "price"),
+            at_ms=_as_uint(r["at_ms"], "at_ms"),
+            raw=r,
+        )
+
+
+@dataclass(frozen=True)
+class OrderReport:
+    """The agent's answer to ``order.report``: how many orders it counted
+    as open on ``key`` the report closed (0 when none matched: orders are
+    matched by client id only)."""
+
+    key: str
+    closed: int
+    raw: JSONObject
+
+    @classmethod
+    def from_result(cls, r: JSONObject) -> "OrderReport":
+        return cls(key=_as_str(r["key"], "key"), closed=_as_uint(r["closed"], "closed"), raw=r)
+
+
+@dataclass(frozen=True)
+class PositionReport:
+    """The position the agent recorded (``position.report``): ``size`` is a
+    decimal string, normalised (``"0.01230"`` comes back as ``"0.0123"``),
+    above zero for a long, below for a short, ``"0"`` for flat."""
+
+    key: str
+    symbol: str
+    size: str
+    raw: JSONObject
+
+    @classmethod
+    def from_result(cls, r: JSONObject) -> "PositionReport":
+        return cls(
+            key=_as_str(r["key"], "key"),
+            symbol=_as_str(r["symbol"], "symbol"),
+            size=_as_str(r["size"], "size"),
+            raw=r,
+        )
+
+
+@dataclass(frozen=True)
+class TypedDataSignature:
+    """An EIP-712 signature (``eip712.sign_typed_data``).
+
+    ``digest`` is the 32-byte EIP-712 hash the agent computed from the typed
+    data and the key signed; ``signature`` is ``r || s || v`` (65 bytes,
+    low ``s``, ``v`` in {27, 28}), the form ``eth_signTypedData_v4`` wallets
+    return, already checked by the agent against the key. ``address`` is
+    the key's EIP-55 address, the signer a verifier recovers.
+    """
+
+    key: str
+    digest: bytes
+    signature: bytes
+    r: bytes
+    s: bytes
+    v: int
+    address: str
+    raw: JSONObject
+
+    @property
+    def hex(self) -> str:
+        """The signature as ``0x``-prefixed hex."""
+        return to_hex(self.signature)
+
+    @property
+    def recovery_id(self) -> int:
+        """0 or 1 (``v - 27``)."""
+        return self.v - 27
+
+    @classmethod
+    def from_result(cls, r: JSONObject) -> "TypedDataSignature":
+        v = r["v"]
+        if not isinstance(v, int) or isinstance(v, bool) or v not in (27, 28):
+            raise ValueError(f"v must be 27 or 28, got {v!r}")
+        digest, signature = from_hex(r["digest"]), from_hex(r["signature"])
+        rb, sb = from_hex(r["r"]), from_hex(r["s"])
+        if len(digest) != 32 or len(rb) != 32 or len(sb) != 32:
+            raise ValueError("digest, r and s must be 32 bytes each")
+        if signature != rb + sb + bytes([v]):
+            raise ValueError("signature is not r || s || v")
+        return cls(
+            key=_as_str(r["key"], "key"),
+            digest=digest,
+            signature=signature,
+            r=rb,
+            s=sb,
+            v=v,
+            address=_as_str(r["address"], "address"),
+            raw=r,
+        )
+
+
 def _as_uint(value: Any, name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     return value
+
+
+def _as_str(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {value!r}")
+    return value
+
+
+def _decimal_text(name: str, value: Union[str, int, Decimal]) -> str:
+    """A decimal as the agent takes it: a plain string. ``Decimal`` and
+    ``int`` are written out without an exponent; a float is refused, since
+    it rarely holds the number its literal shows (``0.1``)."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise TypeError(f"{name} must be a decimal string, Decimal or int, not {type(value).__name__}")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{name} must be finite, got {value}")
+        return format(value, "f")
+    if isinstance(value, int):
+        return str(value)
+    raise TypeError(f"{name} must be a decimal string, Decimal or int, not {type(value).__name__}")
 
 
 # --------------------------------------------------------------------------
@@ -1257,6 +1459,105 @@ class Client:
         params = {"key": key, "action": _action_dict(action), "is_mainnet": is_mainnet}
         op = "hyperliquid.sign_user_action"
         return _decode(HyperliquidSignedAction.from_result, self.call(op, params), op)
+
+    # -- Binance-style REST ------------------------------------------------------
+
+    def rest_sign_request(
+        self,
+        key: str,
+        venue: str,
+        method: str,
+        path: str,
+        params: Union[Mapping[str, Any], str, None] = None,
+    ) -> RestSignedRequest:
+        """Have the agent sign a Binance-style REST request with an HMAC or
+        Ed25519 API key (``venue`` ``"binance"``, ``method`` in upper case,
+        ``path`` without host or query, e.g. ``"/api/v3/order"``).
+
+        ``params`` are the endpoint's parameters, as a mapping (decimals as
+        strings: ``{"quantity": "0.01"}``) or as a query string
+        (``"symbol=BTCUSDT&side=BUY"``), or ``None`` for none. Leave out
+        ``timestamp`` and ``signature``: the agent sets the one and makes
+        the other. Order endpoints are judged by the policy (refusals are
+        ``policy_denied`` with ``TradewardError.denials``), transfers need
+        an allowance naming their destination, and any other endpoint must
+        be a ``GET`` on the key's read-only allowlist. Send the result's
+        ``signed_query`` unchanged (see ``RestSignedRequest``). Needs the
+        ``rest.sign_request`` grant; see docs/rest.md.
+        """
+        p: Dict[str, Any] = {"key": key, "venue": venue, "method": method, "path": path}
+        if params is not None:
+            if isinstance(params, str):
+                p["params"] = params
+            elif isinstance(params, Mapping):
+                p["params"] = dict(params)
+            else:
+                raise TypeError(f"params must be a mapping or a query string, not {type(params).__name__}")
+        op = "rest.sign_request"
+        return _decode(RestSignedRequest.from_result, self.call(op, p), op)
+
+    # -- prices and reports ------------------------------------------------------
+
+    def price_update(self, symbol: str, price: Union[str, int, Decimal]) -> PriceUpdate:
+        """Feed the reference price of ``symbol`` (the venue's symbol, as
+        the policy names it) for the policy's price bands and for pricing
+        orders that flatten positions at a trip. ``price`` is a decimal
+        string (or ``Decimal``/``int``; floats are refused), above zero.
+        The agent keeps prices in memory only: after it restarts, feed them
+        again. Needs the ``price.update`` grant (the price-feed role).
+        """
+        params = {"symbol": symbol, "price": _decimal_text("price", price)}
+        return _decode(PriceUpdate.from_result, self.call("price.update", params), "price.update")
+
+    def order_report(self, key: str, client_id: Optional[str] = None, oid: Optional[int] = None) -> OrderReport:
+        """Tell the agent an order on ``key`` is closed at the venue (filled
+        or cancelled), so it stops counting as open. Give exactly one of
+        ``client_id`` (the client order id it was placed with, e.g. a
+        Hyperliquid cloid ``"0x…"`` or a Binance ``newClientOrderId``) or
+        ``oid`` (the venue's order id); the agent judges the combination
+        (``bad_params``). The agent never learns venue order ids, so only a
+        ``client_id`` report closes anything. Needs the ``order.report``
+        grant.
+        """
+        params: Dict[str, Any] = {"key": key}
+        if client_id is not None:
+            params["client_id"] = client_id
+        if oid is not None:
+            params["oid"] = oid
+        return _decode(OrderReport.from_result, self.call("order.report", params), "order.report")
+
+    def position_report(self, key: str, symbol: str, size: Union[str, int, Decimal]) -> PositionReport:
+        """Report this identity's position in a Hyperliquid perpetual on
+        ``key``: ``size`` a plain decimal (string, ``Decimal`` or ``int``),
+        above zero long, below zero short, ``"0"`` flat. The last report per
+        key and symbol counts. With ``deadman.flatten_on_trip``, a trip hands
+        the operator's command signed reduce-only orders that close it; a
+        report never changes what the bot may sign. Spot pairs and keys
+        without a Hyperliquid table are refused (``bad_params``). Needs the
+        ``position.report`` grant.
+        """
+        params = {"key": key, "symbol": symbol, "size": _decimal_text("size", size)}
+        return _decode(PositionReport.from_result, self.call("position.report", params), "position.report")
+
+    # -- EIP-712 typed data ------------------------------------------------------
+
+    def sign_typed_data(self, key: str, typed_data: Mapping[str, Any]) -> TypedDataSignature:
+        """Sign EIP-712 typed data, given in the ``eth_signTypedData_v4``
+        shape ``{"types", "primaryType", "domain", "message"}``, with a
+        secp256k1 key whose config lists the domain
+        (``[[keys.ALIAS.eip712.domains]]``). The agent parses it strictly and
+        computes the digest itself. Refused: a domain not on the key's list
+        or Hyperliquid's own (``forbidden``), arrays, signed integers and
+        domains with a salt (``bad_params``), and any request while a halt
+        covers the identity or key (``policy_denied``). Integers may be JSON
+        numbers or, when large, decimal or ``0x`` hex strings. Needs the
+        ``eip712.sign_typed_data`` grant; see docs/protocol.md.
+        """
+        if not isinstance(typed_data, Mapping):
+            raise TypeError(f"typed_data must be a mapping, not {type(typed_data).__name__}")
+        params = {"key": key, "typed_data": dict(typed_data)}
+        op = "eip712.sign_typed_data"
+        return _decode(TypedDataSignature.from_result, self.call(op, params), op)
 
     # -- dead-man's switch ---------------------------------------------------------
 
