@@ -145,7 +145,7 @@ pub struct AdminConfig {
 }
 
 /// `[[admin.operators]]`: an operator uid, optionally with a TOTP secret
-/// required for resume, rearm, rotate, rollback and zeroize.
+/// required for resume, rearm, pause, reload, rotate, rollback and zeroize.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct OperatorConfig {
@@ -184,7 +184,7 @@ pub struct AgentConfig {
     pub read_timeout_ms: u64,
     /// A response that cannot be written for this long (ms) — the client
     /// stopped reading — closes the connection.
-    #[serde(default = "default_read_timeout")]
+    #[serde(default = "default_write_timeout")]
     pub write_timeout_ms: u64,
     /// Connections one identity may hold at once.
     #[serde(default = "default_max_connections_per_identity")]
@@ -355,6 +355,9 @@ fn default_idle_timeout() -> u64 {
     3_600_000
 }
 fn default_read_timeout() -> u64 {
+    10_000
+}
+fn default_write_timeout() -> u64 {
     10_000
 }
 fn default_max_connections_per_identity() -> usize {

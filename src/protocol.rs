@@ -86,6 +86,9 @@ pub struct ProtoError {
     pub journaled: bool,
     /// Structured detail (e.g. the policy denials: rule, limit, observed).
     pub detail: Option<Box<Value>>,
+    /// The rule to journal the refusal under, when more precise than the
+    /// error code (e.g. "halted" for a policy denial by a halt).
+    pub rule: Option<&'static str>,
 }
 
 impl ProtoError {
@@ -96,6 +99,7 @@ impl ProtoError {
             retry_after_ms: None,
             journaled: false,
             detail: None,
+            rule: None,
         }
     }
 

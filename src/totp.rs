@@ -1,6 +1,7 @@
 //! TOTP (RFC 6238, HMAC-SHA-1, 30-second steps, 6 digits): the optional
-//! second factor an operator gives for `resume`, `rearm`, `rotate`,
-//! `rollback` and `zeroize`.
+//! second factor an operator gives for the operations that loosen limits
+//! or touch keys (`server::ops::admin::TOTP_OPS`: resume, rearm, pause,
+//! reload, rotate, rollback, zeroize).
 //!
 //! Why: the admin socket authenticates a uid, and anything running as that
 //! uid passes. A code from the operator's authenticator app means a

@@ -264,6 +264,7 @@ fn kind_counts(recs: &[&Value]) -> BTreeMap<String, u64> {
         "peer_refused",
         "checkpoint",
         "order_closed",
+        "position_reported",
         "heartbeat",
         "trip",
         "trip_hook",

@@ -17,6 +17,10 @@ use serde_json::{Map, Value};
 
 use crate::crypto::eip712::{self, Domain, Field, Message, Types, Value as Typed};
 
+/// The prefix of every refusal that is a matter of permission rather than
+/// of a malformed request (the op answers `forbidden` for these).
+pub const NOT_ALLOWED: &str = "not allowed";
+
 /// Domain names whose payloads are policed by their own ops.
 pub const RESERVED_DOMAINS: &[&str] = &["Exchange", "HyperliquidSignTransaction"];
 
@@ -255,7 +259,7 @@ pub fn prepare(cfg: &Eip712KeyConfig, typed_data: &Value) -> Result<Prepared, St
     }
     if primary == "Agent" || primary.starts_with("HyperliquidTransaction:") {
         return Err(format!(
-            "primaryType {primary:?} is a Hyperliquid payload: use the hyperliquid ops"
+            "{NOT_ALLOWED}: primaryType {primary:?} is a Hyperliquid payload: use the hyperliquid ops"
         ));
     }
 
@@ -298,7 +302,7 @@ pub fn prepare(cfg: &Eip712KeyConfig, typed_data: &Value) -> Result<Prepared, St
     let name = domain.name.clone().ok_or("domain.name is required")?;
     if RESERVED_DOMAINS.contains(&name.as_str()) {
         return Err(format!(
-            "domain {name:?} is signed only through the Hyperliquid ops, under policy"
+            "{NOT_ALLOWED}: domain {name:?} is signed only through the Hyperliquid ops, under policy"
         ));
     }
     // The declared EIP712Domain type, if given, must match the values.
@@ -335,13 +339,19 @@ pub fn prepare(cfg: &Eip712KeyConfig, typed_data: &Value) -> Result<Prepared, St
                 == domain.verifying_contract
     });
     if !allowed {
+        let mut parts = vec![format!("name {name:?}")];
+        if let Some(v) = &domain.version {
+            parts.push(format!("version {v:?}"));
+        }
+        if let Some(c) = domain.chain_id {
+            parts.push(format!("chainId {c}"));
+        }
+        if let Some(a) = domain.verifying_contract {
+            parts.push(format!("verifyingContract 0x{}", hex::encode(a)));
+        }
         return Err(format!(
-            "domain {name:?} (version {:?}, chainId {:?}, verifyingContract {:?}) is not in this key's eip712.domains",
-            domain.version,
-            domain.chain_id,
-            domain
-                .verifying_contract
-                .map(|a| format!("0x{}", hex::encode(a)))
+            "{NOT_ALLOWED}: the domain ({}) is not in this key's eip712.domains",
+            parts.join(", ")
         ));
     }
 

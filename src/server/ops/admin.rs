@@ -1,6 +1,7 @@
 //! Operator operations, served only on the admin socket to operator uids
 //! (never to a bot identity): `status`, `halt`, `resume`, `rearm`,
-//! `pause`, `reload`. Each change is journaled before the answer, with the
+//! `pause`, `reload` (and, in `keys_admin`, `rotate`, `rollback`,
+//! `zeroize`). Each change is journaled before the answer, with the
 //! operator's uid and pid as `by`.
 
 use std::time::Instant;
@@ -176,25 +177,40 @@ pub async fn run(
         "resume" => {
             let p = Params::new(params, &["scope", "name"])?;
             let target = scope(state, &p)?;
-            // Journaled first, lifted after: a resume that cannot be
-            // recorded does not happen.
-            let pending = {
+            // Durable first, lifted after, all under the state lock (so no
+            // decision is judged between the record and its effect): a
+            // resume that cannot be recorded does not happen.
+            {
                 let mut st = state.state.lock().await;
                 if !st.engine.state().halts().iter().any(|(s, _)| *s == target) {
-                    return Err(bad(format!("{target} is not halted")));
+                    let hint = match &target {
+                        HaltScope::Identity(n)
+                            if st
+                                .engine
+                                .state()
+                                .halts()
+                                .iter()
+                                .any(|(s, _)| *s == HaltScope::Trip(n.clone())) =>
+                        {
+                            " by an operator (its tripped dead-man's switch holds it: use rearm)"
+                        }
+                        _ => "",
+                    };
+                    return Err(bad(format!("{target} is not halted{hint}")));
                 }
-                let pending = state
+                state
                     .journal
                     .submit(Event::Resume {
                         target: target.clone(),
                         by: by(who),
                     })
                     .await
+                    .map_err(journal_unavailable)?
+                    .durable()
+                    .await
                     .map_err(journal_unavailable)?;
                 st.engine.resume(&target);
-                pending
-            };
-            pending.durable().await.map_err(journal_unavailable)?;
+            }
             tracing::warn!(target = %target, by = %by(who), "resumed by operator");
             Ok(json!({"resumed": target}))
         }
@@ -204,7 +220,7 @@ pub async fn run(
             known_identity(state, identity)?;
             let timeout = u64_param(params, "timeout_ms")?;
             let cfg = &state.config.deadman;
-            let (pending, deadline_ms, timeout_ms) = {
+            let (deadline_ms, timeout_ms) = {
                 let mut st = state.state.lock().await;
                 let timeout_ms = match (timeout, st.deadman.get(identity)) {
                     (Some(t), _) => t,
@@ -221,7 +237,7 @@ pub async fn run(
                 }
                 let now = now_ms();
                 let deadline_ms = now.saturating_add(timeout_ms);
-                // Journaled first, applied after.
+                // Durable first, applied after, under the state lock.
                 let pending = state
                     .journal
                     .submit(Event::Rearm {
@@ -232,12 +248,12 @@ pub async fn run(
                     })
                     .await
                     .map_err(journal_unavailable)?;
+                pending.durable().await.map_err(journal_unavailable)?;
                 st.deadman.rearm(identity, timeout_ms, now, Instant::now());
                 st.engine.resume(&HaltScope::Trip(identity.to_string()));
-                (pending, deadline_ms, timeout_ms)
+                (deadline_ms, timeout_ms)
             };
             state.deadman_wake.notify_one();
-            pending.durable().await.map_err(journal_unavailable)?;
             tracing::warn!(identity, by = %by(who), "dead-man's switch re-armed by operator");
             Ok(
                 json!({"identity": identity, "armed": true, "timeout_ms": timeout_ms, "deadline_ms": deadline_ms}),
@@ -268,11 +284,11 @@ pub async fn run(
             if until_ms - now > 7 * 86_400_000 {
                 return Err(bad("a pause may last at most 7 days"));
             }
-            let pending = {
+            {
                 let mut st = state.state.lock().await;
                 st.deadman.can_pause(identity).map_err(bad)?;
-                // Journaled first, applied after.
-                let pending = state
+                // Durable first, applied after, under the state lock.
+                state
                     .journal
                     .submit(Event::Pause {
                         identity: identity.to_string(),
@@ -281,14 +297,15 @@ pub async fn run(
                         by: by(who),
                     })
                     .await
+                    .map_err(journal_unavailable)?
+                    .durable()
+                    .await
                     .map_err(journal_unavailable)?;
                 st.deadman
                     .pause(identity, until_ms, &reason, now, Instant::now())
                     .map_err(bad)?;
-                pending
-            };
+            }
             state.deadman_wake.notify_one();
-            pending.durable().await.map_err(journal_unavailable)?;
             Ok(json!({"identity": identity, "paused_until_ms": until_ms}))
         }
         "reload" => {
@@ -337,21 +354,23 @@ pub async fn reload(state: &AgentState, by: &str) -> Result<Value, ProtoError> {
     let text = std::fs::read_to_string(path).map_err(|e| refused(e.to_string()))?;
     let sha = policy_sha256(&text).map_err(refused)?;
     let policy = Policy::from_config(cfg.policy.clone()).map_err(|e| refused(e.to_string()))?;
-    let (pending, previous) = {
+    let previous = {
         let mut st = state.state.lock().await;
-        let previous = std::mem::replace(&mut st.policy_sha256, sha.clone());
-        st.engine.reload(policy);
-        let pending = state
+        // Durable first, swapped in after, under the state lock.
+        state
             .journal
             .submit(Event::PolicyReload {
                 sha256: sha.clone(),
                 by: by.to_string(),
             })
             .await
+            .map_err(journal_unavailable)?
+            .durable()
+            .await
             .map_err(journal_unavailable)?;
-        (pending, previous)
+        st.engine.reload(policy);
+        std::mem::replace(&mut st.policy_sha256, sha.clone())
     };
-    pending.durable().await.map_err(journal_unavailable)?;
     tracing::info!(policy_sha256 = %sha, previous = %previous, by, "policy reloaded");
     Ok(json!({"policy_sha256": sha, "previous_sha256": previous, "changed": sha != previous}))
 }

@@ -162,10 +162,13 @@ async fn journal_denial(state: &AgentState, who: &Identity, req: &Request, e: &P
         op,
         key,
         allow: false,
-        rule: serde_json::to_value(e.code)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default(),
+        rule: match e.rule {
+            Some(r) => r.to_string(),
+            None => serde_json::to_value(e.code)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+        },
         reason: e.message.chars().take(512).collect(),
         payload_sha256: None,
         venue: None,

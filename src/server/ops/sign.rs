@@ -103,6 +103,26 @@ pub async fn deny_by_policy(
     err.journaled()
 }
 
+/// The refusal of a request without intents (raw `sign`, typed data) by a
+/// halt: nothing there can count as reducing risk. Shaped like a policy
+/// denial, and journaled under rule `halted`.
+pub fn halted_error(scope: &crate::policy::HaltScope, halt: &crate::policy::Halt) -> ProtoError {
+    let mut err = ProtoError::new(
+        ErrorCode::PolicyDenied,
+        format!(
+            "denied by policy: halted ({scope}: {}); nothing is signed for this identity or key while halted",
+            halt.reason
+        ),
+    );
+    err.rule = Some("halted");
+    err.detail = Some(Box::new(serde_json::json!([{
+        "rule": "halted",
+        "scope": scope,
+        "subject": halt.reason,
+    }])));
+    err
+}
+
 /// Map a signing failure to a protocol error. Nothing was signed in any of
 /// these cases.
 pub fn sign_error(e: SignError) -> ProtoError {
@@ -204,13 +224,7 @@ pub async fn run(
         let st = state.state.lock().await;
         let halts = st.engine.state().halts().covering(&who.name, &entry.alias);
         if let Some((scope, halt)) = halts.first() {
-            return Err(ProtoError::new(
-                ErrorCode::PolicyDenied,
-                format!(
-                    "denied by policy: halted ({scope}: {}); no raw signing while halted",
-                    halt.reason
-                ),
-            ));
+            return Err(halted_error(scope, halt));
         }
         state
             .journal

@@ -41,7 +41,7 @@ pub async fn run(
         .get("typed_data")
         .ok_or_else(|| ProtoError::new(ErrorCode::BadParams, "missing parameter \"typed_data\""))?;
     let prepared = typed_data::prepare(cfg, td).map_err(|m| {
-        let code = if m.contains("not in this key") || m.contains("Hyperliquid") {
+        let code = if m.starts_with(typed_data::NOT_ALLOWED) {
             ErrorCode::Forbidden
         } else {
             ErrorCode::BadParams
@@ -71,10 +71,7 @@ pub async fn run(
         let st = state.state.lock().await;
         let halts = st.engine.state().halts().covering(&who.name, &entry.alias);
         if let Some((scope, halt)) = halts.first() {
-            return Err(ProtoError::new(
-                ErrorCode::PolicyDenied,
-                format!("denied by policy: halted ({scope}: {})", halt.reason),
-            ));
+            return Err(super::sign::halted_error(scope, halt));
         }
         state
             .journal
