@@ -140,9 +140,10 @@ fn hmac_signatures_reproduce_the_published_example() {
     check_hmac(&r);
     // The agent set the timestamp from its clock...
     let ts = r["timestamp"].as_u64().unwrap();
+    // (The agent's clock and this process's may be a few ms apart.)
     assert!(
-        (before..=after).contains(&ts),
-        "{ts} not in {before}..={after}"
+        (before - 1_000..=after + 1_000).contains(&ts),
+        "{ts} not within a second of {before}..={after}"
     );
     // ...and otherwise built exactly the documentation's query string, whose
     // published signature the same secret reproduces.
