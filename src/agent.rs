@@ -44,6 +44,20 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         (None, Some(v)) => read_pin(PinSource::Env(v)),
         (None, None) => read_pin(PinSource::Prompt),
     }?;
+    // YubiKey PINs too, for every device a served key lives on.
+    let mut piv_pins = std::collections::BTreeMap::new();
+    for (name, y) in &cfg.yubikeys {
+        if !cfg.keys.values().any(|k| k.yubikey.as_deref() == Some(name.as_str())) {
+            continue;
+        }
+        let pin = match (&y.pin_file, &y.pin_env) {
+            (Some(f), _) => read_pin(PinSource::File(f)),
+            (None, Some(v)) => read_pin(PinSource::Env(v)),
+            (None, None) => read_pin(PinSource::Prompt),
+        }
+        .map_err(|e| format!("yubikeys.{name}: {e}"))?;
+        piv_pins.insert(name.clone(), pin);
+    }
     let workers = cfg.agent.workers.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -99,9 +113,35 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             (Some(j), Some(r))
         };
         let mut served = Vec::new();
+        let mut piv_served = Vec::new();
+        let mut piv_devices: std::collections::BTreeMap<String, crate::backend::piv::PivHandle> =
+            std::collections::BTreeMap::new();
         for (alias, kc) in &cfg.keys {
             if decision_state.keys.zeroized.contains(alias) {
                 tracing::warn!(key = %alias, "key was zeroized; not served (remove it from the config)");
+                continue;
+            }
+            if let (Some(dev), Some((y, slot))) = (&kc.yubikey, cfg.piv_location(alias)) {
+                if !piv_devices.contains_key(dev) {
+                    let pin = piv_pins.remove(dev).ok_or_else(|| format!("yubikeys.{dev}: no PIN read"))?;
+                    let (serial, timeout) = (y.serial, Duration::from_millis(y.sign_timeout_ms));
+                    let handle = tokio::task::spawn_blocking(move || {
+                        crate::backend::piv::PivHandle::start(serial, pin, timeout)
+                    })
+                    .await
+                    .map_err(|e| format!("yubikeys.{dev}: {e}"))?
+                    .map_err(|e| format!("cannot open YubiKey {dev:?} (serial {serial}): {e}"))?;
+                    piv_devices.insert(dev.clone(), handle);
+                }
+                let handle = piv_devices[dev].clone();
+                let info = handle
+                    .describe(slot)
+                    .await
+                    .map_err(|e| format!("keys.{alias}: {e}"))?
+                    .ok_or_else(|| format!(
+                        "keys.{alias}: slot {slot} of YubiKey {} is empty (generate a key there with \
+                         `tradeward keys generate --backend yubikey --slot {slot}`)", y.serial))?;
+                piv_served.push((alias.clone(), kc.clone(), info, crate::keyring::KeySource::Piv(handle)));
                 continue;
             }
             let sel = match decision_state.keys.current(alias) {
@@ -114,10 +154,16 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         let (pool, infos) = WorkerPool::start(pool_cfg)
             .await
             .map_err(|e| format!("cannot open the token: {e}"))?;
-        let keyring = Keyring::new(
-            served.into_iter().zip(infos).map(|((a, kc), info)| (a, kc, info)).collect(),
-            pool,
-        )?;
+        let mut keys: Vec<_> = served
+            .into_iter()
+            .zip(infos)
+            .enumerate()
+            .map(|(i, ((a, kc), info))| (a, kc, info, crate::keyring::KeySource::Token(i as u32)))
+            .chain(piv_served)
+            .collect();
+        // Config order (aliases sort), whichever device holds the key.
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        let keyring = Keyring::new(keys, pool)?;
         for e in keyring.entries() {
             tracing::info!(key = %e.alias, r#type = %e.info.key_type, uri = %e.info.uri(),
                 address = e.info.eth_address().unwrap_or_default(), local = e.info.local, "key loaded");

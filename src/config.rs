@@ -49,6 +49,28 @@ pub struct Config {
     /// The operator socket (docs/operations.md).
     #[serde(default)]
     pub admin: AdminConfig,
+    /// YubiKeys whose PIV keys the agent serves, by name (docs/yubikey.md).
+    #[serde(default)]
+    pub yubikeys: BTreeMap<String, YubikeyConfig>,
+}
+
+/// `[yubikeys.NAME]`: one YubiKey, found by its serial number.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct YubikeyConfig {
+    pub serial: u32,
+    pub pin_file: Option<PathBuf>,
+    pub pin_env: Option<String>,
+    #[serde(default)]
+    pub pin_prompt: bool,
+    /// How long one signature may take, touch included (ms). A YubiKey
+    /// waits about 15 s for a touch.
+    #[serde(default = "default_yubikey_sign_timeout")]
+    pub sign_timeout_ms: u64,
+}
+
+fn default_yubikey_sign_timeout() -> u64 {
+    20_000
 }
 
 /// `[deadman]`.
@@ -244,6 +266,11 @@ pub struct KeyConfig {
     pub id: Option<String>,
     /// RFC 7512 URI; alternative to label/id.
     pub uri: Option<String>,
+    /// The key is on this YubiKey (a name in `[yubikeys]`), in `slot`,
+    /// instead of on the PKCS#11 token.
+    pub yubikey: Option<String>,
+    /// PIV slot of a YubiKey key: 9a, 9c, 9d, 9e or 82 to 95.
+    pub slot: Option<crate::backend::piv::Slot>,
     /// Allow the generic `sign` op (arbitrary bytes or digests). Off by
     /// default: trading keys sign only what policy has judged.
     #[serde(default)]
@@ -448,6 +475,11 @@ impl Config {
                 }
             }
         }
+        for y in self.yubikeys.values_mut() {
+            if let Some(p) = y.pin_file.as_mut() {
+                fix(p);
+            }
+        }
         fix(&mut self.pkcs11.module);
         if let Some(p) = self.pkcs11.pin_file.as_mut() {
             fix(p);
@@ -579,9 +611,60 @@ impl Config {
         if pin_sources != 1 {
             return Err("pkcs11: set exactly one of pin_file, pin_env or pin_prompt = true".into());
         }
+        let mut serials = BTreeMap::new();
+        for (name, y) in &self.yubikeys {
+            let n = y.pin_file.is_some() as u8 + y.pin_env.is_some() as u8 + y.pin_prompt as u8;
+            if n != 1 {
+                return Err(format!(
+                    "yubikeys.{name}: set exactly one of pin_file, pin_env or pin_prompt = true"
+                ));
+            }
+            if y.sign_timeout_ms == 0 || y.sign_timeout_ms > 120_000 {
+                return Err(format!("yubikeys.{name}.sign_timeout_ms must be between 1 and 120000"));
+            }
+            if let Some(other) = serials.insert(y.serial, name) {
+                return Err(format!(
+                    "yubikeys.{other} and yubikeys.{name} name the same serial {}",
+                    y.serial
+                ));
+            }
+        }
+        let mut piv_slots = BTreeMap::new();
         for (alias, k) in &self.keys {
-            self.key_selector(alias)
-                .map_err(|e| format!("keys.{alias}: {e}"))?;
+            match (&k.yubikey, k.slot) {
+                (Some(dev), Some(slot)) => {
+                    if !self.yubikeys.contains_key(dev) {
+                        return Err(format!("keys.{alias}.yubikey: no [yubikeys.{dev}]"));
+                    }
+                    if k.label.is_some() || k.id.is_some() || k.uri.is_some() {
+                        return Err(format!(
+                            "keys.{alias}: a YubiKey key is named by yubikey and slot, not label, id or uri"
+                        ));
+                    }
+                    if k.key_type != KeyType::P256 {
+                        return Err(format!(
+                            "keys.{alias}: YubiKey keys are p256 (PIV has no secp256k1, and \
+                             Ed25519 needs firmware 5.7 and a newer yubikey crate), not {}",
+                            k.key_type
+                        ));
+                    }
+                    if let Some(other) = piv_slots.insert((dev.clone(), slot), alias) {
+                        return Err(format!(
+                            "keys {other:?} and {alias:?} name the same YubiKey slot {slot}; give each key one alias"
+                        ));
+                    }
+                }
+                (Some(_), None) => {
+                    return Err(format!("keys.{alias}: a YubiKey key needs a slot"));
+                }
+                (None, Some(_)) => {
+                    return Err(format!("keys.{alias}: slot is for YubiKey keys (set yubikey too)"));
+                }
+                (None, None) => {
+                    self.key_selector(alias)
+                        .map_err(|e| format!("keys.{alias}: {e}"))?;
+                }
+            }
             // A trading key signs only what its venue op judged: a raw
             // digest could be any order (or an Exchange-domain payload).
             if k.raw_signing && (k.hyperliquid.is_some() || k.rest.is_some() || k.eip712.is_some())
@@ -690,6 +773,12 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Where a YubiKey key lives: its device's config and its slot.
+    pub fn piv_location(&self, alias: &str) -> Option<(&YubikeyConfig, crate::backend::piv::Slot)> {
+        let k = self.keys.get(alias)?;
+        Some((self.yubikeys.get(k.yubikey.as_ref()?)?, k.slot?))
     }
 
     /// The token selector from `[pkcs11]`.

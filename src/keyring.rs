@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use crate::backend::piv::PivHandle;
 use crate::backend::pool::WorkerPool;
 use crate::backend::uri::Pkcs11Uri;
 use crate::backend::{BackendError, KeyInfo, KeyType};
@@ -27,13 +28,23 @@ enum Verifier {
     Hmac,
 }
 
+/// Which device signs for a key.
+#[derive(Clone)]
+pub enum KeySource {
+    /// The PKCS#11 token, through the worker pool: the key's index in the
+    /// pool's key table.
+    Token(u32),
+    /// A YubiKey's PIV applet (the slot is in the key's `info.piv`).
+    Piv(PivHandle),
+}
+
 /// One configured key.
 #[derive(Clone)]
 pub struct KeyEntry {
     pub alias: String,
     pub config: KeyConfig,
     pub info: KeyInfo,
-    index: u32,
+    source: KeySource,
     verifier: Verifier,
 }
 
@@ -128,7 +139,7 @@ fn missing_locked(inner: &Inner, alias: &str) -> KeyringError {
 }
 
 /// Check a token key against its config and build its entry.
-fn build_entry(alias: &str, kc: &KeyConfig, info: KeyInfo, index: u32) -> Result<KeyEntry, String> {
+fn build_entry(alias: &str, kc: &KeyConfig, info: KeyInfo, source: KeySource) -> Result<KeyEntry, String> {
     if info.key_type != kc.key_type {
         return Err(format!(
             "key {alias:?}: config says type {} but the token holds a {} key",
@@ -166,27 +177,49 @@ fn build_entry(alias: &str, kc: &KeyConfig, info: KeyInfo, index: u32) -> Result
         alias: alias.to_string(),
         config: kc.clone(),
         info,
-        index,
+        source,
         verifier,
     })
 }
 
+fn piv_slot(entry: &KeyEntry) -> Result<crate::backend::piv::Slot, SignError> {
+    entry
+        .info
+        .piv
+        .as_ref()
+        .map(|p| p.slot)
+        .ok_or_else(|| SignError::Input("not a YubiKey key".into()))
+}
+
+fn piv_policies(entry: &KeyEntry) -> crate::backend::piv::device::KeyPolicies {
+    entry
+        .info
+        .piv
+        .as_ref()
+        .map(|p| p.policies())
+        .unwrap_or(crate::backend::piv::device::KeyPolicies { pin: None, touch: None })
+}
+
 impl Keyring {
-    /// Build the keyring from `(alias, config, token key)` triples, in the
-    /// order of the pool's key table.
+    /// Build the keyring from `(alias, config, key, source)`, in config
+    /// order.
     pub fn new(
-        keys: Vec<(String, KeyConfig, KeyInfo)>,
+        keys: Vec<(String, KeyConfig, KeyInfo, KeySource)>,
         pool: WorkerPool,
     ) -> Result<Keyring, String> {
         let mut inner = Inner::default();
-        for (i, (alias, kc, info)) in keys.into_iter().enumerate() {
-            let entry = build_entry(&alias, &kc, info, i as u32)?;
+        for (alias, kc, info, source) in keys {
+            let entry = build_entry(&alias, &kc, info, source)?;
             // Two aliases for one token key would let per-alias settings
             // (raw_signing above all) be bypassed through the other alias.
             if let Some(other) = inner
                 .entries
                 .iter()
-                .find(|o| o.info.label == entry.info.label && o.info.id == entry.info.id)
+                .find(|o| o.info.uri() == entry.info.uri()
+                    || (o.info.piv.is_none()
+                        && entry.info.piv.is_none()
+                        && o.info.label == entry.info.label
+                        && o.info.id == entry.info.id))
             {
                 return Err(format!(
                     "keys {:?} and {alias:?} name the same token key ({}); give each key one alias",
@@ -233,12 +266,24 @@ impl Keyring {
         if let Some(&i) = inner.by_alias.get(reference) {
             return Some(inner.entries[i].clone());
         }
+        if reference.starts_with("yubikey:") {
+            return inner
+                .entries
+                .iter()
+                .find(|e| {
+                    inner.by_alias.contains_key(&e.alias)
+                        && e.info.piv.is_some()
+                        && e.info.uri() == reference
+                })
+                .cloned();
+        }
         let uri = Pkcs11Uri::parse(reference).ok()?;
         if uri.object.is_none() && uri.id.is_none() {
             return None;
         }
         let mut hits = inner.entries.iter().filter(|e| {
             inner.by_alias.contains_key(&e.alias)
+                && e.info.piv.is_none()
                 && uri.object.as_ref().is_none_or(|o| *o == e.info.label)
                 && uri.id.as_ref().is_none_or(|id| *id == e.info.id)
                 && uri.token.as_ref().is_none_or(|t| *t == e.info.token_label)
@@ -261,6 +306,12 @@ impl Keyring {
     /// verify). Nothing changes for callers until [`Keyring::activate`].
     pub async fn prepare(&self, alias: &str, info: KeyInfo) -> Result<Arc<KeyEntry>, KeyringError> {
         let current = self.lookup(alias).ok_or_else(|| self.missing(alias))?;
+        if current.info.piv.is_some() || info.piv.is_some() {
+            return Err(KeyringError::Refused(format!(
+                "key {alias:?} is on a YubiKey: generate the new key into another slot \
+                 (tradeward keys generate --backend yubikey) and point the config at it"
+            )));
+        }
         if info.label == current.info.label && info.id == current.info.id {
             return Err(KeyringError::Refused(format!(
                 "key {alias:?} already uses {}",
@@ -272,10 +323,12 @@ impl Keyring {
             id: (!info.id.is_empty()).then(|| info.id.clone()),
         };
         // Build (and so check) before the table grows.
-        build_entry(alias, &current.config, info.clone(), 0).map_err(KeyringError::Refused)?;
+        build_entry(alias, &current.config, info.clone(), KeySource::Token(0))
+            .map_err(KeyringError::Refused)?;
         let index = self.pool.add_key(sel);
         let entry = Arc::new(
-            build_entry(alias, &current.config, info, index).map_err(KeyringError::Refused)?,
+            build_entry(alias, &current.config, info, KeySource::Token(index))
+                .map_err(KeyringError::Refused)?,
         );
         self.test_entry(&entry)
             .await
@@ -354,7 +407,7 @@ impl Keyring {
                     SignInput::Message(m) => crypto::eth::keccak256(&m),
                     SignInput::Eip191(m) => crypto::eth::personal_message_digest(&m),
                 };
-                let raw = self.pool.sign(entry.index, digest.to_vec()).await?;
+                let raw = self.raw_sign(entry, digest.to_vec()).await?;
                 let sig = crypto::secp256k1::finish(vk, &digest, &raw)?;
                 Ok(SignOutput::Secp256k1 { digest, sig })
             }
@@ -368,17 +421,27 @@ impl Keyring {
                         ));
                     }
                 };
-                let raw = self.pool.sign(entry.index, digest.to_vec()).await?;
+                let raw = match &entry.source {
+                    KeySource::Piv(dev) => {
+                        let der = dev.sign_p256(piv_slot(entry)?, piv_policies(entry), digest).await?;
+                        // The device answers in DER; the pipeline wants r‖s.
+                        p256::ecdsa::Signature::from_der(&der)
+                            .map_err(|_| CryptoError::BadSignature("P-256 (DER, from the YubiKey)"))?
+                            .to_bytes()
+                            .to_vec()
+                    }
+                    KeySource::Token(_) => self.raw_sign(entry, digest.to_vec()).await?,
+                };
                 let sig = crypto::p256::finish(vk, &digest, &raw)?;
                 Ok(SignOutput::P256 { digest, sig })
             }
             (Verifier::Ed25519(vk), SignInput::Message(m)) => {
-                let raw = self.pool.sign(entry.index, m.clone()).await?;
+                let raw = self.raw_sign(entry, m.clone()).await?;
                 let sig = crypto::ed25519::finish(vk, &m, &raw)?;
                 Ok(SignOutput::Ed25519 { sig })
             }
             (Verifier::Hmac, SignInput::Message(m)) => {
-                let raw = self.pool.sign(entry.index, m).await?;
+                let raw = self.raw_sign(entry, m).await?;
                 Ok(SignOutput::Hmac {
                     mac: crypto::hmac::finish(&raw)?,
                 })
@@ -389,6 +452,17 @@ impl Keyring {
             (Verifier::Hmac, _) => Err(SignError::Input(
                 "HMAC keys sign messages, not digests".into(),
             )),
+        }
+    }
+
+    /// The token's raw answer for a key signed through the worker pool.
+    async fn raw_sign(&self, entry: &KeyEntry, data: Vec<u8>) -> Result<Vec<u8>, SignError> {
+        match &entry.source {
+            KeySource::Token(index) => Ok(self.pool.sign(*index, data).await?),
+            KeySource::Piv(_) => Err(SignError::Input(format!(
+                "{} keys cannot be held on a YubiKey",
+                entry.info.key_type
+            ))),
         }
     }
 

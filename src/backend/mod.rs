@@ -3,6 +3,7 @@
 //! the worker processes that do the signing. It knows nothing of policy or
 //! sockets: it signs exactly the bytes it is handed.
 
+pub mod piv;
 pub mod pkcs11;
 pub mod pool;
 pub mod uri;
@@ -120,11 +121,18 @@ pub struct KeyInfo {
     /// Label of the token holding the key (for URIs).
     pub token_label: String,
     pub token_serial: String,
+    /// Set for a key on a YubiKey's PIV applet: device, slot, policies.
+    #[serde(default)]
+    pub piv: Option<piv::PivKeyInfo>,
 }
 
 impl KeyInfo {
-    /// RFC 7512 URI naming this key.
+    /// RFC 7512 URI naming this key (for a YubiKey PIV key, a
+    /// `yubikey:serial=N;slot=S` reference instead).
     pub fn uri(&self) -> String {
+        if let Some(p) = &self.piv {
+            return piv::reference(p.serial, p.slot);
+        }
         uri::Pkcs11Uri {
             token: Some(self.token_label.clone()),
             serial: Some(self.token_serial.clone()),
@@ -195,6 +203,9 @@ pub enum BackendError {
     /// signed and may be retried.
     #[error("signing worker unavailable: {0}")]
     WorkerUnavailable(String),
+    /// The device waited for a touch that did not come; retry and touch it.
+    #[error("touch needed: {0}")]
+    Touch(String),
 }
 
 impl BackendError {
@@ -203,6 +214,7 @@ impl BackendError {
         matches!(
             self,
             BackendError::WorkerUnavailable(_)
+                | BackendError::Touch(_)
                 | BackendError::Token(_)
                 | BackendError::TokenNotFound(_)
         )

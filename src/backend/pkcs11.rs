@@ -308,6 +308,7 @@ impl Token {
             never_extractable: never,
             token_label: self.label.clone(),
             token_serial: self.serial.clone(),
+            piv: None,
         }))
     }
 

@@ -95,6 +95,13 @@ pub async fn run(
             let p = Params::new(params, &["alias", "to_label"])?;
             let alias = p.str("alias")?;
             let current = configured_alias(state, alias)?;
+            if current.info.piv.is_some() {
+                return Err(bad(
+                    "this key is on a YubiKey, which the agent does not provision: generate the new key into \
+                     another slot (tradeward keys generate --backend yubikey), point the alias at it in the \
+                     config and restart the agent",
+                ));
+            }
             let pool = state.keyring.pool();
             let info = match p.opt_str("to_label")? {
                 Some(l) => pool
@@ -288,7 +295,17 @@ async fn zeroize_one(state: &AgentState, by: &str, alias: &str) -> Result<Value,
     );
     let mut destroyed = Vec::new();
     let mut errors = Vec::new();
-    for k in &keys {
+    if let Some(p) = &current.info.piv {
+        // The agent holds no management key, so it cannot overwrite the
+        // slot: the alias is no longer served, and the operator is told
+        // how to destroy the key itself.
+        errors.push(format!(
+            "the key stays on YubiKey {} slot {} until you overwrite it \
+             (tradeward keys generate --backend yubikey --serial {} --slot {} --force) or reset the PIV applet",
+            p.serial, p.slot, p.serial, p.slot
+        ));
+    }
+    for k in keys.iter().filter(|_| current.info.piv.is_none()) {
         match state.keyring.pool().destroy(k.selector()).await {
             Ok(_) => destroyed.push(k.label.clone()),
             Err(crate::backend::BackendError::KeyNotFound(_)) => {
