@@ -27,6 +27,7 @@ trap 'rm -f "$log"' EXIT
 if cargo fmt --version >/dev/null 2>&1; then
     echo "== cargo fmt --check"
     cargo fmt --check
+    cargo fmt --check --manifest-path tests/virtual-piv/Cargo.toml
 else
     echo "== SKIPPED cargo fmt --check: rustfmt is not installed (rustup component add rustfmt)"
 fi
@@ -38,6 +39,10 @@ else
 fi
 echo "== cargo build"
 cargo build --quiet
+echo "== the virtual PIV card (tests/virtual-piv; test-only)"
+# Its own crate and target folder: the card is never linked into tradeward.
+CARGO_TARGET_DIR="$PWD/target/virtual-piv" cargo build --quiet --manifest-path tests/virtual-piv/Cargo.toml
+export VIRTUAL_PIV_BIN="$PWD/target/virtual-piv/debug/tradeward-virtual-piv"
 echo "== cargo test"
 cargo test --all-targets 2>&1 | tee -a "$log"
 echo "== python client tests"

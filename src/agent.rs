@@ -47,7 +47,11 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
     // YubiKey PINs too, for every device a served key lives on.
     let mut piv_pins = std::collections::BTreeMap::new();
     for (name, y) in &cfg.yubikeys {
-        if !cfg.keys.values().any(|k| k.yubikey.as_deref() == Some(name.as_str())) {
+        if !cfg
+            .keys
+            .values()
+            .any(|k| k.yubikey.as_deref() == Some(name.as_str()))
+        {
             continue;
         }
         let pin = match (&y.pin_file, &y.pin_env) {

@@ -620,7 +620,9 @@ impl Config {
                 ));
             }
             if y.sign_timeout_ms == 0 || y.sign_timeout_ms > 120_000 {
-                return Err(format!("yubikeys.{name}.sign_timeout_ms must be between 1 and 120000"));
+                return Err(format!(
+                    "yubikeys.{name}.sign_timeout_ms must be between 1 and 120000"
+                ));
             }
             if let Some(other) = serials.insert(y.serial, name) {
                 return Err(format!(
@@ -658,7 +660,9 @@ impl Config {
                     return Err(format!("keys.{alias}: a YubiKey key needs a slot"));
                 }
                 (None, Some(_)) => {
-                    return Err(format!("keys.{alias}: slot is for YubiKey keys (set yubikey too)"));
+                    return Err(format!(
+                        "keys.{alias}: slot is for YubiKey keys (set yubikey too)"
+                    ));
                 }
                 (None, None) => {
                     self.key_selector(alias)

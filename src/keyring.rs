@@ -139,7 +139,12 @@ fn missing_locked(inner: &Inner, alias: &str) -> KeyringError {
 }
 
 /// Check a token key against its config and build its entry.
-fn build_entry(alias: &str, kc: &KeyConfig, info: KeyInfo, source: KeySource) -> Result<KeyEntry, String> {
+fn build_entry(
+    alias: &str,
+    kc: &KeyConfig,
+    info: KeyInfo,
+    source: KeySource,
+) -> Result<KeyEntry, String> {
     if info.key_type != kc.key_type {
         return Err(format!(
             "key {alias:?}: config says type {} but the token holds a {} key",
@@ -192,12 +197,12 @@ fn piv_slot(entry: &KeyEntry) -> Result<crate::backend::piv::Slot, SignError> {
 }
 
 fn piv_policies(entry: &KeyEntry) -> crate::backend::piv::device::KeyPolicies {
-    entry
-        .info
-        .piv
-        .as_ref()
-        .map(|p| p.policies())
-        .unwrap_or(crate::backend::piv::device::KeyPolicies { pin: None, touch: None })
+    entry.info.piv.as_ref().map(|p| p.policies()).unwrap_or(
+        crate::backend::piv::device::KeyPolicies {
+            pin: None,
+            touch: None,
+        },
+    )
 }
 
 impl Keyring {
@@ -212,15 +217,13 @@ impl Keyring {
             let entry = build_entry(&alias, &kc, info, source)?;
             // Two aliases for one token key would let per-alias settings
             // (raw_signing above all) be bypassed through the other alias.
-            if let Some(other) = inner
-                .entries
-                .iter()
-                .find(|o| o.info.uri() == entry.info.uri()
+            if let Some(other) = inner.entries.iter().find(|o| {
+                o.info.uri() == entry.info.uri()
                     || (o.info.piv.is_none()
                         && entry.info.piv.is_none()
                         && o.info.label == entry.info.label
-                        && o.info.id == entry.info.id))
-            {
+                        && o.info.id == entry.info.id)
+            }) {
                 return Err(format!(
                     "keys {:?} and {alias:?} name the same token key ({}); give each key one alias",
                     other.alias,
@@ -423,10 +426,14 @@ impl Keyring {
                 };
                 let raw = match &entry.source {
                     KeySource::Piv(dev) => {
-                        let der = dev.sign_p256(piv_slot(entry)?, piv_policies(entry), digest).await?;
+                        let der = dev
+                            .sign_p256(piv_slot(entry)?, piv_policies(entry), digest)
+                            .await?;
                         // The device answers in DER; the pipeline wants r‖s.
                         p256::ecdsa::Signature::from_der(&der)
-                            .map_err(|_| CryptoError::BadSignature("P-256 (DER, from the YubiKey)"))?
+                            .map_err(|_| {
+                                CryptoError::BadSignature("P-256 (DER, from the YubiKey)")
+                            })?
                             .to_bytes()
                             .to_vec()
                     }

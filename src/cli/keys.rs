@@ -10,22 +10,31 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use super::TokenArgs;
+use super::yubikey::{Backend, YubikeyKeyArgs};
 use crate::backend::{KeyInfo, KeySelector, KeyType};
 use crate::protocol::to_hex;
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
-    /// Generate a key inside the token (sensitive, never extractable)
+    /// Generate a key inside the token (sensitive, never extractable), or
+    /// with --backend yubikey in a YubiKey's PIV slot (with a self-signed
+    /// certificate)
     Generate {
-        /// Key type: secp256k1, p256, ed25519 or hmac
+        /// Key type: secp256k1, p256, ed25519 or hmac (a YubiKey: p256)
         #[arg(long = "type")]
         key_type: KeyType,
-        /// Label (CKA_LABEL) for the new key; must be unused
+        /// Label (CKA_LABEL) for the new key; must be unused. On a YubiKey,
+        /// the common name of the slot's certificate
         #[arg(long)]
         label: String,
         /// Print the result as JSON
         #[arg(long)]
         json: bool,
+        /// Where to create the key
+        #[arg(long, value_enum, default_value_t = Backend::Pkcs11)]
+        backend: Backend,
+        #[command(flatten)]
+        yubikey: YubikeyKeyArgs,
         #[command(flatten)]
         token: TokenArgs,
     },
@@ -52,11 +61,19 @@ pub enum KeysCommand {
         #[command(flatten)]
         token: TokenArgs,
     },
-    /// List the signing keys on the token with their public keys and attributes
+    /// List the signing keys on the token (or, with --backend yubikey, in
+    /// a YubiKey's PIV slots, with their PIN and touch policies) with their
+    /// public keys and attributes
     List {
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
+        /// Which store to list
+        #[arg(long, value_enum, default_value_t = Backend::Pkcs11)]
+        backend: Backend,
+        /// YubiKey serial number (with --backend yubikey)
+        #[arg(long)]
+        serial: Option<u32>,
         #[command(flatten)]
         token: TokenArgs,
     },
@@ -139,6 +156,21 @@ pub fn key_json(k: &KeyInfo) -> Value {
     }
     if let Some(b) = k.base58() {
         m.insert("public_key_base58".into(), b.into());
+    }
+    if let Some(p) = &k.piv {
+        m.insert(
+            "yubikey".into(),
+            json!({
+                "serial": p.serial,
+                "slot": p.slot.to_string(),
+                "firmware": p.version,
+                "pin_policy": p.pin_policy.map(|x| x.as_str()),
+                "touch_policy": p.touch_policy.map(|x| x.as_str()),
+                "policy_source": p.policy_source,
+                "origin": p.origin,
+                "certificate_subject": p.certificate_subject,
+            }),
+        );
     }
     v
 }
@@ -272,8 +304,42 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
             key_type,
             label,
             json,
+            backend: Backend::Yubikey,
+            yubikey,
             token,
         } => {
+            if key_type != KeyType::P256 {
+                return Err(format!(
+                    "a YubiKey holds p256 keys here, not {key_type} (PIV has no secp256k1; Ed25519 needs \
+                     firmware 5.7 and is not supported yet)"
+                ));
+            }
+            let info = super::yubikey::generate_key(
+                &yubikey,
+                &label,
+                token.config.as_deref(),
+                token.pin_file.as_deref(),
+                token.pin_env.as_deref(),
+            )?;
+            if json {
+                println!("{}", key_json(&info));
+            } else {
+                println!("Generated on the YubiKey:");
+                super::yubikey::print_piv_key(&info);
+            }
+            Ok(())
+        }
+        KeysCommand::Generate {
+            key_type,
+            label,
+            json,
+            backend: Backend::Pkcs11,
+            yubikey,
+            token,
+        } => {
+            if yubikey.slot.is_some() || yubikey.serial.is_some() || yubikey.device.is_some() {
+                return Err("--slot, --serial and --device are for --backend yubikey".into());
+            }
             let t = token.open()?;
             let info = t.generate(key_type, &label).map_err(|e| e.to_string())?;
             if json {
@@ -319,7 +385,24 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
             }
             Ok(())
         }
-        KeysCommand::List { json, token } => {
+        KeysCommand::List {
+            json,
+            backend: Backend::Yubikey,
+            serial,
+            token,
+        } => {
+            let args = YubikeyKeyArgs {
+                serial,
+                ..Default::default()
+            };
+            super::yubikey::list_keys(&args, token.config.as_deref(), json)
+        }
+        KeysCommand::List {
+            json,
+            backend: Backend::Pkcs11,
+            serial: _,
+            token,
+        } => {
             let t = token.open()?;
             let keys = t.list_keys().map_err(|e| e.to_string())?;
             if json {

@@ -7,6 +7,7 @@ pub mod journal;
 pub mod keys;
 pub mod sign;
 pub mod token;
+pub mod yubikey;
 
 use std::path::PathBuf;
 
@@ -57,6 +58,9 @@ pub enum Command {
     /// Operator control of a running agent: status, halt (kill switch),
     /// resume, rearm, pause, reload
     Ctl(ctl::CtlArgs),
+    /// YubiKey PIV devices: first set-up, listing, attestation
+    #[command(subcommand)]
+    Yubikey(yubikey::YubikeyCommand),
     /// Internal: a signing worker process started by the agent
     #[command(hide = true)]
     Worker,
@@ -156,6 +160,7 @@ pub fn main() -> i32 {
         Command::Journal(c) => journal::run(c),
         Command::Sign(a) => sign::run(a),
         Command::Ctl(a) => ctl::run(a),
+        Command::Yubikey(c) => yubikey::run(c),
     };
     match result {
         Ok(()) => 0,
@@ -170,7 +175,13 @@ pub fn main() -> i32 {
 /// `TRADEWARD_LOG` (e.g. `debug`), default `info` for the agent and `warn`
 /// for operator commands. Log lines never carry PINs or key material.
 fn init_logging(agent: bool) {
-    let default = if agent { "info" } else { "warn" };
+    // The yubikey crate logs every failed probe of an empty reader as an
+    // error; its failures reach the operator as tradeward errors instead.
+    let default = if agent {
+        "info,yubikey=off"
+    } else {
+        "warn,yubikey=off"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("TRADEWARD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()

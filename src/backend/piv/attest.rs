@@ -102,7 +102,8 @@ fn check_signature(cert: &Certificate, issuer: &Certificate) -> Result<(), Strin
             use p256::pkcs8::DecodePublicKey;
             let key = p256::ecdsa::VerifyingKey::from_public_key_der(&issuer_spki)
                 .map_err(|e| format!("issuer key is not P-256: {e}"))?;
-            let sig = p256::ecdsa::Signature::from_der(sig).map_err(|e| format!("ECDSA signature: {e}"))?;
+            let sig = p256::ecdsa::Signature::from_der(sig)
+                .map_err(|e| format!("ECDSA signature: {e}"))?;
             key.verify(&tbs, &sig)
                 .map_err(|_| "ECDSA signature does not verify".to_string())
         }
@@ -128,8 +129,10 @@ pub fn verify(
     ca: Option<&[u8]>,
     expected_key: Option<&[u8]>,
 ) -> Result<Attestation, String> {
-    let slot = Certificate::from_der(slot_cert).map_err(|e| format!("attestation certificate: {e}"))?;
-    let device = parse_certificate(device_cert).map_err(|e| format!("device attestation certificate: {e}"))?;
+    let slot =
+        Certificate::from_der(slot_cert).map_err(|e| format!("attestation certificate: {e}"))?;
+    let device = parse_certificate(device_cert)
+        .map_err(|e| format!("device attestation certificate: {e}"))?;
     if slot.tbs_certificate.issuer != device.tbs_certificate.subject {
         return Err(format!(
             "the attestation was issued by {:?}, not by the device certificate {:?}",

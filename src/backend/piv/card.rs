@@ -37,7 +37,9 @@ impl std::fmt::Display for CardError {
         match self {
             CardError::Gone(why) => write!(f, "device not reachable ({why})"),
             CardError::Reset => f.write_str("device was reset by another program"),
-            CardError::SecurityStatus => f.write_str("security status not satisfied (PIN or touch)"),
+            CardError::SecurityStatus => {
+                f.write_str("security status not satisfied (PIN or touch)")
+            }
             CardError::WrongPin { tries } => write!(f, "wrong PIN ({tries} tries left)"),
             CardError::PinLocked => f.write_str("PIN blocked (unblock it with the PUK)"),
             CardError::NotSupported => f.write_str("not supported by this device"),
@@ -51,7 +53,9 @@ impl From<yubikey::Error> for CardError {
     fn from(e: yubikey::Error) -> CardError {
         use yubikey::Error as E;
         match e {
-            E::PcscError { inner: Some(pcsc::Error::ResetCard) } => CardError::Reset,
+            E::PcscError {
+                inner: Some(pcsc::Error::ResetCard),
+            } => CardError::Reset,
             E::PcscError { inner } => CardError::Gone(match inner {
                 Some(i) => i.to_string(),
                 None => "PC/SC error".into(),
@@ -115,8 +119,8 @@ pub struct PcscConnector;
 impl Connector for PcscConnector {
     type Card = YubiKeyCard;
     fn open(&self, serial: u32) -> Result<YubiKeyCard, CardError> {
-        let yk = yubikey::YubiKey::open_by_serial(yubikey::Serial(serial))
-            .map_err(|e| match e {
+        let yk =
+            yubikey::YubiKey::open_by_serial(yubikey::Serial(serial)).map_err(|e| match e {
                 yubikey::Error::NotFound => {
                     CardError::Gone(format!("no YubiKey with serial {serial} is connected"))
                 }

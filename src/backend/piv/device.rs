@@ -44,7 +44,11 @@ const MAX_STEPS: usize = 4;
 impl<C: Connector> Device<C> {
     /// Open the device and verify its PIN now, so a wrong PIN or a missing
     /// device stops the agent's start.
-    pub fn open(connector: C, serial: u32, pin: Option<SecretString>) -> Result<Self, BackendError> {
+    pub fn open(
+        connector: C,
+        serial: u32,
+        pin: Option<SecretString>,
+    ) -> Result<Self, BackendError> {
         let mut d = Device {
             connector,
             serial,
@@ -73,10 +77,9 @@ impl<C: Connector> Device<C> {
             return Err(BackendError::Stopped(why.clone()));
         }
         let mut card = self.connector.open(self.serial).map_err(|e| match e {
-            CardError::Gone(why) => BackendError::TokenNotFound(format!(
-                "YubiKey {}: {why}",
-                self.serial
-            )),
+            CardError::Gone(why) => {
+                BackendError::TokenNotFound(format!("YubiKey {}: {why}", self.serial))
+            }
             e => BackendError::Token(format!("YubiKey {}: {e}", self.serial)),
         })?;
         self.verify(&mut card)?;
@@ -92,7 +95,10 @@ impl<C: Connector> Device<C> {
         match card.verify_pin(pin.expose_secret().as_bytes()) {
             Ok(()) => Ok(()),
             Err(e @ (CardError::WrongPin { .. } | CardError::PinLocked)) => {
-                let why = format!("YubiKey {}: {e}; fix the PIN and restart the agent", self.serial);
+                let why = format!(
+                    "YubiKey {}: {e}; fix the PIN and restart the agent",
+                    self.serial
+                );
                 self.stopped = Some(why.clone());
                 Err(BackendError::Login(why))
             }
@@ -200,7 +206,8 @@ impl<C: Connector> Device<C> {
     ) -> Result<Vec<u8>, BackendError> {
         // With PIN policy "always" the device wants a VERIFY right before
         // each signature: give it, rather than fail first.
-        if policies.pin.map(|p| p.effective(slot)) == Some(PinPolicy::Always) && self.card.is_some() {
+        if policies.pin.map(|p| p.effective(slot)) == Some(PinPolicy::Always) && self.card.is_some()
+        {
             let mut card = self.card.take().expect("connected");
             let r = self.verify(&mut card);
             match r {
@@ -216,8 +223,14 @@ impl<C: Connector> Device<C> {
     }
 
     /// The slot's metadata, where the device reports it (firmware 5.3+).
-    pub fn metadata(&mut self, slot: Slot) -> Result<Option<super::card::SlotMetadata>, BackendError> {
-        let none = KeyPolicies { pin: None, touch: Some(TouchPolicy::Never) };
+    pub fn metadata(
+        &mut self,
+        slot: Slot,
+    ) -> Result<Option<super::card::SlotMetadata>, BackendError> {
+        let none = KeyPolicies {
+            pin: None,
+            touch: Some(TouchPolicy::Never),
+        };
         match self.with_recovery(none, &format!("reading metadata of slot {slot}"), |c| {
             c.metadata(slot)
         }) {
@@ -231,10 +244,15 @@ impl<C: Connector> Device<C> {
     }
 
     pub fn certificate(&mut self, slot: Slot) -> Result<Option<Vec<u8>>, BackendError> {
-        let none = KeyPolicies { pin: None, touch: Some(TouchPolicy::Never) };
-        self.with_recovery(none, &format!("reading the certificate of slot {slot}"), |c| {
-            c.certificate(slot)
-        })
+        let none = KeyPolicies {
+            pin: None,
+            touch: Some(TouchPolicy::Never),
+        };
+        self.with_recovery(
+            none,
+            &format!("reading the certificate of slot {slot}"),
+            |c| c.certificate(slot),
+        )
     }
 }
 
@@ -310,8 +328,14 @@ mod tests {
     }
 
     const D: [u8; 32] = [1; 32];
-    const QUIET: KeyPolicies = KeyPolicies { pin: Some(PinPolicy::Once), touch: Some(TouchPolicy::Never) };
-    const TOUCHY: KeyPolicies = KeyPolicies { pin: Some(PinPolicy::Once), touch: Some(TouchPolicy::Always) };
+    const QUIET: KeyPolicies = KeyPolicies {
+        pin: Some(PinPolicy::Once),
+        touch: Some(TouchPolicy::Never),
+    };
+    const TOUCHY: KeyPolicies = KeyPolicies {
+        pin: Some(PinPolicy::Once),
+        touch: Some(TouchPolicy::Always),
+    };
     fn slot() -> Slot {
         "9a".parse().unwrap()
     }
@@ -330,7 +354,10 @@ mod tests {
         let f = Fake::default();
         let mut d = device(&f);
         log(&f);
-        f.0.lock().unwrap().signs.push_back(Err(CardError::Gone("removed".into())));
+        f.0.lock()
+            .unwrap()
+            .signs
+            .push_back(Err(CardError::Gone("removed".into())));
         d.sign_p256(slot(), QUIET, &D).unwrap();
         assert_eq!(log(&f), ["sign", "open", "pin", "sign"]);
     }
@@ -366,7 +393,10 @@ mod tests {
         let f = Fake::default();
         let mut d = device(&f);
         log(&f);
-        f.0.lock().unwrap().signs.push_back(Err(CardError::SecurityStatus));
+        f.0.lock()
+            .unwrap()
+            .signs
+            .push_back(Err(CardError::SecurityStatus));
         d.sign_p256(slot(), QUIET, &D).unwrap();
         assert_eq!(log(&f), ["sign", "pin", "sign"]);
     }
@@ -376,12 +406,18 @@ mod tests {
         let f = Fake::default();
         let mut d = device(&f);
         log(&f);
-        let always = KeyPolicies { pin: Some(PinPolicy::Always), touch: Some(TouchPolicy::Never) };
+        let always = KeyPolicies {
+            pin: Some(PinPolicy::Always),
+            touch: Some(TouchPolicy::Never),
+        };
         d.sign_p256(slot(), always, &D).unwrap();
         d.sign_p256(slot(), always, &D).unwrap();
         assert_eq!(log(&f), ["pin", "sign", "pin", "sign"]);
         // Slot 9c's default is "always" too.
-        let default = KeyPolicies { pin: Some(PinPolicy::Default), touch: None };
+        let default = KeyPolicies {
+            pin: Some(PinPolicy::Default),
+            touch: None,
+        };
         d.sign_p256("9c".parse().unwrap(), default, &D).unwrap();
         assert_eq!(log(&f), ["pin", "sign"]);
     }
@@ -423,14 +459,22 @@ mod tests {
         assert!(matches!(e, BackendError::Login(_)), "{e:?}");
         log(&f);
         // Even after the device vanishes, no new PIN try is made.
-        f.0.lock().unwrap().signs.push_back(Err(CardError::Gone("x".into())));
+        f.0.lock()
+            .unwrap()
+            .signs
+            .push_back(Err(CardError::Gone("x".into())));
         let e = d.sign_p256(slot(), QUIET, &D).unwrap_err();
         assert!(matches!(e, BackendError::Stopped(_)), "{e:?}");
         assert_eq!(log(&f), ["sign"]);
         // At start, a wrong PIN stops the open.
         let f = Fake::default();
-        f.0.lock().unwrap().pins.push_back(Err(CardError::PinLocked));
-        let e = Device::open(f.clone(), 7, Some(SecretString::from("123456"))).err().unwrap();
+        f.0.lock()
+            .unwrap()
+            .pins
+            .push_back(Err(CardError::PinLocked));
+        let e = Device::open(f.clone(), 7, Some(SecretString::from("123456")))
+            .err()
+            .unwrap();
         assert!(matches!(e, BackendError::Login(_)), "{e:?}");
     }
 

@@ -84,7 +84,9 @@ pub fn certificate_subject(label: &str, pin: PinPolicy, touch: TouchPolicy) -> S
 }
 
 /// Read back what [`certificate_subject`] wrote: (label, pin, touch).
-pub fn parse_certificate_subject(subject: &str) -> (Option<String>, Option<PinPolicy>, Option<TouchPolicy>) {
+pub fn parse_certificate_subject(
+    subject: &str,
+) -> (Option<String>, Option<PinPolicy>, Option<TouchPolicy>) {
     let mut label = None;
     let (mut pin, mut touch) = (None, None);
     for part in subject.split(',') {
@@ -212,7 +214,11 @@ pub struct PivHandle {
 impl PivHandle {
     /// Open the device (a wrong PIN or a missing device fails here) and
     /// start its thread.
-    pub fn start(serial: u32, pin: SecretString, timeout: Duration) -> Result<PivHandle, BackendError> {
+    pub fn start(
+        serial: u32,
+        pin: SecretString,
+        timeout: Duration,
+    ) -> Result<PivHandle, BackendError> {
         Self::start_with(PcscConnector, serial, pin, timeout)
     }
 
@@ -239,7 +245,12 @@ impl PivHandle {
                 };
                 while let Ok(job) = rx.recv() {
                     match job {
-                        Job::Sign { slot, policies, digest, reply } => {
+                        Job::Sign {
+                            slot,
+                            policies,
+                            digest,
+                            reply,
+                        } => {
                             let _ = reply.send(dev.sign_p256(slot, policies, &digest));
                         }
                         Job::Describe { slot, reply } => {
@@ -252,7 +263,11 @@ impl PivHandle {
         ready_rx
             .recv()
             .map_err(|_| BackendError::Module("the YubiKey thread ended".into()))??;
-        Ok(PivHandle { tx, serial, timeout })
+        Ok(PivHandle {
+            tx,
+            serial,
+            timeout,
+        })
     }
 
     pub fn serial(&self) -> u32 {
@@ -264,9 +279,9 @@ impl PivHandle {
         make: impl FnOnce(oneshot::Sender<Result<T, BackendError>>) -> Job,
     ) -> Result<T, BackendError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(make(reply))
-            .map_err(|_| BackendError::Stopped(format!("YubiKey {}: its thread ended", self.serial)))?;
+        self.tx.send(make(reply)).map_err(|_| {
+            BackendError::Stopped(format!("YubiKey {}: its thread ended", self.serial))
+        })?;
         match tokio::time::timeout(self.timeout, rx).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(BackendError::WorkerUnavailable(format!(
@@ -288,7 +303,13 @@ impl PivHandle {
         policies: KeyPolicies,
         digest: [u8; 32],
     ) -> Result<Vec<u8>, BackendError> {
-        self.ask(|reply| Job::Sign { slot, policies, digest, reply }).await
+        self.ask(|reply| Job::Sign {
+            slot,
+            policies,
+            digest,
+            reply,
+        })
+        .await
     }
 
     pub async fn describe(&self, slot: Slot) -> Result<Option<KeyInfo>, BackendError> {
@@ -303,12 +324,21 @@ mod tests {
     #[test]
     fn certificate_subject_round_trips() {
         let s = certificate_subject("es256, main", PinPolicy::Once, TouchPolicy::Cached);
-        assert_eq!(s, "CN=es256_ main,OU=tradeward pin-policy=once touch-policy=cached");
+        assert_eq!(
+            s,
+            "CN=es256_ main,OU=tradeward pin-policy=once touch-policy=cached"
+        );
         let (l, p, t) = parse_certificate_subject(&s);
         assert_eq!(l.as_deref(), Some("es256_ main"));
         assert_eq!(p, Some(PinPolicy::Once));
         assert_eq!(t, Some(TouchPolicy::Cached));
-        assert_eq!(parse_certificate_subject("CN=other"), (Some("other".into()), None, None));
-        assert_eq!(reference(21000001, "9c".parse().unwrap()), "yubikey:serial=21000001;slot=9c");
+        assert_eq!(
+            parse_certificate_subject("CN=other"),
+            (Some("other".into()), None, None)
+        );
+        assert_eq!(
+            reference(21000001, "9c".parse().unwrap()),
+            "yubikey:serial=21000001;slot=9c"
+        );
     }
 }

@@ -82,7 +82,9 @@ fn check_pin_format(what: &str, v: &str, default: &str) -> Result<(), String> {
         return Err(format!("the new {what} must be 6 to 8 ASCII characters"));
     }
     if v == default {
-        return Err(format!("the new {what} is the factory default; choose another"));
+        return Err(format!(
+            "the new {what} is the factory default; choose another"
+        ));
     }
     Ok(())
 }
@@ -102,7 +104,8 @@ pub fn parse_management_key(hex_key: &SecretString) -> Result<MgmKey, String> {
         hex::decode(hex_key.expose_secret().trim())
             .map_err(|_| "the management key must be 48 hex digits (a 3DES key)".to_string())?,
     );
-    MgmKey::from_bytes(&*bytes).map_err(|_| "the management key must be 48 hex digits (a 3DES key)".into())
+    MgmKey::from_bytes(&*bytes)
+        .map_err(|_| "the management key must be 48 hex digits (a 3DES key)".into())
 }
 
 /// First set-up: new PIN and PUK, a random management key stored
@@ -228,7 +231,8 @@ pub fn generate(req: GenerateRequest<'_>) -> Result<KeyInfo, String> {
             eprintln!("Touch the YubiKey now to sign the new key's certificate...");
         }
         let subject = super::certificate_subject(req.label, req.pin_policy, req.touch_policy);
-        let name = x509_cert::name::Name::from_str(&subject).map_err(|e| format!("certificate subject: {e}"))?;
+        let name = x509_cert::name::Name::from_str(&subject)
+            .map_err(|e| format!("certificate subject: {e}"))?;
         let mut serial_bytes = [0u8; 16];
         getrandom_fill(&mut serial_bytes);
         serial_bytes[0] &= 0x7f;
@@ -251,7 +255,8 @@ pub fn generate(req: GenerateRequest<'_>) -> Result<KeyInfo, String> {
     })();
     close(yk);
     result?;
-    describe(serial, req.slot, None)?.ok_or_else(|| format!("slot {} is empty after generation", req.slot))
+    describe(serial, req.slot, None)?
+        .ok_or_else(|| format!("slot {} is empty after generation", req.slot))
 }
 
 fn getrandom_fill(buf: &mut [u8]) {
@@ -260,14 +265,21 @@ fn getrandom_fill(buf: &mut [u8]) {
 }
 
 /// Describe one slot (no PIN needed).
-pub fn describe(serial: u32, slot: Slot, pin: Option<SecretString>) -> Result<Option<KeyInfo>, String> {
+pub fn describe(
+    serial: u32,
+    slot: Slot,
+    pin: Option<SecretString>,
+) -> Result<Option<KeyInfo>, String> {
     let mut dev = Device::open(PcscConnector, serial, pin).map_err(|e| e.to_string())?;
     super::describe(&mut dev, slot).map_err(|e| e.to_string())
 }
 
+/// One listed slot: its key, or why tradeward cannot use what is there.
+pub type SlotListing = Result<KeyInfo, (Slot, String)>;
+
 /// Every key on the device, slot by slot (no PIN needed). A slot whose
 /// key tradeward cannot use is reported as an error string for that slot.
-pub fn list_keys(serial: u32) -> Result<Vec<Result<KeyInfo, (Slot, String)>>, String> {
+pub fn list_keys(serial: u32) -> Result<Vec<SlotListing>, String> {
     let mut dev = Device::open(PcscConnector, serial, None).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for slot in Slot::all() {
@@ -282,18 +294,23 @@ pub fn list_keys(serial: u32) -> Result<Vec<Result<KeyInfo, (Slot, String)>>, St
 
 /// Ask the device to attest the key in `slot` and verify the answer
 /// against the device's attestation certificate (and `ca`, if given).
-pub fn attest_slot(serial: Option<u32>, slot: Slot, ca: Option<&[u8]>) -> Result<Attestation, String> {
+pub fn attest_slot(
+    serial: Option<u32>,
+    slot: Slot,
+    ca: Option<&[u8]>,
+) -> Result<Attestation, String> {
     let mut yk = open(serial)?;
     let serial = yk.serial().0;
     let answers = (|| {
         let slot_cert = yubikey::piv::attest(&mut yk, slot.to_yubikey()).map_err(|e| match e {
             yubikey::Error::NotSupported => {
-                format!("YubiKey {serial} does not support attestation (firmware 4.3 or later does)")
+                format!("YubiKey {serial} does not support attestation")
             }
             e => err(&format!("attesting slot {slot}"), e),
         })?;
-        let device = yubikey::certificate::Certificate::read(&mut yk, yubikey::piv::SlotId::Attestation)
-            .map_err(|e| err("reading the device attestation certificate (slot f9)", e))?;
+        let device =
+            yubikey::certificate::Certificate::read(&mut yk, yubikey::piv::SlotId::Attestation)
+                .map_err(|e| err("reading the device attestation certificate (slot f9)", e))?;
         use x509_cert::der::Encode;
         let device = device.cert.to_der().map_err(|e| e.to_string())?;
         Ok::<_, String>((slot_cert.to_vec(), device))

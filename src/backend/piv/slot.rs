@@ -70,7 +70,9 @@ impl std::str::FromStr for Slot {
             .filter(|_| t.len() == 2)
             .and_then(Slot::from_byte)
             .ok_or_else(|| {
-                format!("unknown PIV slot {s:?} (expected 9a, 9c, 9d, 9e or a retired slot 82 to 95)")
+                format!(
+                    "unknown PIV slot {s:?} (expected 9a, 9c, 9d, 9e or a retired slot 82 to 95)"
+                )
             })
     }
 }
@@ -89,10 +91,11 @@ impl<'de> Deserialize<'de> for Slot {
 }
 
 /// When the device asks for the PIN before it signs with a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum PinPolicy {
     /// The slot's default (9c: always; 9e: never; others: once).
+    #[default]
     Default,
     /// Never: anyone holding the device may sign.
     Never,
@@ -103,10 +106,11 @@ pub enum PinPolicy {
 }
 
 /// When the device asks for a touch before it signs with a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum TouchPolicy {
     /// The device default (never).
+    #[default]
     Default,
     Never,
     /// Every signature waits for a touch (about 15 s, then it fails).
@@ -218,7 +222,10 @@ mod tests {
     fn slots_parse_and_print() {
         for s in ["9a", "9c", "9d", "9e", "82", "95", "0x9C", " 9c "] {
             let slot: Slot = s.parse().unwrap();
-            assert_eq!(slot.to_string(), s.trim().to_ascii_lowercase().trim_start_matches("0x"));
+            assert_eq!(
+                slot.to_string(),
+                s.trim().to_ascii_lowercase().trim_start_matches("0x")
+            );
         }
         for bad in ["f9", "9b", "80", "96", "", "9", "9cc", "zz", "-1"] {
             assert!(bad.parse::<Slot>().is_err(), "{bad}");

@@ -41,18 +41,44 @@ Environment:
                         debug, or trace (trace logs every APDU, PINs included)
   TRADEWARD_VPIV_LOG_DEPS  log level of the applet and trussed (default off)
 
+Signals: SIGUSR1 \"unplugs\" the card (it disconnects from vpcd, so the
+reader reports no card) and SIGUSR2 plugs it back in (it reconnects, as a
+freshly inserted card: PIN and management key must be given again, but
+keys and objects stay, as on a real device).
+
 Exits 0 on SIGTERM or SIGINT, 2 when vpcd cannot be reached for the
 connect timeout (at start, or after vpcd went away).";
 
 static STOP: AtomicBool = AtomicBool::new(false);
+/// Set while the card is "unplugged" (SIGUSR1 until SIGUSR2).
+static UNPLUGGED: AtomicBool = AtomicBool::new(false);
+/// Raised by every signal, so a blocked read wakes up to look.
+static WAKE: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_stop_signal(_signal: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
+extern "C" fn on_stop_signal(signal: libc::c_int) {
+    match signal {
+        libc::SIGUSR1 => UNPLUGGED.store(true, Ordering::SeqCst),
+        libc::SIGUSR2 => UNPLUGGED.store(false, Ordering::SeqCst),
+        _ => STOP.store(true, Ordering::SeqCst),
+    }
+    WAKE.store(true, Ordering::SeqCst);
+}
+
+/// Wait (while unplugged) until SIGUSR2 or a stop signal.
+fn wait_while_unplugged() -> bool {
+    while UNPLUGGED.load(Ordering::SeqCst) {
+        if STOP.load(Ordering::SeqCst) {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    WAKE.store(false, Ordering::SeqCst);
+    !STOP.load(Ordering::SeqCst)
 }
 
 fn install_signal_handlers() {
     let handler: extern "C" fn(libc::c_int) = on_stop_signal;
-    for signal in [libc::SIGTERM, libc::SIGINT] {
+    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGUSR1, libc::SIGUSR2] {
         // SAFETY: the handler only stores to an atomic, which is
         // async-signal-safe; the sigaction struct is fully initialised.
         unsafe {
@@ -217,6 +243,9 @@ fn serve<C: piv_authenticator::Client + Clone>(
     options: &Options,
 ) -> Outcome {
     loop {
+        if !wait_while_unplugged() {
+            return Outcome::Stopped;
+        }
         let mut connection = match connect(options.vpcd_port, options.connect_timeout) {
             Ok(connection) => connection,
             Err(outcome) => return outcome,
@@ -232,9 +261,17 @@ fn serve<C: piv_authenticator::Client + Clone>(
         // A new connection is a new insertion of the card.
         card.reset();
         loop {
-            let message = match connection.read(&STOP) {
+            let message = match connection.read(&WAKE) {
                 Ok(message) => message,
-                Err(ReadError::Stopped) => return Outcome::Stopped,
+                Err(ReadError::Stopped) if STOP.load(Ordering::SeqCst) => return Outcome::Stopped,
+                Err(ReadError::Stopped) if UNPLUGGED.load(Ordering::SeqCst) => {
+                    info!("unplugged (SIGUSR1); waiting for SIGUSR2");
+                    break;
+                }
+                Err(ReadError::Stopped) => {
+                    WAKE.store(false, Ordering::SeqCst);
+                    continue;
+                }
                 Err(ReadError::Disconnected(err)) => {
                     warn!("lost vpcd: {err}; reconnecting");
                     break;
