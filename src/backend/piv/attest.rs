@@ -202,3 +202,243 @@ pub fn verify(
         chain_to_ca,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! No device here attests, so these chains are synthesised in the
+    //! format Yubico documents for PIV attestation: a device certificate
+    //! (slot f9) signing a slot certificate that carries the firmware,
+    //! serial and policy extensions.
+
+    use super::*;
+    use p256::ecdsa::SigningKey;
+    use x509_cert::der::asn1::{BitString, ObjectIdentifier, OctetString, UtcTime};
+    use x509_cert::ext::Extension;
+    use x509_cert::name::Name;
+    use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+    use x509_cert::time::{Time, Validity};
+    use x509_cert::{TbsCertificate, Version};
+
+    enum Issuer<'a> {
+        Ec(&'a SigningKey),
+        Rsa(&'a rsa::RsaPrivateKey),
+    }
+
+    fn spki_of_ec(k: &SigningKey) -> SubjectPublicKeyInfoOwned {
+        use p256::pkcs8::EncodePublicKey;
+        let der = k.verifying_key().to_public_key_der().unwrap();
+        SubjectPublicKeyInfoOwned::from_der(der.as_bytes()).unwrap()
+    }
+
+    fn spki_of_rsa(k: &rsa::RsaPrivateKey) -> SubjectPublicKeyInfoOwned {
+        use rsa::pkcs8::EncodePublicKey;
+        let der = k.to_public_key().to_public_key_der().unwrap();
+        SubjectPublicKeyInfoOwned::from_der(der.as_bytes()).unwrap()
+    }
+
+    fn ext(oid: &str, value: &[u8]) -> Extension {
+        Extension {
+            extn_id: ObjectIdentifier::new_unwrap(oid),
+            critical: false,
+            extn_value: OctetString::new(value.to_vec()).unwrap(),
+        }
+    }
+
+    fn cert(
+        subject: &str,
+        issuer_name: &str,
+        spki: SubjectPublicKeyInfoOwned,
+        extensions: Vec<Extension>,
+        issuer: Issuer<'_>,
+    ) -> Vec<u8> {
+        let oid = match issuer {
+            Issuer::Ec(_) => OID_ECDSA_SHA256,
+            Issuer::Rsa(_) => OID_RSA_SHA256,
+        };
+        let alg = AlgorithmIdentifierOwned {
+            oid: ObjectIdentifier::new_unwrap(oid),
+            parameters: None,
+        };
+        let t = |s| {
+            Time::UtcTime(UtcTime::from_unix_duration(std::time::Duration::from_secs(s)).unwrap())
+        };
+        let tbs = TbsCertificate {
+            version: Version::V3,
+            serial_number: x509_cert::serial_number::SerialNumber::new(&[1, 2, 3]).unwrap(),
+            signature: alg.clone(),
+            issuer: issuer_name.parse::<Name>().unwrap(),
+            validity: Validity {
+                not_before: t(1_600_000_000),
+                not_after: t(2_000_000_000),
+            },
+            subject: subject.parse::<Name>().unwrap(),
+            subject_public_key_info: spki,
+            issuer_unique_id: None,
+            subject_unique_id: None,
+            extensions: (!extensions.is_empty()).then_some(extensions),
+        };
+        let body = tbs.to_der().unwrap();
+        let sig = match issuer {
+            Issuer::Ec(k) => {
+                use p256::ecdsa::signature::Signer;
+                let s: p256::ecdsa::Signature = k.sign(&body);
+                s.to_der().as_bytes().to_vec()
+            }
+            Issuer::Rsa(k) => {
+                let scheme = rsa::Pkcs1v15Sign {
+                    hash_len: Some(32),
+                    prefix: SHA256_DIGEST_INFO.to_vec().into_boxed_slice(),
+                };
+                k.sign(scheme, &Sha256::digest(&body)).unwrap()
+            }
+        };
+        Certificate {
+            tbs_certificate: tbs,
+            signature_algorithm: alg,
+            signature: BitString::from_bytes(&sig).unwrap(),
+        }
+        .to_der()
+        .unwrap()
+    }
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_slice(&[seed; 32]).unwrap()
+    }
+
+    fn serial_der(n: u32) -> Vec<u8> {
+        x509_cert::der::asn1::Uint::new(&n.to_be_bytes())
+            .unwrap()
+            .to_der()
+            .unwrap()
+    }
+
+    fn slot_exts() -> Vec<Extension> {
+        vec![
+            ext(OID_FIRMWARE, &[5, 4, 3]),
+            ext(OID_SERIAL, &serial_der(21_000_001)),
+            ext(OID_POLICY, &[2, 3]),
+            ext(OID_FORM_FACTOR, &[0x81]),
+        ]
+    }
+
+    const DEVICE: &str = "CN=Yubico PIV Attestation";
+    const SLOT: &str = "CN=YubiKey PIV Attestation 9c";
+    const CA: &str = "CN=Test PIV Root CA";
+
+    #[test]
+    fn ec_chain_verifies_and_reports_the_extensions() {
+        let (ca, device, slot) = (key(1), key(2), key(3));
+        let ca_cert = cert(CA, CA, spki_of_ec(&ca), vec![], Issuer::Ec(&ca));
+        let device_cert = cert(DEVICE, CA, spki_of_ec(&device), vec![], Issuer::Ec(&ca));
+        let slot_cert = cert(
+            SLOT,
+            DEVICE,
+            spki_of_ec(&slot),
+            slot_exts(),
+            Issuer::Ec(&device),
+        );
+        let pk = slot
+            .verifying_key()
+            .to_sec1_point(false)
+            .as_bytes()
+            .to_vec();
+
+        let a = verify(&slot_cert, &device_cert, Some(&ca_cert), Some(&pk)).unwrap();
+        assert!(a.generated_on_device && a.chain_to_ca);
+        assert_eq!(a.serial, Some(21_000_001));
+        assert_eq!(a.firmware.as_deref(), Some("5.4.3"));
+        assert_eq!(a.pin_policy, Some(PinPolicy::Once));
+        assert_eq!(a.touch_policy, Some(TouchPolicy::Cached));
+        assert_eq!(a.form_factor, Some(0x81));
+        assert_eq!(a.public_key, pk);
+        assert_eq!(a.device_certificate_subject, DEVICE);
+
+        // Without a CA, the chain stops at the device certificate.
+        let a = verify(&slot_cert, &device_cert, None, None).unwrap();
+        assert!(!a.chain_to_ca);
+        // PEM device certificates are accepted too.
+        let pem = x509_cert::der::pem::encode_string(
+            "CERTIFICATE",
+            x509_cert::der::pem::LineEnding::LF,
+            &device_cert,
+        )
+        .unwrap();
+        verify(&slot_cert, pem.as_bytes(), None, None).unwrap();
+    }
+
+    #[test]
+    fn rsa_device_certificate_verifies() {
+        use p256_v013::elliptic_curve::rand_core::OsRng;
+        let device = rsa::RsaPrivateKey::new(&mut OsRng, 2048).unwrap();
+        let slot = key(4);
+        let device_cert = cert(
+            DEVICE,
+            CA,
+            spki_of_rsa(&device),
+            vec![],
+            Issuer::Rsa(&device),
+        );
+        let slot_cert = cert(
+            SLOT,
+            DEVICE,
+            spki_of_ec(&slot),
+            slot_exts(),
+            Issuer::Rsa(&device),
+        );
+        let a = verify(&slot_cert, &device_cert, None, None).unwrap();
+        assert_eq!(a.serial, Some(21_000_001));
+        // A flipped bit in the signed part is caught.
+        let mut bad = slot_cert.clone();
+        let i = bad.len() / 3;
+        bad[i] ^= 1;
+        assert!(verify(&bad, &device_cert, None, None).is_err());
+    }
+
+    #[test]
+    fn forgeries_are_refused() {
+        let (ca, device, slot, other) = (key(1), key(2), key(3), key(9));
+        let device_cert = cert(DEVICE, CA, spki_of_ec(&device), vec![], Issuer::Ec(&ca));
+        // Signed by another key under the device's name.
+        let forged = cert(
+            SLOT,
+            DEVICE,
+            spki_of_ec(&slot),
+            slot_exts(),
+            Issuer::Ec(&other),
+        );
+        let e = verify(&forged, &device_cert, None, None).unwrap_err();
+        assert!(e.contains("does not verify"), "{e}");
+        // Issued by someone else.
+        let stranger = cert(
+            SLOT,
+            "CN=Someone",
+            spki_of_ec(&slot),
+            slot_exts(),
+            Issuer::Ec(&device),
+        );
+        let e = verify(&stranger, &device_cert, None, None).unwrap_err();
+        assert!(e.contains("not by the device certificate"), "{e}");
+        // For a different key than the slot holds.
+        let good = cert(
+            SLOT,
+            DEVICE,
+            spki_of_ec(&slot),
+            slot_exts(),
+            Issuer::Ec(&device),
+        );
+        let pk_other = other
+            .verifying_key()
+            .to_sec1_point(false)
+            .as_bytes()
+            .to_vec();
+        let e = verify(&good, &device_cert, None, Some(&pk_other)).unwrap_err();
+        assert!(e.contains("not the key in the slot"), "{e}");
+        // A device certificate from another CA.
+        let other_ca = cert(CA, CA, spki_of_ec(&other), vec![], Issuer::Ec(&other));
+        let e = verify(&good, &device_cert, Some(&other_ca), None).unwrap_err();
+        assert!(e.contains("device certificate"), "{e}");
+        // Garbage.
+        assert!(verify(b"junk", &device_cert, None, None).is_err());
+        assert!(verify(&good, b"junk", None, None).is_err());
+    }
+}

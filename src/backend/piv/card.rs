@@ -194,27 +194,9 @@ impl Card for YubiKeyCard {
     }
 
     fn metadata(&mut self, slot: Slot) -> Result<SlotMetadata, CardError> {
-        use yubikey::piv::{AlgorithmId, ManagementAlgorithmId};
-        let m = yubikey::piv::metadata(self.inner(), slot.to_yubikey()).map_err(CardError::from)?;
-        let p256 = match m.algorithm {
-            ManagementAlgorithmId::Asymmetric(AlgorithmId::EccP256) => Some(true),
-            ManagementAlgorithmId::Asymmetric(_) => Some(false),
-            _ => None,
-        };
-        Ok(SlotMetadata {
-            p256,
-            pin_policy: m.policy.map(|(p, _)| PinPolicy::from_yubikey(p)),
-            touch_policy: m.policy.map(|(_, t)| TouchPolicy::from_yubikey(t)),
-            origin: m.origin.map(|o| match o {
-                yubikey::piv::Origin::Generated => Origin::Generated,
-                yubikey::piv::Origin::Imported => Origin::Imported,
-            }),
-            public_key: m
-                .public
-                .as_ref()
-                .and_then(spki_to_der)
-                .and_then(|d| spki_p256_point(&d)),
-        })
+        yubikey::piv::metadata(self.inner(), slot.to_yubikey())
+            .map(map_metadata)
+            .map_err(CardError::from)
     }
 
     fn certificate(&mut self, slot: Slot) -> Result<Option<Vec<u8>>, CardError> {
@@ -228,5 +210,92 @@ impl Card for YubiKeyCard {
             Err(yubikey::Error::InvalidObject | yubikey::Error::NotFound) => Ok(None),
             Err(e) => Err(CardError::from(e)),
         }
+    }
+}
+
+/// The `yubikey` crate's reading of a GET METADATA answer, in our terms.
+pub fn map_metadata(m: yubikey::piv::SlotMetadata) -> SlotMetadata {
+    use yubikey::piv::{AlgorithmId, ManagementAlgorithmId};
+    let p256 = match m.algorithm {
+        ManagementAlgorithmId::Asymmetric(AlgorithmId::EccP256) => Some(true),
+        ManagementAlgorithmId::Asymmetric(_) => Some(false),
+        _ => None,
+    };
+    SlotMetadata {
+        p256,
+        pin_policy: m.policy.map(|(p, _)| PinPolicy::from_yubikey(p)),
+        touch_policy: m.policy.map(|(_, t)| TouchPolicy::from_yubikey(t)),
+        origin: m.origin.map(|o| match o {
+            yubikey::piv::Origin::Generated => Origin::Generated,
+            yubikey::piv::Origin::Imported => Origin::Imported,
+        }),
+        public_key: m
+            .public
+            .as_ref()
+            .and_then(spki_to_der)
+            .and_then(|d| spki_p256_point(&d)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A GET METADATA answer for a P-256 key, laid out as Yubico documents
+    /// it: 01 algorithm, 02 PIN and touch policy, 03 origin, 04 public key
+    /// (the point in tag 86, as GENERATE returns it).
+    fn answer(alg: u8, pin: u8, touch: u8, origin: u8, point: &[u8]) -> yubikey::Buffer {
+        let mut b = vec![0x01, 0x01, alg, 0x02, 0x02, pin, touch, 0x03, 0x01, origin];
+        if !point.is_empty() {
+            b.extend_from_slice(&[0x04, (point.len() + 2) as u8, 0x86, point.len() as u8]);
+            b.extend_from_slice(point);
+        }
+        yubikey::Buffer::new(b)
+    }
+
+    fn point() -> Vec<u8> {
+        let k = p256::ecdsa::SigningKey::from_slice(&[5u8; 32]).unwrap();
+        k.verifying_key().to_sec1_point(false).as_bytes().to_vec()
+    }
+
+    #[test]
+    fn metadata_of_a_generated_p256_key() {
+        let m = yubikey::piv::SlotMetadata::try_from(answer(0x11, 2, 3, 1, &point())).unwrap();
+        let m = map_metadata(m);
+        assert_eq!(m.p256, Some(true));
+        assert_eq!(m.pin_policy, Some(PinPolicy::Once));
+        assert_eq!(m.touch_policy, Some(TouchPolicy::Cached));
+        assert_eq!(m.origin, Some(Origin::Generated));
+        assert_eq!(m.public_key, Some(point()));
+    }
+
+    #[test]
+    fn metadata_of_an_imported_p384_key_and_garbage() {
+        let m = yubikey::piv::SlotMetadata::try_from(answer(0x14, 3, 1, 2, &[])).unwrap();
+        let m = map_metadata(m);
+        assert_eq!(m.p256, Some(false));
+        assert_eq!(m.pin_policy, Some(PinPolicy::Always));
+        assert_eq!(m.touch_policy, Some(TouchPolicy::Never));
+        assert_eq!(m.origin, Some(Origin::Imported));
+        assert_eq!(m.public_key, None);
+        for junk in [vec![], vec![0x01], vec![0x02, 0x05, 1]] {
+            assert!(yubikey::piv::SlotMetadata::try_from(yubikey::Buffer::new(junk)).is_err());
+        }
+    }
+
+    #[test]
+    fn pcsc_errors_are_classified_for_recovery() {
+        let e = |inner| CardError::from(yubikey::Error::PcscError { inner: Some(inner) });
+        assert_eq!(e(pcsc::Error::ResetCard), CardError::Reset);
+        assert!(matches!(e(pcsc::Error::RemovedCard), CardError::Gone(_)));
+        assert!(matches!(e(pcsc::Error::NoService), CardError::Gone(_)));
+        assert_eq!(
+            CardError::from(yubikey::Error::AuthenticationError),
+            CardError::SecurityStatus
+        );
+        assert_eq!(
+            CardError::from(yubikey::Error::WrongPin { tries: 2 }),
+            CardError::WrongPin { tries: 2 }
+        );
     }
 }
