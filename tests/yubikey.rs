@@ -564,3 +564,37 @@ fn bad_pins_and_bad_configs_stop_the_start_with_a_clear_error() {
         "{out:?}"
     );
 }
+
+#[test]
+fn the_journal_audit_key_can_live_on_the_yubikey() {
+    let rig = Rig::new(21_000_104);
+    rig.setup();
+    rig.generate("9a", "es256", &[]);
+    rig.generate("9d", "journal-audit", &[]);
+    rig.write_config(&[("es256", "9a")], &rig.pin);
+    let text = std::fs::read_to_string(&rig.env.config).unwrap().replace(
+        "audit_key = \"audit\"",
+        "audit_key = \"ykaudit\"\ncheckpoint_every = 5",
+    );
+    std::fs::write(
+        &rig.env.config,
+        format!("{text}\n[keys.ykaudit]\ntype = \"p256\"\nyubikey = \"desk\"\nslot = \"9d\"\n"),
+    )
+    .unwrap();
+    let mut agent = rig.start_agent();
+    let mut cl = agent.client();
+    for i in 0..12u8 {
+        cl.sign_digest("es256", &[i; 32]).unwrap();
+    }
+    drop(cl);
+    assert!(agent.stop().success());
+    // Checkpoints signed on the YubiKey verify offline (no PIN needed)...
+    let out = rig.tw(&["journal", "verify", "--config", path_str(&rig.env.config)]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("YubiKey 21000104 slot 9d"), "{text}");
+    // ...and at the next start.
+    let mut agent = rig.start_agent();
+    agent.client().sign_digest("es256", &[99; 32]).unwrap();
+    assert!(agent.stop().success());
+}

@@ -135,6 +135,33 @@ fn verify_cmd(
             let sig = hex::decode(&cp.signature).map_err(|_| "signature is not hex".to_string())?;
             crate::crypto::verify_message(kt.as_str(), &pk, msg, &sig).map_err(|e| e.to_string())
         }));
+    } else if let Some(cfg) = &cfg
+        && let Some((y, slot)) = cfg.piv_location(&cfg.journal.audit_key)
+    {
+        // An audit key on a YubiKey: its public key, read without the PIN.
+        let alias = cfg.journal.audit_key.clone();
+        let info =
+            crate::backend::piv::provision::describe(y.serial, slot, None)?.ok_or_else(|| {
+                format!(
+                    "audit key {alias:?}: slot {slot} of YubiKey {} is empty",
+                    y.serial
+                )
+            })?;
+        key_desc = format!(
+            "audit key {alias:?} (p256) from YubiKey {} slot {slot}",
+            y.serial
+        );
+        let pk = info.public_key.unwrap_or_default();
+        token_check = Some(Box::new(move |cp: &FoundCheckpoint, msg: &[u8]| {
+            if cp.key != alias || cp.key_type != "p256" {
+                return Err(format!(
+                    "signed by key {:?} ({}), not the configured audit key {alias:?} (p256)",
+                    cp.key, cp.key_type
+                ));
+            }
+            let sig = hex::decode(&cp.signature).map_err(|_| "signature is not hex".to_string())?;
+            crate::crypto::verify_message("p256", &pk, msg, &sig).map_err(|e| e.to_string())
+        }));
     } else if let Some(cfg) = &cfg {
         let alias = cfg.journal.audit_key.clone();
         let sel = cfg.key_selector(&alias)?;
