@@ -184,6 +184,32 @@ impl Rig {
         ]);
     }
 
+    /// `keys generate --backend yubikey` as given; the raw output.
+    fn try_generate(&self, slot: &str, key_type: &str, label: &str, pin: &Path) -> Output {
+        self.tw(&[
+            "keys",
+            "generate",
+            "--backend",
+            "yubikey",
+            "--slot",
+            slot,
+            "--type",
+            key_type,
+            "--label",
+            label,
+            "--pin-file",
+            path_str(pin),
+        ])
+    }
+
+    /// Start the agent expecting it to refuse; its error text.
+    fn start_fails(&self, why: &str) -> String {
+        self.env
+            .try_start_agent_with_env(&[("PCSCLITE_CSOCK_NAME", self.card.sock.as_str())])
+            .err()
+            .unwrap_or_else(|| panic!("agent started {why}"))
+    }
+
     fn generate(&self, slot: &str, label: &str, extra: &[&str]) -> Value {
         let serial = self.card.serial.to_string();
         let mut args = vec![
@@ -270,20 +296,7 @@ fn setup_generate_list_and_sign_through_the_agent() {
     rig.setup();
     // After set-up the factory PIN no longer works, the new one does.
     let wrong = secret_file(rig.env.dir.path(), "factory.pin", "123456");
-    let out = rig.tw(&[
-        "keys",
-        "generate",
-        "--backend",
-        "yubikey",
-        "--slot",
-        "9d",
-        "--type",
-        "p256",
-        "--label",
-        "x",
-        "--pin-file",
-        path_str(&wrong),
-    ]);
+    let out = rig.try_generate("9d", "p256", "x", &wrong);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("wrong PIN"),
@@ -467,20 +480,7 @@ fn bad_pins_and_bad_configs_stop_the_start_with_a_clear_error() {
     rig.generate("9a", "es256", &[]);
 
     // A second generate into the same slot needs --force.
-    let out = rig.tw(&[
-        "keys",
-        "generate",
-        "--backend",
-        "yubikey",
-        "--slot",
-        "9a",
-        "--type",
-        "p256",
-        "--label",
-        "again",
-        "--pin-file",
-        path_str(&rig.pin),
-    ]);
+    let out = rig.try_generate("9a", "p256", "again", &rig.pin);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--force"),
@@ -491,20 +491,7 @@ fn bad_pins_and_bad_configs_stop_the_start_with_a_clear_error() {
     assert_ne!(again["public_key"], before);
 
     // secp256k1 cannot live on a YubiKey.
-    let out = rig.tw(&[
-        "keys",
-        "generate",
-        "--backend",
-        "yubikey",
-        "--slot",
-        "9d",
-        "--type",
-        "secp256k1",
-        "--label",
-        "k1",
-        "--pin-file",
-        path_str(&rig.pin),
-    ]);
+    let out = rig.try_generate("9d", "secp256k1", "k1", &rig.pin);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("PIV has no secp256k1"),
         "{out:?}"
@@ -521,21 +508,13 @@ fn bad_pins_and_bad_configs_stop_the_start_with_a_clear_error() {
     // Wrong PIN: the agent does not start, and says why.
     let wrong = secret_file(rig.env.dir.path(), "wrong.pin", "11112222");
     rig.write_config(&[("es256", "9a")], &wrong);
-    let e = rig
-        .env
-        .try_start_agent_with_env(&[("PCSCLITE_CSOCK_NAME", rig.card.sock.as_str())])
-        .err()
-        .expect("agent started with a wrong PIN");
+    let e = rig.start_fails("with a wrong PIN");
     assert!(e.contains("wrong PIN"), "{e}");
     assert!(!e.contains("11112222"));
 
     // An empty slot, and a device that is not there.
     rig.write_config(&[("none", "9e")], &rig.pin);
-    let e = rig
-        .env
-        .try_start_agent_with_env(&[("PCSCLITE_CSOCK_NAME", rig.card.sock.as_str())])
-        .err()
-        .expect("agent started on an empty slot");
+    let e = rig.start_fails("on an empty slot");
     assert!(e.contains("slot 9e") && e.contains("empty"), "{e}");
     let text = std::fs::read_to_string(&rig.env.config).unwrap();
     std::fs::write(
@@ -543,11 +522,7 @@ fn bad_pins_and_bad_configs_stop_the_start_with_a_clear_error() {
         text.replace("serial = 21000103", "serial = 21000999"),
     )
     .unwrap();
-    let e = rig
-        .env
-        .try_start_agent_with_env(&[("PCSCLITE_CSOCK_NAME", rig.card.sock.as_str())])
-        .err()
-        .expect("agent started without its device");
+    let e = rig.start_fails("without its device");
     assert!(e.contains("21000999"), "{e}");
 
     // Config mistakes name their place.
