@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -76,25 +76,31 @@ pub struct WorkerPool {
 struct Running {
     child: Child,
     stdin: ChildStdin,
-    stdout: ChildStdout,
+    stdout: BufReader<ChildStdout>,
     /// How many entries of the key table this worker has.
     known: usize,
 }
 
+/// One frame, length and body, in one `write`: the worker wakes once per
+/// message instead of once per piece.
 async fn write_msg(stdin: &mut ChildStdin, msg: &ToWorker) -> std::io::Result<()> {
-    let mut bytes = postcard::to_allocvec(msg).map_err(std::io::Error::other)?;
-    let len = (bytes.len() as u32).to_be_bytes();
+    let mut frame = vec![0u8; 4];
     let r = async {
-        stdin.write_all(&len).await?;
-        stdin.write_all(&bytes).await?;
+        postcard::to_io(msg, &mut frame).map_err(std::io::Error::other)?;
+        let len = u32::try_from(frame.len() - 4).map_err(std::io::Error::other)?;
+        frame[..4].copy_from_slice(&len.to_be_bytes());
+        stdin.write_all(&frame).await?;
         stdin.flush().await
     }
     .await;
-    zeroize::Zeroize::zeroize(&mut bytes);
+    // It may carry the PIN (Init).
+    zeroize::Zeroize::zeroize(&mut frame);
     r
 }
 
-async fn read_msg(stdout: &mut ChildStdout) -> std::io::Result<FromWorker> {
+/// Read one frame. `stdout` is buffered, so a reply's length and body
+/// normally come in with one `read`.
+async fn read_msg(stdout: &mut BufReader<ChildStdout>) -> std::io::Result<FromWorker> {
     let mut len = [0u8; 4];
     stdout.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
@@ -127,7 +133,7 @@ async fn spawn(
         .spawn()
         .map_err(|e| BackendError::WorkerUnavailable(format!("cannot start worker: {e}")))?;
     let mut stdin = child.stdin.take().expect("piped");
-    let mut stdout = child.stdout.take().expect("piped");
+    let mut stdout = BufReader::with_capacity(4096, child.stdout.take().expect("piped"));
     let init = ToWorker::Init(InitParams {
         module: cfg.module.clone(),
         token: cfg.token.clone(),

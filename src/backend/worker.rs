@@ -74,11 +74,14 @@ pub enum FromWorker {
     Key(KeyInfo),
 }
 
-/// Write one frame.
+/// Write one frame, length and body in one `write`, so the agent is woken
+/// once per reply.
 pub fn write_frame<W: Write>(w: &mut W, msg: &[u8]) -> std::io::Result<()> {
     let len = u32::try_from(msg.len()).map_err(|_| std::io::Error::other("frame too large"))?;
-    w.write_all(&len.to_be_bytes())?;
-    w.write_all(msg)?;
+    let mut frame = Vec::with_capacity(4 + msg.len());
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(msg);
+    w.write_all(&frame)?;
     w.flush()
 }
 
@@ -221,9 +224,14 @@ pub fn run() -> i32 {
     crate::harden::process_hardening();
     crate::harden::die_with_parent();
     let stdin = std::io::stdin();
-    let stdout = std::io::stdout();
     let mut input = stdin.lock();
-    let mut output = stdout.lock();
+    // Replies go straight to the pipe: the standard library's stdout is
+    // line-buffered and would split a binary frame at every newline byte.
+    // SAFETY: descriptor 1 is the pipe to the agent for the whole life of
+    // the process; ManuallyDrop keeps it from being closed here.
+    let mut output = std::mem::ManuallyDrop::new(unsafe {
+        <std::fs::File as std::os::unix::io::FromRawFd>::from_raw_fd(1)
+    });
     let mut signer: Option<Signer> = None;
     loop {
         let frame = match read_frame(&mut input) {
@@ -291,7 +299,7 @@ pub fn run() -> i32 {
                 return 1;
             }
         };
-        if write_frame(&mut output, &bytes).is_err() {
+        if write_frame(&mut *output, &bytes).is_err() {
             return 1;
         }
     }
