@@ -140,12 +140,15 @@ fn setup() -> (Env, Faults) {
 struct Received {
     raw: Vec<([u8; 32], Vec<u8>)>,
     hl: Vec<(u64, Vec<u8>)>,
+    /// Requests that failed after their decision was made.
+    failed: usize,
 }
 
 impl Received {
     fn extend(&mut self, other: Received) {
         self.raw.extend(other.raw);
         self.hl.extend(other.hl);
+        self.failed += other.failed;
     }
 }
 
@@ -158,20 +161,22 @@ fn digest(n: u64, tag: u8) -> [u8; 32] {
 }
 
 fn sign_raw(c: &mut Client, d: &[u8; 32], got: &mut Received) -> Result<(), ClientError> {
-    let r = c.sign_digest("eth", d)?;
+    let r = c.sign_digest("eth", d).inspect_err(|_| got.failed += 1)?;
     got.raw.push((*d, hexf(&r, "signature")));
     Ok(())
 }
 
 fn sign_hl(c: &mut Client, got: &mut Received) -> Result<(), ClientError> {
-    let r = c.call(
-        "hyperliquid.sign_l1_action",
-        json!({
-            "key": "main",
-            "action": {"type": "cancel", "cancels": [{"a": 0, "o": 123456}]},
-            "is_mainnet": true,
-        }),
-    )?;
+    let r = c
+        .call(
+            "hyperliquid.sign_l1_action",
+            json!({
+                "key": "main",
+                "action": {"type": "cancel", "cancels": [{"a": 0, "o": 123456}]},
+                "is_mainnet": true,
+            }),
+        )
+        .inspect_err(|_| got.failed += 1)?;
     let nonce = r["nonce"].as_u64().expect("nonce");
     let sig = &r["signature"];
     let rs = [hexf(sig, "r"), hexf(sig, "s")].concat();
@@ -244,9 +249,12 @@ fn check_journal(env: &Env, mut agent: Agent, got: &Received) {
         d
     };
     let sig_recs: Vec<&Value> = recs.iter().filter(|r| r["kind"] == "signature").collect();
-    for f in recs.iter().filter(|r| r["kind"] == "sign_failed") {
+    let failures: Vec<&Value> = recs.iter().filter(|r| r["kind"] == "sign_failed").collect();
+    for f in &failures {
         allowed(&f["decision"]);
     }
+    // Every failure the clients saw is on record, against its decision.
+    assert_eq!(failures.len(), got.failed, "sign_failed records");
     let mut matched = HashSet::new();
     for (d, sig) in &got.raw {
         let hex_sig = hex::encode(sig);
