@@ -28,12 +28,14 @@ if cargo fmt --version >/dev/null 2>&1; then
     echo "== cargo fmt --check"
     cargo fmt --check
     cargo fmt --check --manifest-path tests/virtual-piv/Cargo.toml
+    cargo fmt --check --manifest-path tests/fault-pkcs11/Cargo.toml
 else
     echo "== SKIPPED cargo fmt --check: rustfmt is not installed (rustup component add rustfmt)"
 fi
 if cargo clippy --version >/dev/null 2>&1; then
     echo "== cargo clippy --all-targets -- -D warnings"
     cargo clippy --quiet --all-targets -- -D warnings
+    CARGO_TARGET_DIR="$PWD/target/fault-pkcs11" cargo clippy --quiet --all-targets --manifest-path tests/fault-pkcs11/Cargo.toml -- -D warnings
 else
     echo "== SKIPPED cargo clippy: clippy is not installed (rustup component add clippy)"
 fi
@@ -43,6 +45,10 @@ echo "== the virtual PIV card (tests/virtual-piv; test-only)"
 # Its own crate and target folder: the card is never linked into tradeward.
 CARGO_TARGET_DIR="$PWD/target/virtual-piv" cargo build --quiet --manifest-path tests/virtual-piv/Cargo.toml
 export VIRTUAL_PIV_BIN="$PWD/target/virtual-piv/debug/tradeward-virtual-piv"
+echo "== the fault-injecting PKCS#11 module (tests/fault-pkcs11; test-only)"
+# Also its own crate and target folder: never linked into tradeward.
+CARGO_TARGET_DIR="$PWD/target/fault-pkcs11" cargo build --quiet --manifest-path tests/fault-pkcs11/Cargo.toml
+export FAULT_PKCS11_MODULE="$PWD/target/fault-pkcs11/debug/libtradeward_fault_pkcs11.so"
 echo "== cargo test"
 cargo test --all-targets 2>&1 | tee -a "$log"
 echo "== python client tests"

@@ -184,9 +184,9 @@ impl Signer {
         &mut self.token
     }
 
-    /// Sign with key `idx`. On a lost session, logged-out token or a token
-    /// that went away and came back, reconnect, log in again, re-find the
-    /// keys and retry once.
+    /// Sign with key `idx`. On a lost session, logged-out token, a token
+    /// that went away and came back or a module that failed the call,
+    /// reconnect, log in again, re-find the keys and retry once.
     pub fn sign(&mut self, idx: usize, data: &[u8]) -> Result<Vec<u8>, BackendError> {
         let (Some(&h), Some(info)) = (self.handles.get(idx), self.infos.get(idx)) else {
             return Err(BackendError::Invalid(format!("no key at index {idx}")));
@@ -194,8 +194,8 @@ impl Signer {
         let mech = info.key_type.mechanism();
         match self.token.sign_raw(h, mech, data) {
             Ok(sig) => Ok(sig),
-            Err(e) if is_session_loss(&e) => {
-                tracing::warn!(error = %e, "token session lost; reconnecting");
+            Err(e) if is_session_loss(&e) || is_module_failure(&e) => {
+                tracing::warn!(error = %e, "token session lost or module failed; reconnecting");
                 crate::harden::defer_termination(|| self.token.reconnect(&self.pin))?;
                 self.resolve()?;
                 self.token
@@ -207,11 +207,22 @@ impl Signer {
     }
 }
 
+/// The module failed the call for reasons of its own (CKR_GENERAL_ERROR,
+/// CKR_FUNCTION_FAILED): nothing about the request is wrong, nothing was
+/// released, and a fresh session or a later attempt may well succeed.
+fn is_module_failure(e: &cryptoki::error::Error) -> bool {
+    use cryptoki::error::{Error, RvError};
+    matches!(
+        e,
+        Error::Pkcs11(RvError::GeneralError | RvError::FunctionFailed, _)
+    )
+}
+
 /// A signing error that survived one reconnect: transient device trouble
 /// is worth a retry; anything else (a key that may not sign, a bad
 /// mechanism) is not.
 fn classify(e: &cryptoki::error::Error) -> BackendError {
-    if is_session_loss(e) {
+    if is_session_loss(e) || is_module_failure(e) {
         BackendError::Token(e.to_string())
     } else {
         BackendError::Rejected(e.to_string())
