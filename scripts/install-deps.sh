@@ -24,7 +24,11 @@ command -v pcscd >/dev/null 2>&1 || missing+=(pcscd)
 compgen -G "/usr/lib/pcsc/drivers/serial/libifdvpcd.so*" >/dev/null || missing+=(vsmartcard-vpcd)
 [ -e /usr/include/PCSC/winscard.h ] || missing+=(libpcsclite-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkgconf)
-compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null || missing+=(libclang-dev)
+# libclang itself (libclang.so, or a versioned libclang-N.so), not
+# libclang-cpp, which some base images carry without it.
+compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null \
+    || compgen -G "/usr/lib/*/libclang-[0-9]*.so*" >/dev/null \
+    || missing+=(libclang-dev)
 if [ "${1:-}" = "--with-venv" ] && command -v python3 >/dev/null 2>&1; then
     probe=$(mktemp -d)
     python3 -m venv "$probe/v" >/dev/null 2>&1 || missing+=(python3-venv)
