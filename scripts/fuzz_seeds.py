@@ -100,7 +100,25 @@ def hyperliquid(seeds):
             seeds.add(v["name"] + "-canonical", bytes([flags]) + v["action_json"].encode())
 
 
+# Inputs that once failed a target (each also has a regression test in the
+# module that was wrong; docs/fuzzing.md lists them).
+REGRESSIONS = {
+    "request": [
+        # A float read one unit in the last place off (src/protocol.rs,
+        # large_numbers_are_read_exactly_and_round_trip).
+        b'{"id": 71, "op": "heartbeat", "params": {"tieout_ms": '
+        b'33333333333333333333333333333333333333333333333000}}',
+    ],
+}
+
+
+def regressions(target, seeds):
+    for i, data in enumerate(REGRESSIONS.get(target, [])):
+        seeds.add(f"regression-{i}", data)
+
+
 def requests(seeds):
+    regressions("request", seeds)
     for i, frame in enumerate(bad_input_frames()):
         seeds.add(f"bad_input-{i}", frame)
     for stem, line in doc_requests():
