@@ -29,6 +29,7 @@ if cargo fmt --version >/dev/null 2>&1; then
     cargo fmt --check
     cargo fmt --check --manifest-path tests/virtual-piv/Cargo.toml
     cargo fmt --check --manifest-path tests/fault-pkcs11/Cargo.toml
+    cargo fmt --check --manifest-path fuzz/Cargo.toml
 else
     echo "== SKIPPED cargo fmt --check: rustfmt is not installed (rustup component add rustfmt)"
 fi
@@ -57,6 +58,9 @@ TRADEWARD_BIN="$PWD/target/debug/tradeward" python3 -m unittest discover -s clie
 echo "== python client tests with the official Hyperliquid SDK"
 # ...and again with the SDK present, so the drop-in signer is tested too.
 TRADEWARD_BIN="$PWD/target/debug/tradeward" "$TRADEWARD_SDK_PYTHON" -m unittest discover -s clients/python/tests -v 2>&1 | tee -a "$log"
+echo "== fuzzing: a short run of every target (scripts/fuzz.sh; docs/fuzzing.md)"
+# Needs the nightly toolchain; fails, saying what is missing, without it.
+FUZZ_SECONDS="${FUZZ_SECONDS:-15}" bash scripts/fuzz.sh
 
 # One closing line over both runners.
 rust_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')

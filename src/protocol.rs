@@ -341,6 +341,21 @@ mod tests {
         assert!(ok.params.is_empty());
     }
 
+    /// Found by fuzzing (fuzz target `request`): a number too large for an
+    /// integer was read as a float one unit in the last place away from the
+    /// nearest one, so the request, written back as JSON and read again,
+    /// was a different request. Numbers are now read exactly.
+    #[test]
+    fn large_numbers_are_read_exactly_and_round_trip() {
+        let payload =
+            br#"{"id": 71, "op": "heartbeat", "params": {"tieout_ms": 33333333333333333333333333333333333333333333333000}}"#;
+        let req = parse_request(payload).unwrap();
+        assert_eq!(req.params["tieout_ms"].as_f64(), Some(3.333333333333333e49));
+        let again =
+            serde_json::to_vec(&json!({"id": req.id, "op": req.op, "params": req.params})).unwrap();
+        assert_eq!(parse_request(&again).unwrap(), req);
+    }
+
     #[test]
     fn params_reject_unknown_and_wrong_types() {
         let m: Map<String, Value> = serde_json::from_str(r#"{"key":"a","x":1}"#).unwrap();
