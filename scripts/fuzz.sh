@@ -16,8 +16,8 @@
 # timeout or out-of-memory stops that target; its input is saved under
 # fuzz/artifacts/TARGET/ and printed with the command that replays it. The
 # script goes on with the other targets and exits non-zero if any failed.
-# Needs a nightly toolchain (libFuzzer's instrumentation) and cargo-fuzz,
-# which it installs from crates.io when missing.
+# Needs a nightly toolchain (libFuzzer's instrumentation), which it asks
+# rustup for when missing, and cargo-fuzz, which it installs from crates.io.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -28,7 +28,11 @@ jobs=${FUZZ_JOBS:-1}
 
 command -v cargo >/dev/null 2>&1 || { echo "fuzz: missing the Rust toolchain (cargo)" >&2; exit 1; }
 if ! cargo +nightly --version >/dev/null 2>&1; then
-    echo "fuzz: missing a nightly Rust toolchain, which cargo fuzz needs (install it with: rustup toolchain install nightly)" >&2
+    echo "== installing a nightly toolchain (rustup toolchain install nightly --profile minimal)"
+    rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || true
+fi
+if ! cargo +nightly --version >/dev/null 2>&1; then
+    echo "fuzz: missing a nightly Rust toolchain, which cargo fuzz needs, and installing it failed (rustup toolchain install nightly)" >&2
     exit 1
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
