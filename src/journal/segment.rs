@@ -15,24 +15,12 @@
 use std::collections::VecDeque;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::mpsc::{Receiver, sync_channel};
 
 use super::record::{Event, GENESIS, Record, decode, line_hash};
 
 /// How many recent (seq, hash) pairs a scan remembers to check checkpoints.
 const CHECKPOINT_REACH: usize = 1 << 16;
-
-/// Lines decoded together by one helper thread of a scan.
-const DECODE_CHUNK: usize = 1024;
-
-/// How many chunks the helper threads may decode ahead of the chain check
-/// (bounds the memory a scan holds in decoded records).
-const DECODE_AHEAD: usize = 8;
-
-/// Most helper threads a scan uses.
-const MAX_DECODERS: usize = 4;
 
 pub fn segment_name(index: u64) -> String {
     format!("segment-{index:06}.jsonl")
@@ -145,21 +133,17 @@ pub fn scan(dir: &Path, visit: &mut dyn FnMut(&Record, &Location)) -> Result<Sum
     let mut recent: VecDeque<(u64, [u8; 32])> = VecDeque::new();
     let last_index = segments.len().saturating_sub(1);
     let mut last_kind: Option<&'static str> = None;
-    let decoders = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(MAX_DECODERS);
+    // One buffer for every segment: a fresh 64 MiB for each would be
+    // faulted in page by page again.
+    let mut bytes = Vec::new();
     for (n, (idx, path)) in segments.iter().enumerate() {
-        let mut bytes = Vec::new();
+        bytes.clear();
         std::fs::File::open(path)?.read_to_end(&mut bytes)?;
+        let bytes = &bytes[..];
         let is_last = n == last_index;
-        // Complete lines are decoded and hashed ahead, on helper threads;
-        // the chain is checked here, in order, as before.
-        let complete_len = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-        let (plan, receivers) = Plan::new(&bytes[..complete_len], decoders);
+        let complete_len = memchr::memrchr(b'\n', bytes).map_or(0, |p| p + 1);
         let good_len = std::thread::scope(|scope| -> Result<u64, ScanError> {
-            plan.start(scope);
-            let mut ahead = Ahead::new(&plan, receivers);
+            let mut hashes = LineHashes::start(scope, &bytes[..complete_len]);
             let mut offset = 0usize;
             let mut line_no = 0usize;
             let mut good_len = 0u64;
@@ -170,15 +154,22 @@ pub fn scan(dir: &Path, visit: &mut dyn FnMut(&Record, &Location)) -> Result<Sum
                     line: line_no,
                     offset: offset as u64,
                 };
-                let (complete, next) = match bytes[offset..].iter().position(|&b| b == b'\n') {
-                    Some(p) => (true, offset + p + 1),
-                    None => (false, bytes.len()),
-                };
+                // Every line before `complete_len` ends in a newline; what
+                // follows it is a fragment without one.
+                let complete = offset < complete_len;
+                let mut next = bytes.len();
                 // `tearable`: what a cut-off write can leave behind (a fragment
                 // without its line end, or bytes that are not a record at all).
                 // A well-formed record that does not link is never a torn write.
                 let (checked, tearable) = if complete {
-                    match check_line(ahead.next_line(), &s, &at) {
+                    let end = memchr::memchr(b'\n', &bytes[offset..complete_len])
+                        .map_or(complete_len, |p| offset + p);
+                    let line = Decoded {
+                        record: decode(&bytes[offset..end]),
+                        hash: hashes.next(&bytes[offset..end]),
+                    };
+                    next = end + 1;
+                    match check_line(line, &s, &at) {
                         Ok(r) => (Ok(r), false),
                         Err((d, undecodable)) => (Err(d), undecodable),
                     }
@@ -346,180 +337,61 @@ struct Decoded {
     hash: [u8; 32],
 }
 
-fn decode_line(line: &[u8]) -> Decoded {
-    Decoded {
-        record: decode(line),
-        hash: line_hash(line),
-    }
-}
+/// Lines hashed per chunk by a helper thread.
+const HASH_CHUNK: usize = 4096;
 
-fn decode_lines(bytes: &[u8]) -> Vec<Decoded> {
-    bytes
-        .split(|&b| b == b'\n')
-        .take(bytes.iter().filter(|&&b| b == b'\n').count())
-        .map(decode_line)
-        .collect()
-}
-
-/// The complete lines of one segment, decoded and hashed by helper threads
-/// ahead of the (sequential) chain check, and handed out in order.
+/// The chain hashes of a segment's complete lines, computed by a helper
+/// thread while the reader decodes, and handed out in order.
 ///
-/// Decoding a record's JSON is most of a scan's time; the chain check and
-/// the visitor (state replay) must see records in order, but decoding need
-/// not. Helpers take chunks of lines in turn and stay at most
-/// [`DECODE_AHEAD`] chunks ahead of the reader. With one core, or a short
-/// segment, lines are decoded as they are read.
-struct Plan<'a> {
-    bytes: &'a [u8],
-    /// Byte ranges of the chunks (each ends just after a newline); empty
-    /// when lines are decoded as they are read.
-    chunks: Vec<(usize, usize)>,
-    senders: Vec<SyncSender<Vec<Decoded>>>,
-    helpers: usize,
-    /// How many chunks the reader has taken.
-    consumed: Mutex<usize>,
-    moved: Condvar,
-    /// The reader is gone (done, or stopped at damage).
-    stop: AtomicBool,
-    /// The next chunk a helper should take.
-    next: AtomicUsize,
+/// Hashing is a sixth of a scan's work and needs nothing from the reader;
+/// only hashes cross threads (no records, whose allocations would then be
+/// freed on another thread than the one that made them).
+struct LineHashes {
+    rx: Receiver<Vec<[u8; 32]>>,
+    chunk: std::vec::IntoIter<[u8; 32]>,
 }
 
-impl<'a> Plan<'a> {
-    fn new(bytes: &'a [u8], helpers: usize) -> (Plan<'a>, Vec<Receiver<Vec<Decoded>>>) {
-        let mut chunks = Vec::new();
-        if helpers >= 2 {
+impl LineHashes {
+    fn start<'scope>(
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        complete: &'scope [u8],
+    ) -> Self {
+        let (tx, rx) = sync_channel::<Vec<[u8; 32]>>(16);
+        scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(HASH_CHUNK);
             let mut start = 0;
-            let mut lines = 0;
-            for (i, &b) in bytes.iter().enumerate() {
-                if b == b'\n' {
-                    lines += 1;
-                    if lines == DECODE_CHUNK {
-                        chunks.push((start, i + 1));
-                        start = i + 1;
-                        lines = 0;
+            for end in memchr::memchr_iter(b'\n', complete) {
+                chunk.push(line_hash(&complete[start..end]));
+                start = end + 1;
+                if chunk.len() == HASH_CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(HASH_CHUNK));
+                    // The reader stopped (damage): stop too.
+                    if tx.send(full).is_err() {
+                        return;
                     }
                 }
             }
-            if start < bytes.len() {
-                chunks.push((start, bytes.len()));
-            }
-            if chunks.len() < 2 {
-                chunks.clear();
-            }
-        }
-        let (senders, receivers) = chunks.iter().map(|_| sync_channel(1)).unzip();
-        let plan = Plan {
-            bytes,
-            chunks,
-            senders,
-            helpers,
-            consumed: Mutex::new(0),
-            moved: Condvar::new(),
-            stop: AtomicBool::new(false),
-            next: AtomicUsize::new(0),
-        };
-        (plan, receivers)
-    }
-
-    /// Start the helpers (none when decoding as lines are read).
-    fn start<'scope>(&'scope self, scope: &'scope std::thread::Scope<'scope, '_>) {
-        if self.chunks.is_empty() {
-            return;
-        }
-        for _ in 0..self.helpers {
-            scope.spawn(move || self.help());
+            let _ = tx.send(chunk);
+        });
+        LineHashes {
+            rx,
+            chunk: Vec::new().into_iter(),
         }
     }
 
-    fn help(&self) {
+    /// The hash of the next complete line, `line`.
+    fn next(&mut self, line: &[u8]) -> [u8; 32] {
         loop {
-            let i = self.next.fetch_add(1, Ordering::Relaxed);
-            if i >= self.chunks.len() {
-                return;
+            if let Some(h) = self.chunk.next() {
+                return h;
             }
-            {
-                let mut consumed = self.consumed.lock().unwrap_or_else(PoisonError::into_inner);
-                while i >= *consumed + DECODE_AHEAD && !self.stop.load(Ordering::Relaxed) {
-                    consumed = self
-                        .moved
-                        .wait(consumed)
-                        .unwrap_or_else(PoisonError::into_inner);
-                }
+            match self.rx.recv() {
+                Ok(chunk) => self.chunk = chunk.into_iter(),
+                // The helper is gone (it cannot be, short of a panic):
+                // hash here.
+                Err(_) => return line_hash(line),
             }
-            if self.stop.load(Ordering::Relaxed) {
-                return;
-            }
-            let (a, b) = self.chunks[i];
-            let _ = self.senders[i].send(decode_lines(&self.bytes[a..b]));
         }
-    }
-}
-
-/// The reader's side of a [`Plan`].
-struct Ahead<'p, 'a> {
-    plan: &'p Plan<'a>,
-    receivers: Vec<Receiver<Vec<Decoded>>>,
-    next_chunk: usize,
-    current: std::vec::IntoIter<Decoded>,
-    /// Where the next line starts, when decoding as lines are read.
-    inline_at: usize,
-}
-
-impl<'p, 'a> Ahead<'p, 'a> {
-    fn new(plan: &'p Plan<'a>, receivers: Vec<Receiver<Vec<Decoded>>>) -> Ahead<'p, 'a> {
-        Ahead {
-            plan,
-            receivers,
-            next_chunk: 0,
-            current: Vec::new().into_iter(),
-            inline_at: 0,
-        }
-    }
-
-    /// The next complete line. Only called for lines that exist.
-    fn next_line(&mut self) -> Decoded {
-        let bytes = self.plan.bytes;
-        if self.plan.chunks.is_empty() {
-            let at = self.inline_at;
-            let end = bytes[at..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(bytes.len(), |p| at + p);
-            self.inline_at = (end + 1).min(bytes.len());
-            return decode_line(&bytes[at..end]);
-        }
-        loop {
-            if let Some(d) = self.current.next() {
-                return d;
-            }
-            let i = self.next_chunk;
-            self.next_chunk += 1;
-            let (a, b) = self.plan.chunks[i];
-            // A helper that died leaves its chunk undecoded: decode it here.
-            let lines = self.receivers[i]
-                .recv()
-                .unwrap_or_else(|_| decode_lines(&bytes[a..b]));
-            *self
-                .plan
-                .consumed
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) += 1;
-            self.plan.moved.notify_all();
-            self.current = lines.into_iter();
-        }
-    }
-}
-
-impl Drop for Ahead<'_, '_> {
-    fn drop(&mut self) {
-        self.plan.stop.store(true, Ordering::Relaxed);
-        let _guard = self
-            .plan
-            .consumed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        self.plan.moved.notify_all();
     }
 }
 
@@ -563,11 +435,10 @@ mod tests {
         (r, seen)
     }
 
-    /// Long enough that helper threads decode it in many chunks.
-    const LONG: u64 = 5 * DECODE_CHUNK as u64 + 17;
+    const LONG: u64 = 5_017;
 
     #[test]
-    fn decoding_ahead_hands_every_record_over_in_order() {
+    fn every_record_is_handed_over_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let lines = chain(LONG);
         write(dir.path(), &lines, b"");
@@ -579,22 +450,12 @@ mod tests {
         assert_eq!(s.head, line_hash(lines.last().unwrap()));
         assert_eq!(s.last_event_kind.as_deref(), Some("note"));
         assert!(s.torn.is_none());
-        // The same answer with lines decoded as they are read.
-        let bytes = std::fs::read(dir.path().join(segment_name(1))).unwrap();
-        let (plan, rx) = Plan::new(&bytes, 1);
-        assert!(plan.chunks.is_empty());
-        let mut inline = Ahead::new(&plan, rx);
-        for line in &lines {
-            let d = inline.next_line();
-            assert_eq!(d.hash, line_hash(line));
-            assert!(d.record.is_ok());
-        }
     }
 
     #[test]
-    fn damage_deep_in_a_long_segment_is_found_at_its_line() {
+    fn damage_in_the_middle_is_found_at_its_line() {
         let dir = tempfile::tempdir().unwrap();
-        let at = 3 * DECODE_CHUNK as u64 + 5;
+        let at = 3_077;
         // An edited record: still JSON, so the next record's link breaks.
         let mut lines = chain(LONG);
         let edited = String::from_utf8(lines[at as usize - 1].clone())
@@ -626,7 +487,7 @@ mod tests {
     }
 
     #[test]
-    fn a_torn_tail_after_a_long_segment_is_cut_back() {
+    fn a_torn_tail_is_cut_back() {
         let dir = tempfile::tempdir().unwrap();
         let lines = chain(LONG);
         write(dir.path(), &lines, b"{\"seq\":");
