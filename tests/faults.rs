@@ -203,18 +203,7 @@ fn others_are_served(agent: &Agent) {
 
 /// Every record of every journal segment, in order.
 fn journal(env: &Env) -> Vec<Value> {
-    let mut segs: Vec<PathBuf> = std::fs::read_dir(env.journal_dir())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("segment-")
-        })
-        .collect();
-    segs.sort();
+    let segs = env.segments();
     segs.iter()
         .flat_map(|p| {
             std::fs::read_to_string(p)

@@ -587,18 +587,7 @@ fn segments_roll_and_archived_segments_still_verify_as_one_chain() {
     }
     drop(c);
     assert!(agent.stop().success());
-    let mut segs: Vec<PathBuf> = std::fs::read_dir(env.journal_dir())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("segment-")
-        })
-        .collect();
-    segs.sort();
+    let segs = env.segments();
     assert!(segs.len() >= 4, "only {} segments", segs.len());
     for s in &segs {
         assert!(

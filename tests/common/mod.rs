@@ -160,6 +160,23 @@ impl Env {
         self.tok().join("journal")
     }
 
+    /// The journal's segment files, in order.
+    pub fn segments(&self) -> Vec<PathBuf> {
+        let mut segs: Vec<PathBuf> = std::fs::read_dir(self.journal_dir())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("segment-")
+            })
+            .collect();
+        segs.sort();
+        segs
+    }
+
     pub fn softhsm_conf(&self) -> PathBuf {
         self.tok().join("softhsm2.conf")
     }
