@@ -33,7 +33,7 @@ pub fn recover(dir: &Path) -> Result<Option<Recovered>, String> {
     let stamp = super::record::now_ms();
     let quarantine = dir.join(format!("quarantine-{stamp}"));
     std::fs::create_dir(&quarantine).map_err(|e| format!("{}: {e}", quarantine.display()))?;
-    let bad = &damage.at.segment;
+    let bad: &std::path::Path = &damage.at.segment;
     let name = bad.file_name().ok_or("bad segment path")?.to_owned();
     // Copy the damaged tail of the segment aside, then cut the segment.
     let mut bytes = Vec::new();
@@ -61,7 +61,7 @@ pub fn recover(dir: &Path) -> Result<Option<Recovered>, String> {
             std::fs::rename(&path, &target).map_err(|e| format!("{}: {e}", path.display()))?;
             moved += 1;
         }
-        if &path == bad {
+        if path == bad {
             after = true;
         }
     }

@@ -15,6 +15,7 @@
 use std::collections::VecDeque;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 
 use super::record::{Event, GENESIS, Record, decode, line_hash};
@@ -51,7 +52,9 @@ pub fn list_segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
 /// Where a record sits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
-    pub segment: PathBuf,
+    /// Shared by every record of the segment (one allocation per segment,
+    /// not per record).
+    pub segment: Arc<Path>,
     /// 1-based line number in the segment.
     pub line: usize,
     /// Byte offset of the line's start.
@@ -141,6 +144,7 @@ pub fn scan(dir: &Path, visit: &mut dyn FnMut(&Record, &Location)) -> Result<Sum
         std::fs::File::open(path)?.read_to_end(&mut bytes)?;
         let bytes = &bytes[..];
         let is_last = n == last_index;
+        let shared_path: Arc<Path> = Arc::from(path.as_path());
         let complete_len = memchr::memrchr(b'\n', bytes).map_or(0, |p| p + 1);
         let good_len = std::thread::scope(|scope| -> Result<u64, ScanError> {
             let mut hashes = LineHashes::start(scope, &bytes[..complete_len]);
@@ -150,7 +154,7 @@ pub fn scan(dir: &Path, visit: &mut dyn FnMut(&Record, &Location)) -> Result<Sum
             while offset < bytes.len() {
                 line_no += 1;
                 let at = Location {
-                    segment: path.clone(),
+                    segment: shared_path.clone(),
                     line: line_no,
                     offset: offset as u64,
                 };
