@@ -1,47 +1,68 @@
 #!/usr/bin/env bash
-# Install the Debian packages tradeward's scripts and tests need, if missing:
-# SoftHSM2 (the development token), OpenSC (pkcs11-tool, used by the
-# interoperability tests), Python's venv module (the quickstart verifies
-# signatures with PyPI libraries in a virtual environment), libfaketime,
-# systemd-analyze and setpriv (tests), and for the virtual PIV card
-# (scripts/virtual-piv.sh): pcscd, vsmartcard's vpcd driver, libpcsclite and
-# libclang (building the card and its yubikey-crate smoke test).
-# Runs apt-get only when something is missing; uses sudo when not root.
+# Install the Debian packages tradeward needs, from the one list in
+# scripts/debian-packages.txt.
+#
+#   scripts/install-deps.sh                 every stage: build, run and test
+#   scripts/install-deps.sh build,run       only what building and running need
+#   scripts/install-deps.sh --list [STAGES] print the package names and exit
+#
+# Runs apt-get only when a package is missing (dpkg's own record decides);
+# uses sudo when not root. On a system without dpkg it names what to install
+# and stops.
 set -euo pipefail
+cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
+
+list_only=0
+if [ "${1:-}" = "--list" ]; then
+    list_only=1
+    shift
+fi
+stages="${1:-build,run,test}"
+
+wanted=()
+while read -r pkg pkg_stages _rest; do
+    case "$pkg" in '' | '#'* | -) continue ;; esac
+    IFS=, read -r -a need <<<"$pkg_stages"
+    for s in "${need[@]}"; do
+        if [[ ",$stages," == *",$s,"* ]]; then
+            wanted+=("$pkg")
+            break
+        fi
+    done
+done <scripts/debian-packages.txt
+
+if [ "$list_only" -eq 1 ]; then
+    printf '%s\n' "${wanted[@]}"
+    exit 0
+fi
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+    echo "not a Debian-like system: install the equivalents of: ${wanted[*]}" >&2
+    exit 1
+fi
 
 missing=()
-[ -e /usr/lib/softhsm/libsofthsm2.so ] || missing+=(softhsm2)
-command -v pkcs11-tool >/dev/null 2>&1 || missing+=(opensc)
-command -v python3 >/dev/null 2>&1 || missing+=(python3)
-# libfaketime: the clock-step test moves the agent's system clock with it.
-compgen -G "/usr/lib/*/faketime/libfaketime.so.1" >/dev/null || missing+=(faketime)
-# systemd-analyze checks the shipped unit; setpriv runs clients as other uids.
-command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
-command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
-# The virtual PIV card: pcscd runs vpcd; the yubikey crate links libpcsclite
-# (found through pkg-config); littlefs2-sys runs bindgen, which needs libclang.
-command -v pcscd >/dev/null 2>&1 || missing+=(pcscd)
-compgen -G "/usr/lib/pcsc/drivers/serial/libifdvpcd.so*" >/dev/null || missing+=(vsmartcard-vpcd)
-[ -e /usr/include/PCSC/winscard.h ] || missing+=(libpcsclite-dev)
-command -v pkg-config >/dev/null 2>&1 || missing+=(pkgconf)
-# libclang itself (libclang.so, or a versioned libclang-N.so), not
-# libclang-cpp, which some base images carry without it.
-compgen -G "/usr/lib/llvm-*/lib/libclang.so*" >/dev/null \
-    || compgen -G "/usr/lib/*/libclang-[0-9]*.so*" >/dev/null \
-    || missing+=(libclang-dev)
-if [ "${1:-}" = "--with-venv" ] && command -v python3 >/dev/null 2>&1; then
-    probe=$(mktemp -d)
-    python3 -m venv "$probe/v" >/dev/null 2>&1 || missing+=(python3-venv)
-    rm -rf "$probe"
-fi
+for pkg in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-SUDO=""
+SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { echo "need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-    SUDO="sudo"
+    command -v sudo >/dev/null 2>&1 || {
+        echo "need root or sudo to install: ${missing[*]} (apt-get install ${missing[*]})" >&2
+        exit 1
+    }
+    SUDO=(sudo)
 fi
-echo "installing: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+echo "installing with apt-get: ${missing[*]}"
+log=$(mktemp)
+if ! { "${SUDO[@]}" apt-get update -qq &&
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+    tail -n 25 "$log" >&2
+    rm -f "$log"
+    echo "apt-get failed" >&2
+    exit 1
+fi
+rm -f "$log"

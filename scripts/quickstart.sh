@@ -4,8 +4,9 @@
 #   scripts/quickstart.sh            (from any directory; safe to run again)
 #
 # What it does, in order:
-#   1. installs what is missing (softhsm2, opensc, python3-venv) with apt-get,
-#      as root or through sudo; nothing is installed if all is present;
+#   1. installs what building and running need (scripts/debian-packages.txt:
+#      softhsm2, opensc, libpcsclite-dev, ...) with apt-get, as root or
+#      through sudo; nothing is installed if all is present;
 #   2. builds the release binary;
 #   3. creates a development token under softhsm/dev (git-ignored), replacing
 #      any earlier one, with one key of each type generated inside the token
@@ -84,9 +85,10 @@ command -v python3 >/dev/null || die "python3 not found"
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 9))' ||
     die "Python 3.9 or newer is needed (found $(python3 --version 2>&1))"
 
-pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+verifier_venv_ready() {
+    [[ -x $VENV/bin/python ]] && "$VENV/bin/python" -c 'import cryptography, eth_account' 2>/dev/null
+}
 softhsm_present() {
-    pkg_installed softhsm2 && return 0
     command -v softhsm2-util >/dev/null || return 1
     local lib
     for lib in /usr/lib/softhsm/libsofthsm2.so /usr/lib/*-linux-gnu/softhsm/libsofthsm2.so \
@@ -95,44 +97,14 @@ softhsm_present() {
     done
     return 1
 }
-verifier_venv_ready() {
-    [[ -x $VENV/bin/python ]] && "$VENV/bin/python" -c 'import cryptography, eth_account' 2>/dev/null
-}
-venv_works() {
-    # A reusable venv from an earlier run is as good as a working `venv`
-    # module; otherwise Debian's python3 needs ensurepip from python3-venv.
-    verifier_venv_ready && return 0
-    python3 -c 'import ensurepip, venv' 2>/dev/null
-}
 
-missing=()
-softhsm_present || missing+=(softhsm2)
-pkg_installed opensc || command -v pkcs11-tool >/dev/null || missing+=(opensc)
-venv_works || missing+=(python3-venv)
-
-if ((${#missing[@]})); then
-    if [[ $(id -u) -eq 0 ]]; then
-        SUDO=()
-    elif command -v sudo >/dev/null; then
-        SUDO=(sudo)
-    else
-        die "missing packages: ${missing[*]}; install them as root (apt-get install ${missing[*]}) and run again"
-    fi
-    command -v apt-get >/dev/null ||
-        die "missing packages: ${missing[*]}, and this is not a Debian-like system; install them by hand"
-    say "Installing ${missing[*]} with apt-get"
-    mkdir -p "$OUT"
-    if ! { "${SUDO[@]}" apt-get update -qq &&
-        "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
-            apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$OUT/apt.log" 2>&1; then
-        show_log "$OUT/apt.log"
-        die "apt-get failed"
-    fi
-    softhsm_present || die "softhsm2 is still missing after installing it"
-    venv_works || die "\`python3 -m venv\` still does not work for $(command -v python3); install its venv support"
-else
-    say "All system packages present (softhsm2, opensc, python venv)"
-fi
+# The packages building and running need, from the project's one list
+# (scripts/debian-packages.txt; the test suite and CI install from it too).
+say "Installing what is missing of: $(bash scripts/install-deps.sh --list build,run | tr '\n' ' ')"
+bash scripts/install-deps.sh build,run || die "installing system packages failed"
+softhsm_present || die "softhsm2 is missing after installing it"
+python3 -c 'import ensurepip, venv' 2>/dev/null ||
+    die "\`python3 -m venv\` does not work for $(command -v python3); install its venv support"
 mkdir -p "$OUT"
 lap "prerequisites"
 

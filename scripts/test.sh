@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-bash scripts/install-deps.sh --with-venv
+bash scripts/install-deps.sh build,run,test
 
 # The venue's official SDK, for checking Hyperliquid signatures with code we
 # did not write (tests/sdk/hl_recover.py). Pinned; installed once.
