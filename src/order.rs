@@ -24,27 +24,120 @@ pub enum OrderRef {
     Cloid(String),
 }
 
+/// A fee an order pays beyond the venue's own, to someone the bot names
+/// (a Hyperliquid builder's fee). Policy allows it only for a listed payee
+/// and up to a listed rate.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Fee {
+    /// What kind of fee, as the venue calls it (e.g. "builder").
+    pub kind: String,
+    /// Who receives it (an address).
+    pub payee: String,
+    /// As a fraction of the order's notional (0.0001 = 1 basis point).
+    pub rate: Decimal,
+}
+
 /// A new order (or the new version of a modified one).
+///
+/// Every price at which the order can execute is here, so that policy can
+/// band each of them and take the notional at the worst: the limit price,
+/// the trigger price of a conditional order, and for an order that executes
+/// at market with no price of its own, the worst price policy assumed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewOrder {
     /// The venue's symbol (e.g. "BTC", "ETH", "PURR/USDC").
     pub symbol: String,
     pub side: Side,
-    /// Size in base units, > 0.
-    pub size: Decimal,
-    /// Limit price (for a trigger order, the trigger price), > 0.
-    pub price: Decimal,
+    /// Size in base units, > 0; `None` for an order sized in quote units
+    /// (`quote_size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<Decimal>,
+    /// The quote amount to spend or receive (Binance `quoteOrderQty`), which
+    /// is then the order's notional; `None` for an order sized in base units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote_size: Option<Decimal>,
+    /// Limit price, > 0; `None` for an order that executes at market (a
+    /// MARKET order, or a conditional order that becomes one).
+    pub price: Option<Decimal>,
+    /// The trigger (stop) price of a conditional order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_price: Option<Decimal>,
+    /// For an order with neither a limit nor a trigger price: the worst
+    /// price policy assumed at the decision (reference × (1 + the symbol's
+    /// `max_slippage`)). Policy sets it before judging; it is journaled
+    /// with the decision, so a replay counts the same notional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_price: Option<Decimal>,
     pub reduce_only: bool,
-    /// Executes against the book at once (IOC or a market trigger): policy
-    /// may hold it to a tighter price band.
+    /// Executes against the book at once (IOC, a market order or a market
+    /// trigger): policy may hold it to a tighter price band.
     pub aggressive: bool,
     pub client_id: Option<String>,
+    /// Fees beyond the venue's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fees: Vec<Fee>,
 }
 
 impl NewOrder {
-    /// Price × size, the order's notional in quote units.
-    pub fn notional(&self) -> Decimal {
-        self.price * self.size
+    /// A limit order sized in base units, with no trigger and no fees (the
+    /// common case; venues set the other fields on the value it returns).
+    pub fn limit(symbol: &str, side: Side, size: Decimal, price: Decimal) -> NewOrder {
+        NewOrder {
+            symbol: symbol.to_string(),
+            side,
+            size: Some(size),
+            quote_size: None,
+            price: Some(price),
+            trigger_price: None,
+            market_price: None,
+            reduce_only: false,
+            aggressive: false,
+            client_id: None,
+            fees: Vec::new(),
+        }
+    }
+
+    /// Executes at market with no price of its own: policy must assume one.
+    pub fn is_market(&self) -> bool {
+        self.price.is_none() && self.trigger_price.is_none()
+    }
+
+    /// Every price at which the order can execute, as the request states
+    /// them (limit, trigger) or policy assumed them (market).
+    pub fn execution_prices(&self) -> impl Iterator<Item = Decimal> + '_ {
+        self.price
+            .into_iter()
+            .chain(self.trigger_price)
+            .chain(self.market_price.filter(|_| self.is_market()))
+    }
+
+    /// The highest execution price: the one the notional is taken at.
+    pub fn worst_price(&self) -> Option<Decimal> {
+        self.execution_prices().max()
+    }
+
+    /// The order's notional in quote units: the quote size if it has one,
+    /// otherwise size × the highest execution price. `None` when a figure
+    /// is missing (a market order policy has not priced) or overflows.
+    pub fn notional(&self) -> Option<Decimal> {
+        match (self.quote_size, self.size) {
+            (Some(q), _) => Some(q),
+            (None, Some(size)) => self.worst_price()?.checked_mul(size),
+            (None, None) => None,
+        }
+    }
+
+    /// The size in base units, or for an order sized in quote, the most it
+    /// can buy or sell: the quote size at the lowest execution price.
+    pub fn base_size(&self) -> Option<Decimal> {
+        match (self.size, self.quote_size) {
+            (Some(s), _) => Some(s),
+            (None, Some(q)) => {
+                let low = self.execution_prices().min()?;
+                (low > Decimal::ZERO).then(|| q.checked_div(low)).flatten()
+            }
+            (None, None) => None,
+        }
     }
 }
 

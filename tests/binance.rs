@@ -394,7 +394,8 @@ fn strict_parsing_denies_with_a_reason_naming_the_field() {
         (with("price", json!(0.1)), "price"),
         (with("quantity", json!(true)), "quantity"),
         (with("side", json!("buy")), "side"),
-        (with("type", json!("MARKET")), "type"),
+        (with("type", json!("MARKET")), "timeInForce"),
+        (with("recvWindow", json!("5000.0001")), "recvWindow"),
         (with("recvWindow", json!(60000)), "recvWindow"),
         (
             json!(

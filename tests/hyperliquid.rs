@@ -32,10 +32,11 @@ fn setup() -> Env {
     setup_with(PERMISSIVE)
 }
 
-/// Every symbol, leverage up to 50. The rules themselves are exercised in
-/// `policy_limits_hold_across_a_restart`.
-const PERMISSIVE: &str =
-    "[policy.key_defaults]\nmax_leverage = 50\n[policy.key_defaults.symbols.\"*\"]\n";
+/// Every symbol, leverage up to 50, the test vectors' builder at up to
+/// 1 bp on the mainnet key. The rules themselves are exercised in
+/// `policy_limits_hold_across_a_restart` and `builder_fees_need_an_allowance`.
+const PERMISSIVE: &str = "[policy.key_defaults]\nmax_leverage = 50\n[policy.key_defaults.symbols.\"*\"]\n\
+     [[policy.keys.main.fees]]\nkind = \"builder\"\npayee = \"0x8C967E73E7B15087C42A10D344CFF4C96D877F1D\"\nmax_rate = \"0.0001\"\n";
 
 fn setup_with(policy: &str) -> Env {
     let env = Env::new();
@@ -450,4 +451,32 @@ fn price_updates_and_order_reports_refuse_garbage() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn builder_fees_need_an_allowance() {
+    let v = vectors()
+        .into_iter()
+        .find(|v| v["name"] == "order_builder_fee")
+        .unwrap();
+    // The vector pays its builder f = 10 (1 bp). Without an allowance, and
+    // with one capped below it, nothing is signed and the denial says why.
+    let base = "[policy.key_defaults]\n[policy.key_defaults.symbols.\"*\"]\n";
+    let payee = "0x8c967e73e7b15087c42a10d344cff4c96d877f1d";
+    for (extra, rule) in [
+        (String::new(), "fee_not_allowed"),
+        (
+            format!(
+                "[[policy.keys.main.fees]]\nkind = \"builder\"\npayee = \"{payee}\"\nmax_rate = \"0.00009\"\n"
+            ),
+            "fee_rate",
+        ),
+    ] {
+        let env = setup_with(&format!("{base}{extra}"));
+        let agent = env.start_agent();
+        let mut c = agent.client();
+        let e = sign(&mut c, &v, None).unwrap_err();
+        assert_eq!(e.code(), Some("policy_denied"), "{e}");
+        assert!(e.to_string().contains(rule), "{e}");
+    }
 }

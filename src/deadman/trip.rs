@@ -367,7 +367,7 @@ async fn sign_rest(
         "path": parsed.path,
         "symbol": symbol,
         "timestamp": timestamp,
-        "recv_window_ms": parsed.recv_window_ms,
+        "recv_window_ms": crate::venue::binance::recv_window_json(parsed.recv_window_ms),
         "signature": signature,
         "signed_query": binance::signed_query(&query, &signature),
         "decision": recorded.seq,

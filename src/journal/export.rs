@@ -866,7 +866,7 @@ impl Aggregate {
         if !d.allow {
             return;
         }
-        let n = o.price.checked_mul(o.size);
+        let n = o.notional();
         let t = &mut self.notional;
         let a = t.by_symbol.entry(o.symbol.clone()).or_default().add(n);
         let b = nested(&mut t.by_identity, &d.identity, key, &o.symbol).add(n);
@@ -969,7 +969,9 @@ impl Aggregate {
                     .sign_failures += 1;
             }
             // Counted by kind above; the per-order detail is in the journal.
-            Event::OrderClosed { .. } | Event::PositionReported { .. } => {}
+            Event::OrderClosed { .. }
+            | Event::PositionReported { .. }
+            | Event::PriceRefused { .. } => {}
             Event::Heartbeat { identity, .. } => {
                 self.heartbeats.total += 1;
                 *self
@@ -1864,15 +1866,7 @@ mod tests {
     }
 
     fn new_order(symbol: &str, size: Decimal, price: Decimal) -> NewOrder {
-        NewOrder {
-            symbol: symbol.into(),
-            side: crate::order::Side::Buy,
-            size,
-            price,
-            reduce_only: false,
-            aggressive: false,
-            client_id: None,
-        }
+        NewOrder::limit(symbol, crate::order::Side::Buy, size, price)
     }
 
     fn cancel(symbol: &str) -> Intent {

@@ -159,6 +159,16 @@ pub enum Event {
         symbol: String,
         size: rust_decimal::Decimal,
     },
+    /// A price-feed identity's update refused by a sanity check (a move
+    /// too large, the feed's rate limit): the reference did not change.
+    PriceRefused {
+        identity: String,
+        symbol: String,
+        price: rust_decimal::Decimal,
+        /// The rule's code (`price_move`, `feed_rate`).
+        rule: String,
+        reason: String,
+    },
     /// Something the journal itself did (torn-tail repair, recovery).
     Note { message: String },
 }
@@ -187,6 +197,7 @@ impl Event {
             Event::KeyRolledBack { .. } => "key_rolled_back",
             Event::KeyZeroized { .. } => "key_zeroized",
             Event::PositionReported { .. } => "position_reported",
+            Event::PriceRefused { .. } => "price_refused",
             Event::Note { .. } => "note",
         }
     }

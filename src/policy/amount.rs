@@ -45,11 +45,6 @@ pub fn to_decimal(u: i128) -> Decimal {
         .unwrap_or(if u < 0 { Decimal::MIN } else { Decimal::MAX })
 }
 
-/// price × size in units, rounded up; `None` on overflow or negative input.
-pub fn notional_units(price: Decimal, size: Decimal) -> Option<i128> {
-    units_ceil(price.checked_mul(size)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,8 +74,5 @@ mod tests {
         assert_eq!(to_decimal(1_250_000_000), d("12.5"));
         assert_eq!(to_decimal(1), d("0.00000001"));
         assert_eq!(to_decimal(i128::MAX), Decimal::MAX);
-        assert_eq!(notional_units(d("2.5"), d("4")), Some(1_000_000_000));
-        assert_eq!(notional_units(Decimal::MAX, d("2")), None);
-        assert_eq!(notional_units(d("1000000000000000"), d("10000")), None);
     }
 }

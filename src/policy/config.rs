@@ -13,6 +13,9 @@
 //! [policy.keys.ALIAS.symbols.SYMBOL]
 //! [[policy.keys.ALIAS.transfers]] # an allowed transfer destination
 //! [[policy.keys.ALIAS.approvals]] # an allowed grantee
+//! [[policy.keys.ALIAS.fees]]      # an allowed fee payee (e.g. a builder) and its largest rate
+//! [policy.price_feeds]            # sanity checks on reference prices (all symbols)
+//! [policy.price_feeds.symbols.SYMBOL]
 //! [policy.shadow]                 # a second policy, same layout, judged but never enforced
 //! ```
 
@@ -32,6 +35,11 @@ pub const MAX_SPAN_MS: u64 = 30 * 24 * 3_600_000;
 
 /// Default open-order TTL: 24 hours.
 pub const DEFAULT_OPEN_ORDER_TTL_MS: u64 = 24 * 3_600_000;
+
+/// Default most orders (new or modified) in one request, for keys that set
+/// no `max_orders_per_request`: enough for a market maker's quote refresh,
+/// far below what a hostile batch would send.
+pub const DEFAULT_MAX_ORDERS_PER_REQUEST: u32 = 50;
 
 /// Default maximum age of a reference price: 10 seconds.
 pub const DEFAULT_PRICE_MAX_AGE_MS: u64 = 10_000;
@@ -57,6 +65,9 @@ pub struct PolicyConfig {
     /// Per key, by the key's alias in `[keys]`.
     #[serde(default)]
     pub keys: BTreeMap<String, KeyLimits>,
+    /// Sanity checks on reference prices from price-feed identities.
+    #[serde(default)]
+    pub price_feeds: crate::policy::feeds::FeedsConfig,
     /// A second policy with the same layout, judged against the same
     /// requests but never enforced (shadow mode). It may not have a shadow
     /// of its own.
@@ -133,6 +144,10 @@ pub struct KeyLimits {
     /// Deny opening orders without a client order id (without one, a bot
     /// cannot report the order closed and it stays counted until its TTL).
     pub require_client_id: Option<bool>,
+    /// Most orders (new or modified) in one request; default
+    /// `DEFAULT_MAX_ORDERS_PER_REQUEST`. Each key serves one venue, so this
+    /// is also the per-venue setting.
+    pub max_orders_per_request: Option<u32>,
     /// The symbol allowlist: orders, leverage and margin changes on a symbol
     /// not listed here (and with no `"*"` entry) are denied.
     pub symbols: Option<BTreeMap<String, SymbolLimits>>,
@@ -142,6 +157,10 @@ pub struct KeyLimits {
     /// Allowed grantees. Only in `[policy.keys.ALIAS]`.
     #[serde(default)]
     pub approvals: Vec<ApprovalAllowance>,
+    /// Allowed fee payees (e.g. Hyperliquid builders). An order that pays a
+    /// fee to anyone not listed is denied. Only in `[policy.keys.ALIAS]`.
+    #[serde(default)]
+    pub fees: Vec<FeeAllowance>,
 }
 
 /// `[policy.keys.ALIAS.symbols.SYMBOL]`: listing a symbol allows it.
@@ -165,6 +184,11 @@ pub struct SymbolLimits {
     /// The price-feed symbol to take the reference price from (default: the
     /// symbol itself), e.g. "BTC" for a venue symbol "BTCUSDT".
     pub reference: Option<String>,
+    /// Allows market orders (no price of their own) on this symbol: policy
+    /// judges them at reference × (1 + max_slippage) for notional and at
+    /// reference × (1 ± max_slippage) against the band. Unset: market
+    /// orders are denied.
+    pub max_slippage: Option<Decimal>,
 }
 
 /// `[[policy.keys.ALIAS.transfers]]`: one allowed destination and asset.
@@ -183,6 +207,19 @@ pub struct TransferAllowance {
     /// Transfer kinds allowed (e.g. "withdraw3", "usd_send"); empty: any.
     #[serde(default)]
     pub kinds: Vec<String>,
+}
+
+/// `[[policy.keys.ALIAS.fees]]`: one allowed fee payee.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeeAllowance {
+    /// The fee's kind as the venue names it (e.g. "builder").
+    pub kind: String,
+    /// Who receives it; compared like a transfer destination.
+    pub payee: String,
+    /// Largest rate, as a fraction of the order's notional
+    /// (0.0001 = 1 basis point).
+    pub max_rate: Decimal,
 }
 
 /// `[[policy.keys.ALIAS.approvals]]`: one allowed grantee.
@@ -219,11 +256,15 @@ impl PolicyConfig {
         }
         let defaults = format!("{at}.key_defaults");
         self.key_defaults.validate(&defaults)?;
-        if !self.key_defaults.transfers.is_empty() || !self.key_defaults.approvals.is_empty() {
+        if !self.key_defaults.transfers.is_empty()
+            || !self.key_defaults.approvals.is_empty()
+            || !self.key_defaults.fees.is_empty()
+        {
             return Err(format!(
-                "{defaults}: transfers and approvals name destinations for one key and belong in [{at}.keys.ALIAS]"
+                "{defaults}: transfers, approvals and fees name destinations for one key and belong in [{at}.keys.ALIAS]"
             ));
         }
+        self.price_feeds.validate(&format!("{at}.price_feeds"))?;
         for (alias, limits) in &self.keys {
             limits.validate(&format!("{at}.keys.{alias}"))?;
         }
@@ -393,6 +434,7 @@ impl KeyLimits {
             check_band(&at, "price_band", &s.price_band)?;
             check_band(&at, "aggressive_price_band", &s.aggressive_price_band)?;
             check_span(&at, "price_max_age_ms", s.price_max_age_ms)?;
+            check_band(&at, "max_slippage", &s.max_slippage)?;
             if let Some(r) = &s.reference {
                 check_name(&at, "reference", r)?;
             }
@@ -413,6 +455,24 @@ impl KeyLimits {
                 return Err(format!(
                     "{at}: destination {:?} with asset {:?} is listed twice",
                     t.destination, t.asset
+                ));
+            }
+        }
+        if self.max_orders_per_request == Some(0) {
+            return Err(format!("{at}.max_orders_per_request must be at least 1"));
+        }
+        for (i, f) in self.fees.iter().enumerate() {
+            let at = format!("{at}.fees[{i}]");
+            check_name(&at, "kind", &f.kind)?;
+            check_name(&at, "payee", &f.payee)?;
+            check_band(&at, "max_rate", &Some(f.max_rate))?;
+            if self.fees[..i]
+                .iter()
+                .any(|o| o.kind == f.kind && same_address(&o.payee, &f.payee))
+            {
+                return Err(format!(
+                    "{at}: {} payee {:?} is listed twice",
+                    f.kind, f.payee
                 ));
             }
         }

@@ -22,11 +22,13 @@
 use rust_decimal::Decimal;
 
 use super::Request;
+use super::feeds::FeedError;
 use super::halts::{Halt, HaltScope};
+use super::prices::RefPrice;
 use super::rules::Policy;
 use super::state::PolicyState;
 use super::verdict::Verdict;
-use crate::order::OrderRef;
+use crate::order::{Intent, OrderRef};
 
 /// The enforced verdict and, with a shadow policy, the shadow's.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,18 +132,30 @@ impl Engine {
         self.state.resume(scope)
     }
 
-    /// Set a reference price in both states.
+    /// Take a price update from `feed` in both states (each under its own
+    /// policy's feed checks); the enforced state's answer counts.
     pub fn update_price(
         &mut self,
+        feed: &str,
         symbol: &str,
         price: Decimal,
         now_ms: u64,
-    ) -> Result<(), String> {
-        self.state.update_price(symbol, price, now_ms)?;
-        if let Some(s) = self.shadow_state.as_mut() {
-            s.update_price(symbol, price, now_ms)?;
+    ) -> Result<Option<RefPrice>, FeedError> {
+        if let (Some(p), Some(s)) = (self.policy.shadow(), self.shadow_state.as_mut()) {
+            // The shadow keeps its own view; its refusals are its own.
+            let _ = s.update_price(p, feed, symbol, price, now_ms);
         }
-        Ok(())
+        self.state
+            .update_price(&self.policy, feed, symbol, price, now_ms)
+    }
+
+    /// Give every market order in `intents` the worst price the policy
+    /// assumes for it (see `Policy::price_market_orders`), before `decide`.
+    /// The priced intents are what gets journaled, so a replay counts the
+    /// same notional.
+    pub fn price_market_orders(&self, key: &str, intents: &mut [Intent], now_ms: u64) {
+        self.policy
+            .price_market_orders(&self.state, key, intents, now_ms);
     }
 
     /// Stop counting an order as open, in both states; returns how many
@@ -182,15 +196,12 @@ mod tests {
     use crate::policy::{PolicyConfig, Rule, Scope};
 
     fn eth(price: u32) -> Intent {
-        Intent::Place(NewOrder {
-            symbol: "ETH".into(),
-            side: Side::Sell,
-            size: Decimal::ONE,
-            price: price.into(),
-            reduce_only: false,
-            aggressive: false,
-            client_id: None,
-        })
+        Intent::Place(NewOrder::limit(
+            "ETH",
+            Side::Sell,
+            Decimal::ONE,
+            price.into(),
+        ))
     }
 
     fn req(intents: &[Intent], now: u64) -> Request<'_> {

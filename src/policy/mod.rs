@@ -24,6 +24,8 @@ mod breaker;
 mod bucket;
 mod config;
 mod engine;
+mod execution;
+mod feeds;
 mod halts;
 mod open_orders;
 mod prices;
@@ -36,11 +38,13 @@ mod window;
 mod props;
 
 pub use config::{
-    ANY_SYMBOL, ApprovalAllowance, BreakerConfig, DEFAULT_OPEN_ORDER_TTL_MS,
-    DEFAULT_PRICE_MAX_AGE_MS, IdentityLimits, KeyLimits, MAX_LIMIT, MAX_SPAN_MS, PolicyConfig,
-    RateConfig, SymbolLimits, TransferAllowance, same_address,
+    ANY_SYMBOL, ApprovalAllowance, BreakerConfig, DEFAULT_MAX_ORDERS_PER_REQUEST,
+    DEFAULT_OPEN_ORDER_TTL_MS, DEFAULT_PRICE_MAX_AGE_MS, FeeAllowance, IdentityLimits, KeyLimits,
+    MAX_LIMIT, MAX_SPAN_MS, PolicyConfig, RateConfig, SymbolLimits, TransferAllowance,
+    same_address,
 };
 pub use engine::{Engine, Outcome};
+pub use feeds::{FeedError, FeedLimits, FeedsConfig};
 pub use halts::{Halt, HaltScope, Halts};
 pub use open_orders::OpenOrder;
 pub use prices::RefPrice;

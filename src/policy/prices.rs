@@ -1,55 +1,18 @@
 //! Reference prices and the price band.
 //!
-//! Prices are set by an identity with the price-feed role (the caller checks
-//! the role) and keyed by symbol. A price carries the time it was set; one
-//! older than the configured maximum age is stale, and a stale or missing
-//! price denies every order whose symbol has a band configured.
-
-use std::collections::BTreeMap;
+//! Prices are set by identities with the price-feed role (the caller checks
+//! the role; `feeds` applies the sanity checks) and keyed by symbol. A price
+//! carries the time it was set; one older than the configured maximum age is
+//! stale, and a stale or missing price denies every order that needs it.
 
 use rust_decimal::Decimal;
 
-use super::config::MAX_LIMIT;
 use crate::order::Side;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RefPrice {
     pub price: Decimal,
     pub at_ms: u64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PriceBook {
-    prices: BTreeMap<String, RefPrice>,
-}
-
-impl PriceBook {
-    /// Set `symbol`'s reference price as of `at_ms`. An update older than
-    /// the price already held is ignored (feeds and replays may arrive out
-    /// of order; the newest price wins).
-    pub fn update(&mut self, symbol: &str, price: Decimal, at_ms: u64) -> Result<(), String> {
-        if symbol.is_empty() {
-            return Err("a reference price needs a symbol".into());
-        }
-        if price <= Decimal::ZERO || price > MAX_LIMIT {
-            return Err(format!(
-                "reference price for {symbol:?} must be above 0 and at most {MAX_LIMIT} (got {price})"
-            ));
-        }
-        match self.prices.get_mut(symbol) {
-            Some(p) if p.at_ms > at_ms => {}
-            Some(p) => *p = RefPrice { price, at_ms },
-            None => {
-                self.prices
-                    .insert(symbol.to_string(), RefPrice { price, at_ms });
-            }
-        }
-        Ok(())
-    }
-
-    pub fn get(&self, symbol: &str) -> Option<RefPrice> {
-        self.prices.get(symbol).copied()
-    }
 }
 
 /// The worst price the band allows: ref × (1 + band) for a buy, ref × (1 −
@@ -104,26 +67,5 @@ mod tests {
                 "{side:?} {price} vs {r} ± {band}"
             );
         }
-    }
-
-    #[test]
-    fn updates() {
-        let mut p = PriceBook::default();
-        p.update("BTC", d("100"), 1000).unwrap();
-        p.update("BTC", d("90"), 500).unwrap(); // older: ignored
-        assert_eq!(
-            p.get("BTC"),
-            Some(RefPrice {
-                price: d("100"),
-                at_ms: 1000
-            })
-        );
-        p.update("BTC", d("101"), 1000).unwrap(); // same time: replaces
-        assert_eq!(p.get("BTC").unwrap().price, d("101"));
-        assert!(p.update("BTC", d("0"), 2000).is_err());
-        assert!(p.update("BTC", d("-1"), 2000).is_err());
-        assert!(p.update("BTC", d("1000000000000001"), 2000).is_err());
-        assert!(p.update("", d("1"), 2000).is_err());
-        assert_eq!(p.get("ETH"), None);
     }
 }

@@ -226,13 +226,15 @@ fn random_batch(rng: &mut Rng) -> Vec<Intent> {
                 };
             }
             let o = NewOrder {
-                symbol: rng.pick(&["ETH", "BTC"]).to_string(),
-                side: *rng.pick(&[Side::Buy, Side::Sell]),
-                size: Decimal::new(rng.range(1, 300) as i64, 2),
-                price: Decimal::new(rng.range(100, 60_000) as i64, 2),
                 reduce_only: rng.chance(15),
                 aggressive: rng.chance(30),
                 client_id: (!rng.chance(20)).then(|| format!("c{}", rng.range(0, 15))),
+                ..NewOrder::limit(
+                    rng.pick::<&str>(&["ETH", "BTC"]),
+                    *rng.pick(&[Side::Buy, Side::Sell]),
+                    Decimal::new(rng.range(1, 300) as i64, 2),
+                    Decimal::new(rng.range(100, 60_000) as i64, 2),
+                )
             };
             if rng.chance(15) {
                 Intent::Modify {
@@ -332,7 +334,7 @@ fn run(text: &str, id_caps: Caps, key_caps: Caps, seed: u64, steps: usize) {
                 identity,
                 key,
                 cid: o.client_id.clone(),
-                notional: o.price * o.size,
+                notional: o.notional().expect("an allowed order has a notional"),
                 at_ms: now,
                 closed: false,
             });
@@ -453,15 +455,12 @@ fn a_batch_is_all_or_nothing() {
     let policy = Policy::from_config(PolicyConfig::parse(ALL).unwrap()).unwrap();
     let mut engine = Engine::new(policy);
     let one = |price: i64| {
-        Intent::Place(NewOrder {
-            symbol: "ETH".into(),
-            side: Side::Buy,
-            size: Decimal::ONE,
-            price: Decimal::new(price, 0),
-            reduce_only: false,
-            aggressive: false,
-            client_id: None,
-        })
+        Intent::Place(NewOrder::limit(
+            "ETH",
+            Side::Buy,
+            Decimal::ONE,
+            Decimal::new(price, 0),
+        ))
     };
     let mut rng = Rng(99);
     for round in 0..200u64 {
@@ -472,7 +471,7 @@ fn a_batch_is_all_or_nothing() {
         let total: i64 = intents
             .iter()
             .map(|i| match i {
-                Intent::Place(o) => o.price.mantissa() as i64,
+                Intent::Place(o) => o.price.map_or(0, |p| p.mantissa() as i64),
                 _ => 0,
             })
             .sum();

@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
-use super::amount::{MAX_UNITS, notional_units, to_decimal, units_ceil, units_floor};
+use super::amount::{MAX_UNITS, to_decimal, units_ceil, units_floor};
 use super::config::{
-    ANY_SYMBOL, ApprovalAllowance, BreakerConfig, DEFAULT_OPEN_ORDER_TTL_MS,
-    DEFAULT_PRICE_MAX_AGE_MS, IdentityLimits, KeyLimits, PolicyConfig, RateConfig, SymbolLimits,
-    TransferAllowance, address_key, refill_ms, same_address,
+    ANY_SYMBOL, ApprovalAllowance, BreakerConfig, DEFAULT_MAX_ORDERS_PER_REQUEST,
+    DEFAULT_OPEN_ORDER_TTL_MS, DEFAULT_PRICE_MAX_AGE_MS, FeeAllowance, IdentityLimits, KeyLimits,
+    PolicyConfig, RateConfig, SymbolLimits, TransferAllowance, address_key, refill_ms,
+    same_address,
 };
 use super::halts::HaltScope;
-use super::prices::{band_edge, within_band};
 use super::state::{Flow, PolicyState};
 use super::verdict::{Denial, Rule, Scope, Verdict};
 use super::{DAY_MS, Request, WINDOWS};
@@ -79,13 +79,15 @@ pub(crate) struct KeyRules {
     pub price_max_age_ms: u64,
     pub open_order_ttl_ms: u64,
     pub require_client_id: bool,
+    pub max_orders_per_request: u32,
     pub symbols: BTreeMap<String, SymbolLimits>,
     pub transfers: Vec<TransferAllowance>,
     pub approvals: Vec<ApprovalAllowance>,
+    pub fees: Vec<FeeAllowance>,
 }
 
 impl KeyRules {
-    fn symbol(&self, symbol: &str) -> Option<&SymbolLimits> {
+    pub(crate) fn symbol(&self, symbol: &str) -> Option<&SymbolLimits> {
         self.symbols
             .get(symbol)
             .or_else(|| self.symbols.get(ANY_SYMBOL))
@@ -156,9 +158,14 @@ fn key_rules(d: &KeyLimits, own: Option<&KeyLimits>) -> KeyRules {
             .or(d.open_order_ttl_ms)
             .unwrap_or(DEFAULT_OPEN_ORDER_TTL_MS),
         require_client_id: o.require_client_id.or(d.require_client_id).unwrap_or(false),
+        max_orders_per_request: o
+            .max_orders_per_request
+            .or(d.max_orders_per_request)
+            .unwrap_or(DEFAULT_MAX_ORDERS_PER_REQUEST),
         symbols: o.symbols.or(d.symbols).unwrap_or_default(),
         transfers: o.transfers,
         approvals: o.approvals,
+        fees: o.fees,
     }
 }
 
@@ -192,7 +199,7 @@ impl<'a> Batch<'a> {
             }
             match intent {
                 Intent::Place(o) | Intent::Modify { new: o, .. } if !o.reduce_only => {
-                    let units = notional_units(o.price, o.size).unwrap_or(MAX_UNITS);
+                    let units = o.notional().and_then(units_ceil).unwrap_or(MAX_UNITS);
                     b.opening.push((o, units));
                     b.opening_units = b.opening_units.saturating_add(units);
                 }
@@ -311,6 +318,20 @@ impl Policy {
 
         if req.intents.is_empty() {
             out.push(Denial::new(Rule::EmptyRequest, ks));
+            return Verdict { denials: out };
+        }
+        let orders = req
+            .intents
+            .iter()
+            .filter(|i| matches!(i, Intent::Place(_) | Intent::Modify { .. }))
+            .count();
+        if orders > kr.max_orders_per_request as usize {
+            out.push(Denial::new(Rule::MaxOrdersPerRequest, ks.clone()).values(
+                Some(Decimal::from(kr.max_orders_per_request)),
+                Some(Decimal::from(orders)),
+            ));
+            // Judging each of a hostile batch's orders would only make the
+            // verdict (and its journal record) as large as the batch.
             return Verdict { denials: out };
         }
         if ir.reduce_only {
@@ -531,82 +552,6 @@ impl Policy {
             }
         }
     }
-
-    #[allow(clippy::too_many_arguments)]
-    fn check_order(
-        &self,
-        state: &PolicyState,
-        kr: &KeyRules,
-        ks: &Scope,
-        i: usize,
-        o: &NewOrder,
-        now: u64,
-        out: &mut Vec<Denial>,
-    ) {
-        let deny = |rule: Rule| Denial::new(rule, ks.clone()).intent(i).subject(&o.symbol);
-        let Some(sl) = kr.symbol(&o.symbol) else {
-            out.push(deny(Rule::SymbolNotAllowed));
-            return;
-        };
-        let notional = o
-            .price
-            .checked_mul(o.size)
-            .filter(|_| notional_units(o.price, o.size).is_some());
-        let Some(notional) = notional.filter(|_| o.size > Decimal::ZERO && o.price > Decimal::ZERO)
-        else {
-            out.push(deny(Rule::InvalidOrder).values(None, Some(o.size)));
-            return;
-        };
-        if kr.require_client_id
-            && !o.reduce_only
-            && o.client_id.as_deref().is_none_or(str::is_empty)
-        {
-            out.push(deny(Rule::ClientIdRequired));
-        }
-        if let Some(max) = sl.max_size
-            && o.size > max
-        {
-            out.push(deny(Rule::MaxOrderSize).values(Some(max), Some(o.size)));
-        }
-        for max in [sl.max_notional, kr.max_order_notional]
-            .into_iter()
-            .flatten()
-        {
-            if notional > max {
-                out.push(deny(Rule::MaxOrderNotional).values(Some(max), Some(notional)));
-            }
-        }
-        let band = if o.aggressive {
-            sl.aggressive_price_band.or(sl.price_band)
-        } else {
-            sl.price_band
-        };
-        let Some(band) = band else { return };
-        let feed = sl.reference.as_deref().unwrap_or(&o.symbol);
-        let Some(reference) = state.reference_price(feed) else {
-            out.push(
-                Denial::new(Rule::PriceMissing, ks.clone())
-                    .intent(i)
-                    .subject(feed),
-            );
-            return;
-        };
-        let max_age = sl.price_max_age_ms.unwrap_or(kr.price_max_age_ms);
-        let age = now.saturating_sub(reference.at_ms);
-        if age > max_age {
-            out.push(
-                Denial::new(Rule::PriceStale, ks.clone())
-                    .intent(i)
-                    .subject(feed)
-                    .values(Some(Decimal::from(max_age)), Some(Decimal::from(age))),
-            );
-            return;
-        }
-        let edge = band_edge(o.side, reference.price, band);
-        if !within_band(o.side, o.price, edge) {
-            out.push(deny(Rule::PriceBand).values(Some(edge), Some(o.price)));
-        }
-    }
 }
 
 #[cfg(test)]
@@ -624,13 +569,8 @@ mod tests {
 
     fn order(symbol: &str, side: Side, size: &str, price: &str) -> NewOrder {
         NewOrder {
-            symbol: symbol.into(),
-            side,
-            size: d(size),
-            price: d(price),
-            reduce_only: false,
-            aggressive: false,
             client_id: Some("c1".into()),
+            ..NewOrder::limit(symbol, side, d(size), d(price))
         }
     }
 
@@ -716,8 +656,9 @@ reference = "BTC"
     fn order_rules_at_their_boundaries() {
         let p = policy(ORDERS);
         let mut s = PolicyState::default();
-        s.update_price("BTC", d("20000"), 10_000).unwrap();
-        s.update_price("SOL", d("100"), 10_000).unwrap();
+        s.update_price(&p, "feed", "BTC", d("20000"), 10_000)
+            .unwrap();
+        s.update_price(&p, "feed", "SOL", d("100"), 10_000).unwrap();
         let t = 10_000;
         let aggressive = |i: Intent| with(i, |o| o.aggressive = true);
         let cases = vec![

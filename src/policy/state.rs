@@ -24,9 +24,10 @@ use super::amount::to_decimal;
 use super::breaker::Breaker;
 use super::bucket::Bucket;
 use super::config::{RateConfig, address_key};
+use super::feeds::{FeedBook, FeedError};
 use super::halts::{Halt, HaltScope, Halts};
 use super::open_orders::{OpenBook, OpenOrder, Tally};
-use super::prices::{PriceBook, RefPrice};
+use super::prices::RefPrice;
 use super::rules::{Batch, Policy};
 use super::verdict::Scope;
 use super::window::Window;
@@ -56,7 +57,7 @@ pub struct PolicyState {
     transfers: BTreeMap<(String, String, String), Window>,
     open: OpenBook,
     breakers: BTreeMap<String, Breaker>,
-    prices: PriceBook,
+    prices: FeedBook,
     halts: Halts,
 }
 
@@ -200,18 +201,21 @@ impl PolicyState {
         }
     }
 
-    /// Set a reference price (from an identity with the price-feed role:
-    /// the caller checks the role). An older update than the one held is
-    /// ignored. Errors on a price that is not above 0 or is absurdly large.
+    /// Take a price update from `feed` (an identity with the price-feed
+    /// role: the caller checks the role), or refuse it with the sanity
+    /// checks of `[policy.price_feeds]`. Returns the reference in force
+    /// afterwards (`None` while a quorum is not met).
     pub fn update_price(
         &mut self,
+        policy: &Policy,
+        feed: &str,
         symbol: &str,
         price: Decimal,
         now_ms: u64,
-    ) -> Result<(), String> {
-        self.prices.update(symbol, price, now_ms)?;
-        self.tick(now_ms);
-        Ok(())
+    ) -> Result<Option<RefPrice>, FeedError> {
+        let now = self.tick(now_ms);
+        self.prices
+            .update(&policy.config().price_feeds, feed, symbol, price, now)
     }
 
     /// The bot reports an order closed (cancelled or filled) at the venue:
@@ -233,7 +237,7 @@ impl PolicyState {
 
     /// The reference price held for `symbol`.
     pub fn reference_price(&self, symbol: &str) -> Option<RefPrice> {
-        self.prices.get(symbol)
+        self.prices.reference(symbol)
     }
 
     /// Halt new risk in `scope` (see `halts`).
@@ -307,13 +311,8 @@ mod tests {
 
     fn eth(price: &str, cid: &str) -> Intent {
         Intent::Place(NewOrder {
-            symbol: "ETH".into(),
-            side: Side::Buy,
-            size: Decimal::ONE,
-            price: price.parse().unwrap(),
-            reduce_only: false,
-            aggressive: false,
             client_id: Some(cid.into()),
+            ..NewOrder::limit("ETH", Side::Buy, Decimal::ONE, price.parse().unwrap())
         })
     }
 
@@ -342,7 +341,7 @@ price_band = "0.1"
     fn replay_of_old_calls_does_not_refill_or_shorten() {
         let p = policy(P);
         let mut s = PolicyState::default();
-        s.update_price("ETH", "50".parse().unwrap(), 10_000)
+        s.update_price(&p, "feed", "ETH", "50".parse().unwrap(), 10_000)
             .unwrap();
         let a = [eth("50", "a")];
         s.commit(&p, &req(&a, 10_000));
@@ -377,7 +376,8 @@ price_band = "0.1"
         // Price age is judged against the clock, not an earlier `now`.
         let v = p.evaluate(&s, &req(&one, 0));
         assert!(v.denials.iter().all(|d| d.rule != Rule::PriceStale));
-        s.update_price("ETH", "50".parse().unwrap(), 1_000).unwrap(); // older: ignored
+        s.update_price(&p, "feed", "ETH", "50".parse().unwrap(), 1_000)
+            .unwrap(); // older: ignored
         assert_eq!(s.reference_price("ETH").unwrap().at_ms, 10_000);
     }
 
@@ -387,7 +387,13 @@ price_band = "0.1"
         type Call = Box<dyn Fn(&mut PolicyState)>;
         let pp = p.clone();
         let calls: Vec<Call> = vec![
-            Box::new(|s| s.update_price("ETH", "50".parse().unwrap(), 1000).unwrap()),
+            Box::new({
+                let p = p.clone();
+                move |s| {
+                    s.update_price(&p, "feed", "ETH", "50".parse().unwrap(), 1000)
+                        .unwrap();
+                }
+            }),
             Box::new(move |s| s.commit(&pp, &req(&[eth("40", "a")], 1500))),
             Box::new(|s| {
                 s.report_closed("hl", &OrderRef::Cloid("a".into()), 2000);
@@ -418,7 +424,7 @@ price_band = "0.1"
         let s = PolicyState::for_partial_replay(100_000);
         let one = [eth("1", "a")];
         let mut s2 = s.clone();
-        s2.update_price("ETH", "1".parse().unwrap(), 100_000)
+        s2.update_price(&p, "feed", "ETH", "1".parse().unwrap(), 100_000)
             .unwrap();
         let v = p.evaluate(&s2, &req(&one, 100_999));
         assert_eq!(v.denials[0].rule, Rule::OrdersRate);

@@ -30,8 +30,22 @@ pub enum Rule {
     PriceMissing,
     /// The reference price is older than `price_max_age_ms`.
     PriceStale,
-    /// The order price is outside the band around the reference price.
+    /// An execution price of the order (limit, trigger, or the price
+    /// assumed for a market order) is outside the band around the reference.
     PriceBand,
+    /// A market order on a symbol without `max_slippage`.
+    MarketOrder,
+    /// More orders in one request than `max_orders_per_request`.
+    MaxOrdersPerRequest,
+    /// The order pays a fee to a payee no fee allowance names.
+    FeeNotAllowed,
+    /// The order's fee rate above the allowance's `max_rate`.
+    FeeRate,
+    /// A price update moves further from a recent reference than
+    /// `max_move` (price feeds).
+    PriceMove,
+    /// A price-feed identity's update rate limit.
+    FeedRate,
     /// The orders token bucket is short.
     OrdersRate,
     /// The cancels token bucket is short.
@@ -74,6 +88,12 @@ impl Rule {
             Rule::PriceMissing => "price_missing",
             Rule::PriceStale => "price_stale",
             Rule::PriceBand => "price_band",
+            Rule::MarketOrder => "market_order",
+            Rule::MaxOrdersPerRequest => "max_orders_per_request",
+            Rule::FeeNotAllowed => "fee_not_allowed",
+            Rule::FeeRate => "fee_rate",
+            Rule::PriceMove => "price_move",
+            Rule::FeedRate => "feed_rate",
             Rule::OrdersRate => "orders_rate",
             Rule::CancelsRate => "cancels_rate",
             Rule::NotionalPerMinute => "notional_per_minute",
@@ -102,7 +122,13 @@ impl Rule {
             Rule::MaxLeverage => "leverage above the maximum (or no maximum configured)",
             Rule::PriceMissing => "no reference price for a symbol with a price band",
             Rule::PriceStale => "reference price too old (age in ms)",
-            Rule::PriceBand => "order price outside the band around the reference price",
+            Rule::PriceBand => "an execution price outside the band around the reference price",
+            Rule::MarketOrder => "market orders need the symbol's max_slippage",
+            Rule::MaxOrdersPerRequest => "more orders in one request than allowed",
+            Rule::FeeNotAllowed => "no fee allowance for this payee",
+            Rule::FeeRate => "fee rate above the maximum",
+            Rule::PriceMove => "price update moves too far from a recent reference",
+            Rule::FeedRate => "price feed update rate limit (tokens needed vs available)",
             Rule::OrdersRate => "orders rate limit (tokens needed vs available)",
             Rule::CancelsRate => "cancels rate limit (tokens needed vs available)",
             Rule::NotionalPerMinute => "opening notional within 60 s above the cap",

@@ -112,7 +112,7 @@ pub async fn dispatch(state: &AgentState, who: &Identity, req: Request) -> Value
             }
         }
         "price.update" => match require(who, GrantedOp::PriceUpdate) {
-            Ok(()) => price_update::run(state, &req.params).await,
+            Ok(()) => price_update::run(state, who, &req.params).await,
             Err(e) => Err(e),
         },
         "order.report" => match require(who, GrantedOp::OrderReport) {

@@ -62,6 +62,7 @@ pub async fn run(
     let described = parsed.describe();
     let request_sha256 = request_digest(OP, params);
     // Decide under the lock; queue the record before releasing it.
+    let mut intents = parsed.intents.clone();
     let (query, timestamp, pending) = {
         let mut st = state.state.lock().await;
         let now = now_ms();
@@ -85,11 +86,13 @@ pub async fn run(
                 intents: None,
             }
         } else {
-            // Policy judges the typed intents of exactly this request.
+            // Policy judges the typed intents of exactly this request,
+            // market orders priced at the reference first.
+            st.engine.price_market_orders(&key, &mut intents, now);
             let outcome = st.engine.decide(&crate::policy::Request {
                 identity: &who.name,
                 key: &key,
-                intents: &parsed.intents,
+                intents: &intents,
                 now_ms: now,
             });
             if let Some(shadow) = &outcome.shadow
@@ -115,7 +118,7 @@ pub async fn run(
                     payload_sha256: None,
                     venue: Some(parsed.venue.as_str().into()),
                     nonce: None,
-                    intents: Some(parsed.intents.clone()),
+                    intents: Some(intents.clone()),
                 };
                 return Err(deny_by_policy(state, st, decision, v).await);
             }
@@ -133,7 +136,7 @@ pub async fn run(
                 payload_sha256,
                 venue: Some(parsed.venue.as_str().into()),
                 nonce: None,
-                intents: Some(parsed.intents.clone()),
+                intents: Some(intents.clone()),
             }
         };
         let pending = state
@@ -170,7 +173,7 @@ pub async fn run(
         "path": parsed.path,
         "query": query,
         "timestamp": timestamp,
-        "recv_window_ms": parsed.recv_window_ms,
+        "recv_window_ms": crate::venue::binance::recv_window_json(parsed.recv_window_ms),
         "signature": signature,
         "signed_query": binance::signed_query(&query, &signature),
     }))

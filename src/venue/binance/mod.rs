@@ -43,6 +43,7 @@ mod transfers;
 mod tests;
 
 use base64::Engine;
+use rust_decimal::Decimal;
 use serde_json::Value;
 
 pub use config::{
@@ -74,7 +75,9 @@ pub struct RestRequest {
     /// The parameters in canonical form and order, without `recvWindow`
     /// and `timestamp` (which [`RestRequest::query`] appends).
     pub params: Vec<(String, String)>,
-    pub recv_window_ms: u64,
+    /// `recvWindow` in ms, up to three decimals (the venue takes
+    /// microsecond precision).
+    pub recv_window_ms: Decimal,
     /// What policy judges; empty for a read-only endpoint.
     pub intents: Vec<Intent>,
 }
@@ -98,9 +101,50 @@ impl RestRequest {
             .iter()
             .map(|(n, v)| (n.as_str(), v.clone()))
             .collect();
-        all.push(("recvWindow", self.recv_window_ms.to_string()));
+        all.push(("recvWindow", self.recv_window_ms.normalize().to_string()));
         all.push(("timestamp", timestamp_ms.to_string()));
         encode_query(&all)
+    }
+}
+
+/// A bot's `recvWindow`: ms above 0 and at most `max`, with at most three
+/// decimals (the venue's precision), as a JSON number or a string.
+fn parse_recv_window(v: &Value, max: u64) -> Result<Decimal, RestError> {
+    const NAME: &str = "recvWindow";
+    let text = match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => {
+            return Err(RestError::param(
+                NAME,
+                format!("must be a number of ms, not {}", params::kind(v)),
+            ));
+        }
+    };
+    let w = params::parse_decimal(NAME, &text, true)?;
+    if w.scale() > 3 {
+        return Err(RestError::param(
+            NAME,
+            format!("{text:?} has more than three decimals (the venue's precision is 1 µs)"),
+        ));
+    }
+    if w > Decimal::from(max) {
+        return Err(RestError::param(
+            NAME,
+            format!("{w} is outside (0, {max}] (this key's max_recv_window_ms)"),
+        ));
+    }
+    Ok(w)
+}
+
+/// `recvWindow` for a JSON answer: an integer when it is one, otherwise
+/// the nearest JSON number (three decimals at most are exact enough).
+pub fn recv_window_json(w: Decimal) -> Value {
+    use rust_decimal::prelude::ToPrimitive;
+    let w = w.normalize();
+    match w.to_u64().filter(|_| w.scale() == 0) {
+        Some(n) => Value::from(n),
+        None => w.to_f64().map(Value::from).unwrap_or(Value::Null),
     }
 }
 
@@ -162,17 +206,10 @@ pub fn parse(
     }
     let max = cfg.max_recv_window();
     let recv_window_ms = match items.iter().position(|(n, _)| n == "recvWindow") {
-        None => cfg.recv_window_ms,
+        None => Decimal::from(cfg.recv_window_ms),
         Some(i) => {
             let (_, v) = items.remove(i);
-            let w = params::parse_uint("recvWindow", &v)?;
-            if w == 0 || w > max {
-                return Err(RestError::param(
-                    "recvWindow",
-                    format!("{w} is outside 1..={max} (this key's max_recv_window_ms)"),
-                ));
-            }
-            w
+            parse_recv_window(&v, max)?
         }
     };
     let (endpoint, params, intents) = match Endpoint::find(m, path) {

@@ -1,11 +1,13 @@
 //! The order endpoints of spot and USD-M futures: strict parsing into
 //! intents, and the canonical parameters in the documented order.
 //!
-//! Only orders whose price and size policy can judge are signed: a limit
-//! price (or, for an order that executes at market once triggered, its
-//! trigger price) and a base quantity. MARKET orders, orders sized in quote
-//! currency, trailing, pegged and price-matched orders, and futures orders
-//! that close "the whole position" are refused with a reason.
+//! Every price an order can execute at goes to policy: the limit price, the
+//! stop (trigger) price, or for a MARKET order nothing, in which case policy
+//! judges it at the reference price and the symbol's `max_slippage`. Orders
+//! are sized in base units (`quantity`) or, for spot MARKET orders, in
+//! quote units (`quoteOrderQty`, then the order's notional). Trailing,
+//! pegged and price-matched orders, whose price the venue chooses later, and
+//! futures orders that close "the whole position" are refused with a reason.
 
 use serde_json::{Map, Value};
 
@@ -119,10 +121,6 @@ pub const MAX_BATCH_CANCELS: usize = 10;
 /// so it names no real order.
 pub const ALL_ORDERS: &str = "*";
 
-const MARKET_ORDER: &str = "MARKET orders carry no price for policy to judge; send a LIMIT order \
-     with timeInForce IOC (a marketable limit) instead";
-const QUOTE_SIZED: &str = "an order sized in quote currency is a MARKET order, which carries no \
-     price for policy to judge; send a LIMIT order with a quantity instead";
 const TRAILING: &str = "trailing orders have no fixed price for policy to judge";
 const PEGGED: &str = "pegged orders take their price from the book, so policy cannot judge it";
 
@@ -156,7 +154,6 @@ fn requirement(
 
 /// The order part of a spot new order or cancel-replace.
 fn spot_order(f: &mut Fields) -> Result<NewOrder, RestError> {
-    f.forbid("quoteOrderQty", QUOTE_SIZED)?;
     f.forbid("trailingDelta", TRAILING)?;
     for p in ["pegPriceType", "pegOffsetValue", "pegOffsetType"] {
         f.forbid(p, PEGGED)?;
@@ -175,20 +172,30 @@ fn spot_order(f: &mut Fields) -> Result<NewOrder, RestError> {
             "MARKET",
         ],
     )?;
-    if ty == "MARKET" {
-        return Err(RestError::param(f.path("type"), MARKET_ORDER));
-    }
-    // Limit types carry a price; the others execute at market once their
-    // stopPrice triggers, and policy judges them at that price.
+    // Limit types carry a price; stop types a stopPrice (both for the
+    // *_LIMIT ones); STOP_LOSS and TAKE_PROFIT execute at market once
+    // triggered, MARKET at once.
     let limit = matches!(
         ty,
         "LIMIT" | "LIMIT_MAKER" | "STOP_LOSS_LIMIT" | "TAKE_PROFIT_LIMIT"
     );
-    let triggered = ty != "LIMIT" && ty != "LIMIT_MAKER";
+    let triggered = !matches!(ty, "LIMIT" | "LIMIT_MAKER" | "MARKET");
     let tif = f.enumeration("timeInForce", &["GTC", "IOC", "FOK"])?;
     let needs_tif = limit && ty != "LIMIT_MAKER";
     requirement(f, "timeInForce", tif.is_some(), needs_tif, ty)?;
-    let size = f.req_positive("quantity")?;
+    let size = f.positive("quantity")?;
+    let quote_size = f.positive("quoteOrderQty")?;
+    if ty == "MARKET" {
+        if size.is_some() == quote_size.is_some() {
+            return Err(RestError::param(
+                f.path("quantity"),
+                "a MARKET order takes exactly one of quantity and quoteOrderQty",
+            ));
+        }
+    } else {
+        requirement(f, "quoteOrderQty", quote_size.is_some(), false, ty)?;
+        requirement(f, "quantity", size.is_some(), true, ty)?;
+    }
     let price = f.positive("price")?;
     requirement(f, "price", price.is_some(), limit, ty)?;
     let stop_price = f.positive("stopPrice")?;
@@ -221,16 +228,18 @@ fn spot_order(f: &mut Fields) -> Result<NewOrder, RestError> {
             "DECREMENT",
         ],
     )?;
-    // Limit types judged at their limit price, the others at their trigger.
-    let price = price.or(stop_price).ok_or_else(|| f.missing("price"))?;
     Ok(NewOrder {
         symbol,
         side,
         size,
+        quote_size,
         price,
+        trigger_price: stop_price,
+        market_price: None,
         reduce_only: false,
         aggressive: matches!(tif, Some("IOC" | "FOK")) || !limit,
         client_id,
+        fees: Vec::new(),
     })
 }
 
@@ -253,13 +262,11 @@ fn futures_order(f: &mut Fields) -> Result<NewOrder, RestError> {
             "TRAILING_STOP_MARKET",
         ],
     )?;
-    match ty {
-        "MARKET" => return Err(RestError::param(f.path("type"), MARKET_ORDER)),
-        "TRAILING_STOP_MARKET" => return Err(RestError::param(f.path("type"), TRAILING)),
-        _ => {}
+    if ty == "TRAILING_STOP_MARKET" {
+        return Err(RestError::param(f.path("type"), TRAILING));
     }
     let limit = matches!(ty, "LIMIT" | "STOP" | "TAKE_PROFIT");
-    let triggered = ty != "LIMIT";
+    let triggered = !matches!(ty, "LIMIT" | "MARKET");
     let tif = f.enumeration("timeInForce", &["GTC", "IOC", "FOK", "GTX", "GTD"])?;
     if ty == "LIMIT" && tif.is_none() {
         return Err(RestError::param(
@@ -326,16 +333,18 @@ fn futures_order(f: &mut Fields) -> Result<NewOrder, RestError> {
             },
         ));
     }
-    // Limit types judged at their limit price, the others at their trigger.
-    let price = price.or(stop_price).ok_or_else(|| f.missing("price"))?;
     Ok(NewOrder {
         symbol,
         side,
-        size,
+        size: Some(size),
+        quote_size: None,
         price,
+        trigger_price: stop_price,
+        market_price: None,
         reduce_only,
         aggressive: matches!(tif, Some("IOC" | "FOK")) || !limit,
         client_id,
+        fees: Vec::new(),
     })
 }
 

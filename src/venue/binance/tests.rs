@@ -93,15 +93,12 @@ fn published_hmac_example_is_reproduced() {
     // And what policy judges is exactly that order.
     assert_eq!(
         r.intents,
-        vec![Intent::Place(NewOrder {
-            symbol: "LTCBTC".into(),
-            side: Side::Buy,
-            size: Decimal::ONE,
-            price: Decimal::new(1, 1),
-            reduce_only: false,
-            aggressive: false,
-            client_id: None,
-        })]
+        vec![Intent::Place(NewOrder::limit(
+            "LTCBTC",
+            Side::Buy,
+            Decimal::ONE,
+            Decimal::new(1, 1),
+        ))]
     );
     assert_eq!(r.describe(), "POST /api/v3/order");
     assert!(!r.is_read_only());
@@ -213,25 +210,39 @@ fn strictness_names_the_field() {
         (
             json!({"recvWindow": 60000}),
             "recvWindow",
-            "outside 1..=5000",
+            "outside (0, 5000]",
         ),
-        (json!({"recvWindow": 0}), "recvWindow", "outside"),
+        (json!({"recvWindow": 0}), "recvWindow", "greater than zero"),
         (
-            json!({"recvWindow": "5000.5"}),
+            json!({"recvWindow": "5000.0001"}),
             "recvWindow",
-            "not an unsigned integer",
+            "more than three decimals",
         ),
+        (json!({"recvWindow": "-1"}), "recvWindow", "negative"),
+        (json!({"recvWindow": "1e3"}), "recvWindow", "exponent"),
+        (json!({"recvWindow": "NaN"}), "recvWindow", "plain decimal"),
+        (json!({"recvWindow": true}), "recvWindow", "number of ms"),
         (json!({"side": "buy"}), "side", "not one of BUY, SELL"),
         (json!({"side": 1}), "side", "expected a string"),
         (
+            json!({"type": "MARKET", "timeInForce": null, "price": null, "quantity": null}),
+            "quantity",
+            "exactly one of quantity and quoteOrderQty",
+        ),
+        (
+            json!({"type": "MARKET", "timeInForce": null, "price": null, "quoteOrderQty": "10"}),
+            "quantity",
+            "exactly one of quantity and quoteOrderQty",
+        ),
+        (
             json!({"type": "MARKET", "timeInForce": null}),
-            "type",
-            "MARKET orders",
+            "price",
+            "not sent with type MARKET",
         ),
         (
             json!({"quoteOrderQty": "10"}),
             "quoteOrderQty",
-            "quote currency",
+            "not sent with type LIMIT",
         ),
         (json!({"trailingDelta": 100}), "trailingDelta", "trailing"),
         (
@@ -392,7 +403,10 @@ fn spot_order_types() {
     let Intent::Place(o) = &r.intents[0] else {
         panic!()
     };
-    assert_eq!((o.price, o.aggressive), (Decimal::from(9), true));
+    assert_eq!(
+        (o.price, o.trigger_price, o.aggressive),
+        (None, Some(Decimal::from(9)), true)
+    );
     assert_eq!(
         param_err(order(
             json!({"type": "STOP_LOSS", "stopPrice": "9", "price": "8"})
@@ -404,7 +418,7 @@ fn spot_order_types() {
         param_err(order(json!({"type": "TAKE_PROFIT"}))).0,
         "stopPrice"
     );
-    // STOP_LOSS_LIMIT: judged at its limit price.
+    // STOP_LOSS_LIMIT: both its limit and its stop price go to policy.
     let r = order(
         json!({"type": "STOP_LOSS_LIMIT", "stopPrice": "9", "price": "8.5",
                          "timeInForce": "GTC", "icebergQty": "0.5"}),
@@ -413,7 +427,10 @@ fn spot_order_types() {
     let Intent::Place(o) = &r.intents[0] else {
         panic!()
     };
-    assert_eq!((o.price, o.aggressive), (Decimal::new(85, 1), false));
+    assert_eq!(
+        (o.price, o.trigger_price, o.aggressive),
+        (Some(Decimal::new(85, 1)), Some(Decimal::from(9)), false)
+    );
     assert_eq!(
         param_err(order(
             json!({"type": "STOP_LOSS_LIMIT", "price": "8.5", "timeInForce": "GTC"})
@@ -563,16 +580,16 @@ fn futures_orders() {
         panic!()
     };
     assert_eq!(
-        (o.price, o.aggressive, o.reduce_only),
-        (Decimal::from(71000), true, false)
+        (o.price, o.trigger_price, o.aggressive, o.reduce_only),
+        (None, Some(Decimal::from(71000)), true, false)
     );
     let base = json!({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
                       "quantity": "1", "price": "10"});
     for (patch, field, why) in [
         (
-            json!({"type": "MARKET", "timeInForce": null, "price": null}),
-            "type",
-            "MARKET",
+            json!({"type": "MARKET", "timeInForce": null}),
+            "price",
+            "not sent with type MARKET",
         ),
         (json!({"type": "TRAILING_STOP_MARKET"}), "type", "trailing"),
         (json!({"callbackRate": "1"}), "callbackRate", "trailing"),
@@ -889,8 +906,19 @@ fn a_key_for_both_markets_judges_a_shared_order_on_both() {
     p["recvWindow"] = json!("10000");
     assert_eq!(
         req(&c, "POST", "/api/v3/order", p).unwrap().recv_window_ms,
-        10000
+        Decimal::from(10000)
     );
+    // Up to three decimals, as a string or a JSON number; sent as given.
+    for (w, text) in [(json!("5000.5"), "5000.5"), (json!(2500.125), "2500.125")] {
+        let mut p = doc_order();
+        p["recvWindow"] = w;
+        let r = req(&c, "POST", "/api/v3/order", p).unwrap();
+        assert!(
+            r.query(1).contains(&format!("&recvWindow={text}&")),
+            "{}",
+            r.query(1)
+        );
+    }
 }
 
 #[test]
@@ -1101,4 +1129,57 @@ fn no_order_or_transfer_is_complete_without_a_value_moving_parameter() {
         assert!(!ENDPOINTS[..i].iter().any(|(_, _, o)| o == e));
         assert!(check_path(p).is_ok());
     }
+}
+
+#[test]
+fn market_orders_by_quantity_and_by_quote_amount() {
+    let c = spot();
+    let market = |extra: Value| {
+        let mut p = json!({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET"});
+        for (k, v) in extra.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        req(&c, "POST", "/api/v3/order", p)
+    };
+    let r = market(json!({"quantity": "0.5"})).unwrap();
+    let Intent::Place(o) = &r.intents[0] else {
+        panic!()
+    };
+    assert!(o.is_market() && o.aggressive);
+    assert_eq!((o.size, o.quote_size), (Some(Decimal::new(5, 1)), None));
+    assert_eq!(
+        r.query(7),
+        "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.5&recvWindow=5000&timestamp=7"
+    );
+    let r = market(json!({"quoteOrderQty": "100"})).unwrap();
+    let Intent::Place(o) = &r.intents[0] else {
+        panic!()
+    };
+    assert_eq!((o.size, o.quote_size), (None, Some(Decimal::from(100))));
+    assert_eq!(o.notional(), Some(Decimal::from(100)));
+    assert_eq!(
+        r.query(7),
+        "symbol=BTCUSDT&side=BUY&type=MARKET&quoteOrderQty=100&recvWindow=5000&timestamp=7"
+    );
+    for bad in [
+        json!({"quoteOrderQty": "-1"}),
+        json!({"quoteOrderQty": "NaN"}),
+        json!({"quoteOrderQty": "1e9"}),
+        json!({"quantity": "0"}),
+    ] {
+        assert!(market(bad.clone()).is_err(), "{bad}");
+    }
+    // Futures MARKET: by quantity only.
+    let f = both();
+    let r = req(
+        &f,
+        "POST",
+        "/fapi/v1/order",
+        json!({"symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quantity": "2"}),
+    )
+    .unwrap();
+    let Intent::Place(o) = &r.intents[0] else {
+        panic!()
+    };
+    assert!(o.is_market() && o.size == Some(Decimal::from(2)));
 }

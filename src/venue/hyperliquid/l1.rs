@@ -15,7 +15,7 @@ use super::number::{
 };
 use crate::crypto::eip712::{self, Domain, Field, Message, Types, Value as TypedValue};
 use crate::crypto::eth::keccak256;
-use crate::order::{Intent, NewOrder, OrderRef, Side};
+use crate::order::{Fee, Intent, NewOrder, OrderRef, Side};
 
 /// Largest builder fee `f` (tenths of a basis point): 1000 = 1 %, the
 /// venue's ceiling (spot; perps allow 0.1 %).
@@ -117,6 +117,18 @@ pub struct Builder {
     pub address: [u8; 20],
     /// Tenths of a basis point (10 = 1 bp).
     pub fee: u64,
+}
+
+impl Builder {
+    /// The fee in policy's terms: a fraction of the notional paid to the
+    /// builder's address (`f` is in tenths of a basis point).
+    pub fn fee(&self) -> Fee {
+        Fee {
+            kind: "builder".into(),
+            payee: address_hex(&self.address),
+            rate: Decimal::new(self.fee as i64, 5),
+        }
+    }
 }
 
 /// An order by venue id or by cloid (the `oid` of a modify).
@@ -766,25 +778,35 @@ impl L1Action {
                     index: asset.into(),
                 })
         };
-        let new_order = |o: &Order, path: &str| -> Result<NewOrder, VenueError> {
-            Ok(NewOrder {
+        // Every price the order can execute at: `p` always (for a market
+        // trigger it is the worst fill the venue accepts), and the trigger.
+        let new_order = |o: &Order, path: &str, builder: Option<&Builder>| {
+            Ok::<_, VenueError>(NewOrder {
                 symbol: symbol(o.asset, path)?,
                 side: if o.is_buy { Side::Buy } else { Side::Sell },
-                size: o.size,
-                price: match &o.order_type {
-                    OrderType::Limit { .. } => o.price,
-                    OrderType::Trigger { trigger_px, .. } => *trigger_px,
+                size: Some(o.size),
+                quote_size: None,
+                price: Some(o.price),
+                trigger_price: match &o.order_type {
+                    OrderType::Limit { .. } => None,
+                    OrderType::Trigger { trigger_px, .. } => Some(*trigger_px),
                 },
+                market_price: None,
                 reduce_only: o.reduce_only,
                 aggressive: o.is_aggressive(),
                 client_id: o.cloid.map(|c| c.to_string()),
+                fees: builder.map(Builder::fee).into_iter().collect(),
             })
         };
         Ok(match self {
-            L1Action::Order { orders, .. } => orders
+            L1Action::Order {
+                orders, builder, ..
+            } => orders
                 .iter()
                 .enumerate()
-                .map(|(i, o)| new_order(o, &format!("orders[{i}].a")).map(Intent::Place))
+                .map(|(i, o)| {
+                    new_order(o, &format!("orders[{i}].a"), builder.as_ref()).map(Intent::Place)
+                })
                 .collect::<Result<_, _>>()?,
             L1Action::Cancel { cancels } => cancels
                 .iter()
@@ -808,7 +830,7 @@ impl L1Action {
                 .collect::<Result<_, VenueError>>()?,
             L1Action::Modify(m) => vec![Intent::Modify {
                 order: m.oid.to_ref(),
-                new: new_order(&m.order, "order.a")?,
+                new: new_order(&m.order, "order.a", None)?,
             }],
             L1Action::BatchModify { modifies } => modifies
                 .iter()
@@ -816,7 +838,7 @@ impl L1Action {
                 .map(|(i, m)| {
                     Ok(Intent::Modify {
                         order: m.oid.to_ref(),
-                        new: new_order(&m.order, &format!("modifies[{i}].order.a"))?,
+                        new: new_order(&m.order, &format!("modifies[{i}].order.a"), None)?,
                     })
                 })
                 .collect::<Result<_, VenueError>>()?,

@@ -181,31 +181,27 @@ fn intents() {
     assert_eq!(
         intents("order_sol_ioc_cloid_vault"),
         vec![Intent::Place(NewOrder {
-            symbol: "SOL".into(),
-            side: Side::Buy,
-            size: dec("1.25"),
-            price: dec("145.37"),
-            reduce_only: false,
             aggressive: true,
             client_id: Some("0x00000000000000000000000000001234".into()),
+            ..NewOrder::limit("SOL", Side::Buy, dec("1.25"), dec("145.37"))
         })]
     );
     assert_eq!(
         intents("order_btc_trigger_market_tp"),
+        // Both prices it can execute at: the trigger and the limit `p`.
         vec![Intent::Place(NewOrder {
-            symbol: "BTC".into(),
-            side: Side::Sell,
-            size: dec("0.01"),
-            price: dec("70000"),
+            trigger_price: Some(dec("70000")),
             reduce_only: true,
             aggressive: true,
-            client_id: None,
+            ..NewOrder::limit("BTC", Side::Sell, dec("0.01"), dec("69000"))
         })]
     );
     let Intent::Place(o) = &intents("order_eth_trigger_limit_sl_testnet_expires")[0] else {
         panic!()
     };
-    assert!(!o.aggressive && o.price == dec("2500"));
+    assert!(!o.aggressive && o.price == Some(dec("2450.5")));
+    assert_eq!(o.trigger_price, Some(dec("2500")));
+    assert_eq!(o.notional(), Some(dec("308.5")));
     let Intent::Place(o) = &intents("order_eth_alo_reduce_testnet")[0] else {
         panic!()
     };
@@ -249,7 +245,7 @@ fn intents() {
     ));
     assert!(matches!(
         &intents("modify_single")[0],
-        Intent::Modify { order: OrderRef::Oid(987654321), new } if new.symbol == "ETH" && new.price == dec("2999.9")
+        Intent::Modify { order: OrderRef::Oid(987654321), new } if new.symbol == "ETH" && new.price == Some(dec("2999.9"))
     ));
     assert_eq!(
         intents("update_leverage_isolated_vault_testnet"),
