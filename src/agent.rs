@@ -271,6 +271,7 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             deadman_wake: tokio::sync::Notify::new(),
             totp: std::sync::Mutex::new(totp),
             connections: std::sync::Mutex::new(std::collections::HashMap::new()),
+            refusals: std::sync::Mutex::new(crate::refusals::Refusals::default()),
             config_path: Some(config_path.to_path_buf()),
         });
         let shutdown = CancellationToken::new();

@@ -16,6 +16,7 @@ pub mod nonces;
 pub mod order;
 pub mod policy;
 pub mod protocol;
+pub mod refusals;
 pub mod secret;
 pub mod server;
 pub mod state;

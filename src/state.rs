@@ -113,6 +113,16 @@ impl State {
     pub fn replay(&mut self, rec: &Record) {
         match &rec.event {
             Event::Decision(d) => {
+                // A policy refusal too large to keep its intents still
+                // counted towards the identity's breaker.
+                if !d.allow
+                    && d.intents.is_none()
+                    && d.intents_omitted.is_some()
+                    && d.venue.is_some()
+                    && rule_feeds_breaker(&d.rule)
+                {
+                    self.engine.record_denial(&d.identity, rec.ts_ms);
+                }
                 let (Some(_venue), Some(key), Some(intents)) = (&d.venue, &d.key, &d.intents)
                 else {
                     return;
@@ -188,6 +198,17 @@ impl State {
                 symbol,
                 size,
             } => self.report_position(identity, key, symbol, *size),
+            Event::RefusalsSummarised {
+                identity,
+                breaker_denials,
+                ..
+            } => {
+                // As many breaker denials as the summary stands for, at its
+                // time (at most a second after the refusals it counts).
+                for _ in 0..(*breaker_denials).min(100_000) {
+                    self.engine.record_denial(identity, rec.ts_ms);
+                }
+            }
             Event::KeyZeroized { alias, .. } => {
                 self.keys.zeroized.insert(alias.clone());
             }

@@ -958,6 +958,8 @@ fn export_reports_trips_and_operator_actions() {
         venue: None,
         nonce: None,
         intents: None,
+        request_bytes: None,
+        intents_omitted: None,
     };
     // Record n is at t0 + 10 * (n - 1).
     let recs = write_journal(

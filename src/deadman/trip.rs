@@ -206,6 +206,8 @@ fn decision(
         venue: Some(venue.into()),
         nonce,
         intents: Some(intents),
+        request_bytes: None,
+        intents_omitted: None,
     }
 }
 

@@ -971,7 +971,8 @@ impl Aggregate {
             // Counted by kind above; the per-order detail is in the journal.
             Event::OrderClosed { .. }
             | Event::PositionReported { .. }
-            | Event::PriceRefused { .. } => {}
+            | Event::PriceRefused { .. }
+            | Event::RefusalsSummarised { .. } => {}
             Event::Heartbeat { identity, .. } => {
                 self.heartbeats.total += 1;
                 *self
@@ -1482,6 +1483,8 @@ mod tests {
             venue: None,
             nonce: None,
             intents: None,
+            request_bytes: None,
+            intents_omitted: None,
         }
     }
 

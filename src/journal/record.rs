@@ -169,6 +169,17 @@ pub enum Event {
         rule: String,
         reason: String,
     },
+    /// Refusals of `identity` beyond its allowance of individual records
+    /// (see `crate::refusals`), counted by rule from `first_ms` to
+    /// `last_ms`; `breaker_denials` of them counted towards its breaker.
+    RefusalsSummarised {
+        identity: String,
+        count: u64,
+        breaker_denials: u64,
+        by_rule: std::collections::BTreeMap<String, u64>,
+        first_ms: u64,
+        last_ms: u64,
+    },
     /// Something the journal itself did (torn-tail repair, recovery).
     Note { message: String },
 }
@@ -198,6 +209,7 @@ impl Event {
             Event::KeyZeroized { .. } => "key_zeroized",
             Event::PositionReported { .. } => "position_reported",
             Event::PriceRefused { .. } => "price_refused",
+            Event::RefusalsSummarised { .. } => "refusals_summarised",
             Event::Note { .. } => "note",
         }
     }
@@ -231,6 +243,14 @@ pub struct Decision {
     /// rebuild policy state (rolling caps, open orders).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intents: Option<Vec<crate::order::Intent>>,
+    /// The size of the request's parameters as received, for a refusal
+    /// (whose record is bounded: see `crate::refusals`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_bytes: Option<u64>,
+    /// How many intents a refusal asked for when they were too large to
+    /// keep in its record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intents_omitted: Option<u64>,
 }
 
 /// One token key, as rotation and zeroisation records name it.
@@ -457,6 +477,8 @@ mod tests {
             venue: Some("hyperliquid".into()),
             nonce: Some(u64::MAX),
             intents: None,
+            request_bytes: None,
+            intents_omitted: None,
         };
         let events = [
             Event::Decision(decision.clone()),

@@ -48,6 +48,8 @@ pub struct AgentState {
     pub totp: std::sync::Mutex<std::collections::HashMap<u32, crate::totp::Totp>>,
     /// Open connections per identity (for `max_connections_per_identity`).
     pub connections: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    /// Each identity's allowance of individually journaled refusals.
+    pub refusals: std::sync::Mutex<crate::refusals::Refusals>,
     /// The config file, for `reload`.
     pub config_path: Option<std::path::PathBuf>,
     pub started: std::time::Instant,

@@ -67,7 +67,9 @@ SDK_HEX = re.compile(r"^0x(0|[1-9a-f][0-9a-f]{0,63})$")
 # The one destination the mainnet key may send USDC to (10 at a time).
 ALLOWED_DEST = "0x1111111111111111111111111111111111111111"
 # Every symbol and any leverage the venue allows; a notional cap on the
-# testnet key (to see a structured denial); one transfer allowance.
+# testnet key (to see a structured denial); the test vectors' builder at up
+# to 1 bp on both keys; one transfer allowance.
+BUILDER = "0x8c967e73e7b15087c42a10d344cff4c96d877f1d"
 POLICY = f"""
 [policy.key_defaults]
 max_leverage = 100
@@ -76,6 +78,16 @@ max_leverage = 100
 
 [policy.keys.test]
 max_order_notional = "1000000"
+
+[[policy.keys.test.fees]]
+kind = "builder"
+payee = "{BUILDER}"
+max_rate = "0.0001"
+
+[[policy.keys.main.fees]]
+kind = "builder"
+payee = "{BUILDER}"
+max_rate = "0.0001"
 
 [[policy.keys.main.transfers]]
 destination = "{ALLOWED_DEST}"

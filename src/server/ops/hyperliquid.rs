@@ -193,8 +193,10 @@ pub async fn run(
                 venue: Some("hyperliquid".into()),
                 nonce: None,
                 intents: Some(prepared.intents.clone()),
+                request_bytes: None,
+                intents_omitted: None,
             };
-            return Err(deny_by_policy(state, st, decision, v).await);
+            return Err(deny_by_policy(state, st, decision, v, params).await);
         }
         let decision = Decision {
             identity: who.name.clone(),
@@ -211,6 +213,8 @@ pub async fn run(
             venue: Some("hyperliquid".into()),
             nonce: Some(nonce),
             intents: Some(prepared.intents.clone()),
+            request_bytes: None,
+            intents_omitted: None,
         };
         let pending = state
             .journal

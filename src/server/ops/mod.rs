@@ -55,6 +55,28 @@ pub fn request_digest(op: &str, params: &Map<String, Value>) -> String {
     hex::encode(h.finalize())
 }
 
+/// The size of a request's parameters, encoded (what a refusal's record
+/// notes as the request's size).
+pub fn request_size(params: &Map<String, Value>) -> usize {
+    serde_json::to_vec(params).map_or(0, |v| v.len())
+}
+
+/// What to journal for one refusal of `identity`: its own record, a summary
+/// of earlier ones, or both (see `crate::refusals`).
+pub fn admit_refusal(
+    state: &AgentState,
+    identity: &str,
+    rule: &str,
+    feeds_breaker: bool,
+    now_ms: u64,
+) -> crate::refusals::Admit {
+    state
+        .refusals
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .admit(identity, rule, feeds_breaker, now_ms)
+}
+
 /// Run one request and build its response.
 pub async fn dispatch(state: &AgentState, who: &Identity, req: Request) -> Value {
     let op = req.op.as_str();
@@ -174,9 +196,18 @@ async fn journal_denial(state: &AgentState, who: &Identity, req: &Request, e: &P
         venue: None,
         nonce: None,
         intents: None,
+        request_bytes: None,
+        intents_omitted: None,
     };
-    if let Err(err) = state.journal.append(Event::Decision(decision)).await {
-        tracing::error!(error = %err, "could not journal a denial");
+    let mut decision = decision;
+    crate::refusals::bound(&mut decision, request_size(&req.params));
+    let now = crate::journal::record::now_ms();
+    let events = admit_refusal(state, &who.name, &decision.rule, false, now)
+        .into_events(Event::Decision(decision));
+    for e in events {
+        if let Err(err) = state.journal.append(e).await {
+            tracing::error!(error = %err, "could not journal a denial");
+        }
     }
 }
 

@@ -43,21 +43,25 @@ pub async fn run(
         Err(FeedError::Invalid(e)) => return Err(ProtoError::new(ErrorCode::BadParams, e)),
         Err(FeedError::Refused(d)) => *d,
     };
-    let pending = state
-        .journal
-        .submit(Event::PriceRefused {
+    let events = super::admit_refusal(state, &who.name, denial.rule.code(), false, now)
+        .into_events(Event::PriceRefused {
             identity: who.name.clone(),
-            symbol: symbol.to_string(),
+            symbol: symbol.chars().take(64).collect(),
             price,
             rule: denial.rule.code().to_string(),
-            reason: denial.to_string(),
-        })
-        .await;
+            reason: denial.to_string().chars().take(1024).collect(),
+        });
+    let mut pending = Vec::with_capacity(events.len());
+    for e in events {
+        pending.push(state.journal.submit(e).await);
+    }
     drop(st);
-    if let Ok(p) = pending
-        && let Err(e) = p.durable().await
-    {
-        tracing::error!(error = %e, "could not journal a refused price update");
+    for p in pending {
+        if let Ok(p) = p
+            && let Err(e) = p.durable().await
+        {
+            tracing::error!(error = %e, "could not journal a refused price update");
+        }
     }
     let mut err = ProtoError::new(
         ErrorCode::PolicyDenied,

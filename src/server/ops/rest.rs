@@ -84,6 +84,8 @@ pub async fn run(
                 venue: Some(parsed.venue.as_str().into()),
                 nonce: None,
                 intents: None,
+                request_bytes: None,
+                intents_omitted: None,
             }
         } else {
             // Policy judges the typed intents of exactly this request,
@@ -119,8 +121,10 @@ pub async fn run(
                     venue: Some(parsed.venue.as_str().into()),
                     nonce: None,
                     intents: Some(intents.clone()),
+                    request_bytes: None,
+                    intents_omitted: None,
                 };
-                return Err(deny_by_policy(state, st, decision, v).await);
+                return Err(deny_by_policy(state, st, decision, v, params).await);
             }
             Decision {
                 identity: who.name.clone(),
@@ -137,6 +141,8 @@ pub async fn run(
                 venue: Some(parsed.venue.as_str().into()),
                 nonce: None,
                 intents: Some(intents.clone()),
+                request_bytes: None,
+                intents_omitted: None,
             }
         };
         let pending = state

@@ -82,15 +82,31 @@ pub async fn sign_and_record(
 pub async fn deny_by_policy(
     state: &AgentState,
     st: tokio::sync::MutexGuard<'_, crate::state::State>,
-    decision: crate::journal::Decision,
+    mut decision: crate::journal::Decision,
     v: &crate::policy::Verdict,
+    params: &serde_json::Map<String, serde_json::Value>,
 ) -> ProtoError {
-    let pending = state.journal.submit(Event::Decision(decision)).await;
+    crate::refusals::bound(&mut decision, super::request_size(params));
+    let now = crate::journal::record::now_ms();
+    let events = super::admit_refusal(
+        state,
+        &decision.identity,
+        &decision.rule,
+        v.feeds_breaker(),
+        now,
+    )
+    .into_events(Event::Decision(decision));
+    let mut pending = Vec::with_capacity(events.len());
+    for e in events {
+        pending.push(state.journal.submit(e).await);
+    }
     drop(st);
-    if let Ok(p) = pending
-        && let Err(e) = p.durable().await
-    {
-        tracing::error!(error = %e, "could not journal a policy denial");
+    for p in pending {
+        if let Ok(p) = p
+            && let Err(e) = p.durable().await
+        {
+            tracing::error!(error = %e, "could not journal a policy denial");
+        }
     }
     let mut err = ProtoError::new(
         ErrorCode::PolicyDenied,
@@ -215,6 +231,8 @@ pub async fn run(
         venue: None,
         nonce: None,
         intents: None,
+        request_bytes: None,
+        intents_omitted: None,
     };
     // A halt (kill switch, tripped switch) stops raw signing too: there is
     // no intent to judge, so nothing here counts as reducing risk. The

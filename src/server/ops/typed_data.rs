@@ -66,6 +66,8 @@ pub async fn run(
         venue: None,
         nonce: None,
         intents: None,
+        request_bytes: None,
+        intents_omitted: None,
     };
     let pending = {
         let st = state.state.lock().await;
