@@ -8,11 +8,13 @@ Run from the repository root:
 The agent gets a fresh SoftHSM token with the published test key of
 ``tests/fixtures/hyperliquid/vectors.json`` imported twice: ``main``
 configured for mainnet and ``test`` for testnet, both with the fixture's
-asset metadata and allowed to act for the vault the vectors use; ``plain``
-is a secp256k1 key without a Hyperliquid table. The identity is granted
+asset metadata (the main perp dex, spot and the builder-deployed dex
+``xyz``) and allowed to act for the vault the vectors use; ``plain`` is a
+secp256k1 key without a Hyperliquid table. The identity is granted
 ``list_keys`` and both Hyperliquid operations. The policy allows every
 symbol, caps the testnet key's orders at 1 000 000 of notional, and allows
-one transfer: USDC from ``main`` to ``ALLOWED_DEST``.
+two transfers from ``main`` to ``ALLOWED_DEST``: USDC by ``usdSend``, and
+the USDC token by ``sendAsset``.
 
 ``HyperliquidClientTests`` need only the standard library: every signature
 is checked with ``refcrypto.py`` (its own msgpack, action hash, EIP-712
@@ -57,6 +59,9 @@ with open(FIXTURES / "vectors.json") as _f:
     FIXTURE = json.load(_f)
 VECTORS: List[Dict[str, Any]] = FIXTURE["vectors"]
 L1_VECTORS = [v for v in VECTORS if v["kind"] == "l1"]
+# agentSendAsset carries its own (long past) nonce and needs an allowance:
+# the agent refuses these vectors as they are.
+L1_SIGNABLE_VECTORS = [v for v in L1_VECTORS if v["action"]["type"] != "agentSendAsset"]
 USER_VECTORS = [v for v in VECTORS if v["kind"] == "user"]
 TEST_KEY: str = FIXTURE["private_key"]  # published test key; never fund it
 ADDRESS: str = FIXTURE["address"]
@@ -66,6 +71,7 @@ DEST = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
 SDK_HEX = re.compile(r"^0x(0|[1-9a-f][0-9a-f]{0,63})$")
 # The one destination the mainnet key may send USDC to (10 at a time).
 ALLOWED_DEST = "0x1111111111111111111111111111111111111111"
+USDC_TOKEN = "USDC:0x6d1e7cde53ba9467b783cb7c530ce054"
 # Every symbol and any leverage the venue allows; a notional cap on the
 # testnet key (to see a structured denial); one transfer allowance.
 POLICY = f"""
@@ -82,6 +88,13 @@ destination = "{ALLOWED_DEST}"
 asset = "USDC"
 max_amount = "10"
 max_per_day = "100"
+
+[[policy.keys.main.transfers]]
+destination = "{ALLOWED_DEST}"
+asset = "{USDC_TOKEN}"
+max_amount = "10"
+max_per_day = "100"
+kinds = ["sendAsset"]
 """
 
 try:
@@ -154,6 +167,8 @@ def hl_agent() -> agent_harness.Agent:
                 f'\n[keys.{alias}.hyperliquid]\nnetwork = "{network}"\nvaults = ["{VAULT}"]\n'
                 f"meta = {json.dumps(str(FIXTURES / 'meta.json'))}\n"
                 f"spot_meta = {json.dumps(str(FIXTURES / 'spot_meta.json'))}\n"
+                f"perp_dexs = {json.dumps(str(FIXTURES / 'perp_dexs.json'))}\n"
+                f"dex_meta = {{ xyz = {json.dumps(str(FIXTURES / 'meta_xyz.json'))} }}\n"
             )
         extra += '\n[keys.plain]\ntype = "secp256k1"\nlabel = "plain"\n'
         agent.configure(
@@ -227,7 +242,7 @@ class HyperliquidReferenceTests(unittest.TestCase):
             self.assertEqual(ref.hyperliquid_l1_digest(h, v["is_mainnet"]).hex(), v["digest"], v["name"])
 
     def test_user_signed_digests_match_the_sdk_vectors(self) -> None:
-        self.assertEqual(len({v["action"]["type"] for v in USER_VECTORS}), 6)
+        self.assertEqual(len({v["action"]["type"] for v in USER_VECTORS}), 7)
         for v in USER_VECTORS:
             self.assertEqual(ref.hyperliquid_user_digest(json.loads(v["action_json"])).hex(), v["digest"], v["name"])
 
@@ -304,7 +319,7 @@ class HyperliquidClientTests(AgentTestCase):
         c = self.client()
         last = {"main": 0, "test": 0}
         types = set()
-        for v in L1_VECTORS:
+        for v in L1_SIGNABLE_VECTORS:
             r = self.sign_vector(c, v)
             # The canonical action is what the SDK built, key order included.
             self.assertEqual(json.dumps(r.action, separators=(",", ":")), v["action_json"], v["name"])
@@ -318,7 +333,7 @@ class HyperliquidClientTests(AgentTestCase):
         self.assertEqual(
             types,
             {"order", "cancel", "cancelByCloid", "modify", "batchModify", "updateLeverage",
-             "updateIsolatedMargin", "scheduleCancel"},
+             "updateIsolatedMargin", "scheduleCancel", "noop"},
         )
 
     def test_assigned_nonce_is_the_time_in_ms_or_later(self) -> None:
@@ -502,7 +517,8 @@ class HyperliquidClientTests(AgentTestCase):
             self.assertEqual(e.denials[0]["scope"], {"key": key})
             seen.add(action["type"])
         self.assertEqual(
-            seen, {"usdSend", "spotSend", "withdraw3", "usdClassTransfer", "approveAgent", "approveBuilderFee"}
+            seen,
+            {"usdSend", "spotSend", "withdraw3", "usdClassTransfer", "approveAgent", "approveBuilderFee", "sendAsset"},
         )
 
     def test_a_transfer_the_policy_allows_is_signed(self) -> None:
