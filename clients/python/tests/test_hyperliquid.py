@@ -847,6 +847,45 @@ class SdkDropInTests(AgentTestCase):
         )
         self.assertEqual(recovered, ADDRESS)
 
+    def test_sdk_noop_builder_dex_orders_and_send_asset_recover_the_key_address(self) -> None:
+        from hyperliquid.info import Info
+
+        # For perp_dexs=[...] the SDK's Info fetches perpDexs and each dex's
+        # meta: serve the fixtures instead of the network.
+        with open(FIXTURES / "perp_dexs.json") as f:
+            dexs = json.load(f)
+        with open(FIXTURES / "meta_xyz.json") as f:
+            xyz = json.load(f)
+        with mock.patch.object(Info, "perp_dexs", lambda _self: dexs), mock.patch.object(
+            Info, "meta", lambda _self, dex="": xyz
+        ):
+            ex = self.exchange(perp_dexs=["", "xyz"])
+        ex.order("xyz:XYZ100", True, 0.5, 25000.0, {"limit": {"tif": "Gtc"}})
+        ex.update_leverage(5, "xyz:XYZ100", is_cross=False)
+        ex.cancel("xyz:AAPL", 42)
+        ex.noop(now_ms() + 600_000)
+        self.assert_posted_recover(4, True)
+        self.assertEqual(self.posted[0]["action"]["orders"][0]["a"], 120_000)
+        self.assertEqual(self.posted[2]["action"]["cancels"][0]["a"], 120_001)
+        self.assertEqual(self.posted[3]["action"], {"type": "noop"})
+        ex.send_asset(ALLOWED_DEST, "", "xyz", USDC_TOKEN, 2.5)
+        body = self.posted[-1]
+        self.assertEqual(body["action"]["type"], "sendAsset")
+        self.assertIsNone(body["vaultAddress"])
+        recovered = sdk_signing.recover_user_from_user_signed_action(
+            dict(body["action"]), body["signature"], sdk_signing.SEND_ASSET_SIGN_TYPES,
+            "HyperliquidTransaction:SendAsset", True,
+        )
+        self.assertEqual(recovered, ADDRESS)
+        # Beyond the allowance, to another destination, to a dex the key's
+        # metadata does not list: refused, nothing posted.
+        e = self.assert_agent_error("policy_denied", lambda: ex.send_asset(ALLOWED_DEST, "", "xyz", USDC_TOKEN, 10.5))
+        self.assertEqual(e.denials[0]["rule"], "transfer_amount")
+        e = self.assert_agent_error("policy_denied", lambda: ex.send_asset(DEST, "xyz", "", USDC_TOKEN, 1.0))
+        self.assertEqual(e.denials[0]["rule"], "transfer_not_allowed")
+        self.assert_agent_error("bad_params", lambda: ex.send_asset(ALLOWED_DEST, "", "test", USDC_TOKEN, 1.0), "destinationDex")
+        self.assertEqual(len(self.posted), 5)
+
     def test_sdk_action_that_is_not_canonical_is_refused(self) -> None:
         ex = self.exchange()
         upper = Cloid.from_str("0xABCDEF0123456789ABCDEF0123456789")
