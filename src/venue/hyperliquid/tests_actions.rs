@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::tests::{META_XYZ, PERP_DEXS, base_meta, dec, meta, request, vectors};
 use super::*;
-use crate::order::{NewOrder, OrderRef, Side};
+use crate::order::OrderRef;
 use crate::policy::{Halt, HaltScope, Policy, PolicyConfig, PolicyState, Request, Rule, Verdict};
 
 const DEST: &str = "0x5e9ee1089755c3435139848e47e6635505d5a13a";
@@ -250,36 +250,75 @@ fn bad_builder_dex_metadata_is_refused() {
 
 // --------------------------------------------------------------- intents
 
+/// A placed order as its journaled JSON, reduced to what these tests
+/// look at (symbol, side, size, reduce-only, aggressive, client id and, for
+/// limit orders, the price); how trigger prices and fees map is the
+/// business of the order tests.
+fn placed(intent: &Intent, with_price: bool) -> Value {
+    let v = serde_json::to_value(intent).unwrap();
+    assert_eq!(v["intent"], "place", "{v}");
+    let mut keys = vec![
+        "symbol",
+        "side",
+        "size",
+        "reduce_only",
+        "aggressive",
+        "client_id",
+    ];
+    if with_price {
+        keys.push("price");
+    }
+    Value::Object(
+        keys.into_iter()
+            .map(|k| (k.to_string(), v[k].clone()))
+            .collect(),
+    )
+}
+
 #[test]
 fn new_actions_map_to_intents() {
-    let place = |symbol: &str, side, size: &str, price: &str, aggressive, cloid: Option<&str>| {
-        Intent::Place(NewOrder {
-            symbol: symbol.into(),
-            side,
-            size: dec(size),
-            price: dec(price),
-            reduce_only: false,
-            aggressive,
-            client_id: cloid.map(str::to_string),
-        })
+    let view = |name: &str| -> Vec<Value> {
+        intents_of(name)
+            .iter()
+            .map(|i| placed(i, !serde_json::to_value(i).unwrap()["price"].is_null()))
+            .collect()
+    };
+    let order = |symbol: &str, side: &str, size: &str, aggressive: bool, cloid: Value| {
+        json!({"symbol": symbol, "side": side, "size": size, "reduce_only": false,
+            "aggressive": aggressive, "client_id": cloid})
+    };
+    let with_price = |mut o: Value, price: &str| {
+        o["price"] = price.into();
+        o
     };
     assert_eq!(
-        intents_of("order_hip3_xyz"),
-        vec![place("xyz:XYZ100", Side::Buy, "0.5", "25000", false, None)]
+        view("order_hip3_xyz"),
+        vec![with_price(
+            order("xyz:XYZ100", "buy", "0.5", false, Value::Null),
+            "25000"
+        )]
     );
+    let bulk = intents_of("order_hip3_bulk_with_main_vault_testnet");
     assert_eq!(
-        intents_of("order_hip3_bulk_with_main_vault_testnet"),
-        vec![
-            place(
-                "xyz:AAPL",
-                Side::Sell,
-                "1.25",
-                "231.45",
-                false,
-                Some("0x0000000000000000000000000000a001")
+        [
+            placed(&bulk[0], true),
+            placed(&bulk[1], true),
+            placed(&bulk[2], false)
+        ],
+        [
+            with_price(
+                order(
+                    "xyz:AAPL",
+                    "sell",
+                    "1.25",
+                    false,
+                    json!("0x0000000000000000000000000000a001")
+                ),
+                "231.45"
             ),
-            place("BTC", Side::Buy, "0.001", "60000", true, None),
-            place("xyz:GOLD", Side::Buy, "2.5", "3300", true, None),
+            with_price(order("BTC", "buy", "0.001", true, Value::Null), "60000"),
+            // A market trigger (stop-loss at 3300).
+            order("xyz:GOLD", "buy", "2.5", true, Value::Null),
         ]
     );
     assert_eq!(
@@ -306,8 +345,11 @@ fn new_actions_map_to_intents() {
     );
     // FrontendMarket executes at once, like IOC.
     assert_eq!(
-        intents_of("order_frontend_market"),
-        vec![place("ETH", Side::Buy, "0.1", "3200", true, None)]
+        view("order_frontend_market"),
+        vec![with_price(
+            order("ETH", "buy", "0.1", true, Value::Null),
+            "3200"
+        )]
     );
     assert_eq!(intents_of("noop"), vec![Intent::InvalidateNonce]);
     assert_eq!(
