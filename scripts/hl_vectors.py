@@ -20,7 +20,9 @@ the Rust side needs to compare:
 
 The metadata the SDK resolves names with comes from ``meta.json`` and
 ``spot_meta.json`` next to the output (the venue's own ``meta`` and
-``spotMeta`` response formats), so nothing here touches the network.
+``spotMeta`` response formats), and for the builder-deployed perp dexs
+(HIP-3) from ``perp_dexs.json`` (``perpDexs``) and ``meta_<dex>.json``
+(``meta`` of one dex), so nothing here touches the network.
 Nonces are fixed, and the signing key is a fixed, public test key: never
 fund it.
 
@@ -43,6 +45,7 @@ from eth_utils import keccak
 
 import hyperliquid.exchange as hl_exchange
 from hyperliquid.exchange import Exchange
+from hyperliquid.info import Info
 from hyperliquid.utils import signing
 from hyperliquid.utils.constants import MAINNET_API_URL, TESTNET_API_URL
 from hyperliquid.utils.types import Cloid
@@ -55,6 +58,11 @@ VAULT = "0x1719884eb866cb12b2287399b15f7db5e7d775ea"
 BUILDER = "0x8C967E73E7B15087C42A10D344CFF4C96D877F1D"
 DEST = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
 DEST_CHECKSUMMED = "0x0D1d9635D0640821d15e323ac8AdADfA9c111414"
+USDC_TOKEN = "USDC:0x6d1e7cde53ba9467b783cb7c530ce054"
+# The builder-deployed perp dexs the fixtures describe, and those the
+# exchanges below load (as a bot passes perp_dexs=[...] to Exchange).
+DEXS = ["test", "xyz"]
+LOADED_DEXS = ["", "xyz"]
 
 # What each user-signed action type is signed as: the SDK's type lists.
 USER_SIGNED = {
@@ -74,6 +82,7 @@ USER_SIGNED = {
             {"name": "nonce", "type": "uint64"},
         ],
     ),
+    "sendAsset": ("HyperliquidTransaction:SendAsset", signing.SEND_ASSET_SIGN_TYPES),
     "approveBuilderFee": (
         "HyperliquidTransaction:ApproveBuilderFee",
         [
@@ -98,6 +107,15 @@ class Recorder:
             self.meta = json.load(f)
         with open(os.path.join(out_dir, "spot_meta.json")) as f:
             self.spot_meta = json.load(f)
+        with open(os.path.join(out_dir, "perp_dexs.json")) as f:
+            perp_dexs = json.load(f)
+        dex_meta = {}
+        for dex in DEXS:
+            with open(os.path.join(out_dir, f"meta_{dex}.json")) as f:
+                dex_meta[dex] = json.load(f)
+        # What the SDK's Info would fetch for perp_dexs=[...].
+        Info.perp_dexs = lambda _self: perp_dexs
+        Info.meta = lambda _self, dex="": dex_meta[dex]
         self.wallet = eth_account.Account.from_key(TEST_KEY)
         self.vectors = []
         self.nonce = BASE_NONCE
@@ -110,6 +128,7 @@ class Recorder:
             meta=self.meta,
             spot_meta=self.spot_meta,
             vault_address=vault,
+            perp_dexs=LOADED_DEXS,
         )
         ex.set_expires_after(expires_after)
         ex._post_action = lambda action, signature, nonce: {
@@ -134,8 +153,11 @@ class Recorder:
 
     def l1_raw(self, name, action, is_mainnet=True, vault=None, expires_after=None):
         """Sign an action the SDK has no method for (e.g. a single ``modify``)
-        with the SDK's own ``sign_l1_action``."""
+        with the SDK's own ``sign_l1_action``. ``action`` may be a function
+        of the nonce (for an action that carries it)."""
         nonce = self.next_nonce()
+        if callable(action):
+            action = action(nonce)
         signature = signing.sign_l1_action(self.wallet, action, vault, nonce, expires_after, is_mainnet)
         posted = {"action": action, "signature": signature, "nonce": nonce}
         self.record_l1(name, posted, is_mainnet, vault, expires_after)
@@ -484,6 +506,78 @@ def generate(rec):
         "approve_builder_fee_testnet",
         lambda ex: ex.approve_builder_fee(BUILDER.lower(), "0.01%"),
         is_mainnet=False,
+    )
+
+    # --- builder-deployed perp dexs (HIP-3): asset 100000 + 10000 x dex + i --
+    rec.l1("order_hip3_xyz", lambda ex: ex.order("xyz:XYZ100", True, 0.5, 25000.0, gtc))
+    rec.l1(
+        "order_hip3_bulk_with_main_vault_testnet",
+        lambda ex: ex.bulk_orders(
+            [
+                order("xyz:AAPL", False, 1.25, 231.45, alo, cloid="0x0000000000000000000000000000a001"),
+                order("BTC", True, 0.001, 60000.0, ioc),
+                order("xyz:GOLD", True, 2.5, 3350.5, {"trigger": {"triggerPx": 3300.0, "isMarket": True, "tpsl": "sl"}}),
+            ]
+        ),
+        is_mainnet=False,
+        vault=VAULT,
+    )
+    rec.l1("cancel_hip3", lambda ex: ex.cancel("xyz:AAPL", 424242))
+    rec.l1("update_leverage_hip3_isolated", lambda ex: ex.update_leverage(5, "xyz:XYZ100", is_cross=False))
+    rec.l1("update_isolated_margin_hip3", lambda ex: ex.update_isolated_margin(25.0, "xyz:GOLD"))
+    rec.l1(
+        "order_frontend_market",
+        lambda ex: ex.order("ETH", True, 0.1, 3200.0, {"limit": {"tif": "FrontendMarket"}}),
+    )
+
+    # --- noop (nonce invalidation) -------------------------------------
+    rec.l1("noop", lambda ex: ex.noop(rec.nonce))
+    rec.l1(
+        "noop_vault_expires_testnet",
+        lambda ex: ex.noop(rec.nonce),
+        is_mainnet=False,
+        vault=VAULT,
+        expires_after=BASE_NONCE + 40_000,
+    )
+
+    # --- sendAsset / agentSendAsset --------------------------------------
+    rec.user("send_asset_to_dex", lambda ex: ex.send_asset(DEST, "", "xyz", USDC_TOKEN, 2.5))
+    rec.user(
+        "send_asset_subaccount_to_spot_testnet",
+        lambda ex: ex.send_asset(DEST_CHECKSUMMED, "xyz", "spot", USDC_TOKEN, 10.0),
+        is_mainnet=False,
+        vault=VAULT,
+    )
+    # The Python SDK has no method for agentSendAsset (the TypeScript SDK
+    # has): the action in the venue's field order, signed with the SDK's
+    # own sign_l1_action.
+    rec.l1_raw(
+        "agent_send_asset",
+        lambda nonce: {
+            "type": "agentSendAsset",
+            "destination": DEST,
+            "sourceDex": "",
+            "destinationDex": "xyz",
+            "token": USDC_TOKEN,
+            "amount": "1.5",
+            "fromSubAccount": "",
+            "nonce": nonce,
+        },
+    )
+    rec.l1_raw(
+        "agent_send_asset_subaccount_testnet",
+        lambda nonce: {
+            "type": "agentSendAsset",
+            "destination": DEST,
+            "sourceDex": "xyz",
+            "destinationDex": "",
+            "token": USDC_TOKEN,
+            "amount": "0.25",
+            "fromSubAccount": VAULT,
+            "nonce": nonce,
+        },
+        is_mainnet=False,
+        expires_after=BASE_NONCE + 50_000,
     )
 
 

@@ -200,8 +200,16 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         let mut hyperliquid = std::collections::HashMap::new();
         for (alias, k) in &cfg.keys {
             if let Some(h) = &k.hyperliquid {
-                let meta = crate::venue::hyperliquid::Meta::load(&h.meta, h.spot_meta.as_deref())
+                let mut meta =
+                    crate::venue::hyperliquid::Meta::load(&h.meta, h.spot_meta.as_deref())
+                        .map_err(|e| format!("keys.{alias}.hyperliquid: {e}"))?;
+                if let Some(list) = &h.perp_dexs {
+                    meta.load_perp_dexs(
+                        list,
+                        h.dex_meta.iter().map(|(n, p)| (n.as_str(), p.as_path())),
+                    )
                     .map_err(|e| format!("keys.{alias}.hyperliquid: {e}"))?;
+                }
                 hyperliquid.insert(alias.clone(), meta);
             }
         }

@@ -302,6 +302,15 @@ pub struct HyperliquidKeyConfig {
     pub meta: PathBuf,
     /// Spot metadata in the venue's `spotMeta` response format.
     pub spot_meta: Option<PathBuf>,
+    /// The venue's `perpDexs` response: the list of perp dexs, whose
+    /// positions fix the asset indices of builder-deployed dexs (HIP-3).
+    /// Needed by `dex_meta`.
+    pub perp_dexs: Option<PathBuf>,
+    /// Builder-deployed perp dexs this key trades on: dex name → that
+    /// dex's `meta` response (`{"type": "meta", "dex": NAME}`). Assets of
+    /// dexs not listed are unknown.
+    #[serde(default)]
+    pub dex_meta: BTreeMap<String, PathBuf>,
     /// Exchange-side dead-man's switch: with this set, each heartbeat of an
     /// identity holding this key returns a signed `scheduleCancel` for
     /// now + timeout + this grace (ms; at least the venue's 5 s lead).
@@ -472,6 +481,12 @@ impl Config {
                 fix(&mut h.meta);
                 if let Some(s) = h.spot_meta.as_mut() {
                     fix(s);
+                }
+                if let Some(s) = h.perp_dexs.as_mut() {
+                    fix(s);
+                }
+                for p in h.dex_meta.values_mut() {
+                    fix(p);
                 }
             }
         }
@@ -693,6 +708,11 @@ impl Config {
                         "keys.{alias}.hyperliquid: Hyperliquid keys are secp256k1"
                     ));
                 }
+                if !h.dex_meta.is_empty() && h.perp_dexs.is_none() {
+                    return Err(format!(
+                        "keys.{alias}.hyperliquid.dex_meta needs keys.{alias}.hyperliquid.perp_dexs (the venue's perpDexs response): the dexs' positions in it fix their asset indices"
+                    ));
+                }
                 for v in &h.vaults {
                     let ok = v.len() == 42
                         && v.starts_with("0x")
@@ -911,6 +931,27 @@ ops = ["sign", "list_keys"]
         );
         assert_eq!(c.identity_for(1000, 5).unwrap().0, "bot");
         assert!(c.identity_for(1001, 5).is_none());
+    }
+
+    #[test]
+    fn hyperliquid_builder_dexs_need_the_dex_list() {
+        let hl = "[keys.hl.hyperliquid]\nnetwork = \"mainnet\"\nmeta = \"meta.json\"\ndex_meta = { xyz = \"meta_xyz.json\" }\n";
+        let c = Config::parse(&format!("{GOOD}\n{hl}")).unwrap();
+        let e = c.validate().unwrap_err();
+        assert!(
+            e.contains("keys.hl.hyperliquid.dex_meta needs keys.hl.hyperliquid.perp_dexs"),
+            "{e}"
+        );
+        let mut c =
+            Config::parse(&format!("{GOOD}\n{hl}perp_dexs = \"perp_dexs.json\"\n")).unwrap();
+        c.validate().unwrap();
+        c.resolve_paths(Path::new("/etc/tw"));
+        let h = c.keys["hl"].hyperliquid.as_ref().unwrap();
+        assert_eq!(
+            h.perp_dexs.as_deref(),
+            Some(Path::new("/etc/tw/perp_dexs.json"))
+        );
+        assert_eq!(h.dex_meta["xyz"], Path::new("/etc/tw/meta_xyz.json"));
     }
 
     #[test]

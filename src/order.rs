@@ -172,6 +172,10 @@ pub enum Intent {
     },
     /// Give another key (an "agent") or a builder rights on the account.
     Approve { kind: String, grantee: String },
+    /// Use up a nonce and do nothing else (Hyperliquid `noop`), so that a
+    /// pending action signed with that nonce can no longer execute. Moves
+    /// no value and opens nothing.
+    InvalidateNonce,
 }
 
 impl Intent {
@@ -180,7 +184,7 @@ impl Intent {
     /// is halted or its circuit breaker is open, if configured.
     pub fn reduces_risk(&self) -> bool {
         match self {
-            Intent::Cancel { .. } => true,
+            Intent::Cancel { .. } | Intent::InvalidateNonce => true,
             // Setting a schedule reduces risk; clearing one removes the
             // exchange-side dead-man's switch, so it does not.
             Intent::ScheduleCancel { at_ms } => at_ms.is_some(),

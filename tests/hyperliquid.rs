@@ -1,8 +1,10 @@
 //! Hyperliquid signing through the real agent: every L1 action type the
 //! official SDK produces is parsed, re-encoded and signed by the token, and
 //! the SDK itself (its hashing plus eth_account) recovers the key's address
-//! from the agent's output. Network, vault and nonce rules are enforced;
-//! transfers are denied without a policy that names the destination.
+//! from the agent's output; so for the newer actions (`noop`, `sendAsset`,
+//! `agentSendAsset`, orders on builder-deployed perp dexs). Network, vault
+//! and nonce rules are enforced; transfers are denied without a policy that
+//! names the destination.
 
 mod common;
 
@@ -68,12 +70,16 @@ fn setup_with(policy: &str) -> Env {
     let text = text.replacen("ops = [\"list_keys\", \"sign\"]\n", "", 1);
     let meta = fixtures().join("meta.json");
     let spot = fixtures().join("spot_meta.json");
+    let dexs = fixtures().join("perp_dexs.json");
+    let xyz = fixtures().join("meta_xyz.json");
     let mut text = text;
     for (alias, net) in [("main", "mainnet"), ("test", "testnet")] {
         text.push_str(&format!(
-            "\n[keys.{alias}.hyperliquid]\nnetwork = \"{net}\"\nvaults = [\"{VAULT}\"]\nmeta = {:?}\nspot_meta = {:?}\n",
+            "\n[keys.{alias}.hyperliquid]\nnetwork = \"{net}\"\nvaults = [\"{VAULT}\"]\nmeta = {:?}\nspot_meta = {:?}\nperp_dexs = {:?}\ndex_meta = {{ xyz = {:?} }}\n",
             meta.display().to_string(),
-            spot.display().to_string()
+            spot.display().to_string(),
+            dexs.display().to_string(),
+            xyz.display().to_string()
         ));
     }
     text.push_str(&format!("\n{policy}\n"));
@@ -130,7 +136,12 @@ fn every_l1_action_type_recovers_with_the_official_sdk() {
     let mut c = agent.client();
     let mut items = Vec::new();
     let mut last_nonce = 0;
-    for v in vectors().iter().filter(|v| v["kind"] == "l1") {
+    // agentSendAsset carries its own nonce and needs an allowance: it is
+    // signed in newer_action_types_recover_with_the_official_sdk_and_are_judged.
+    for v in vectors()
+        .iter()
+        .filter(|v| v["kind"] == "l1" && v["action"]["type"] != "agentSendAsset")
+    {
         let r = sign(&mut c, v, None).unwrap_or_else(|e| panic!("{}: {e}", v["name"]));
         // The canonical action is what the SDK itself built.
         let canonical: Value = serde_json::from_str(v["action_json"].as_str().unwrap()).unwrap();
@@ -479,4 +490,277 @@ fn builder_fees_need_an_allowance() {
         assert_eq!(e.code(), Some("policy_denied"), "{e}");
         assert!(e.to_string().contains(rule), "{e}");
     }
+}
+
+const DEST: &str = "0x5e9ee1089755c3435139848e47e6635505d5a13a";
+const DEST_CHECKSUMMED: &str = "0x0D1d9635D0640821d15e323ac8AdADfA9c111414";
+const USDC: &str = "USDC:0x6d1e7cde53ba9467b783cb7c530ce054";
+
+/// PERMISSIVE, plus: both keys may send USDC (the token) to DEST and
+/// DEST_CHECKSUMMED with sendAsset and agentSendAsset, at most 20 at a
+/// time and 100 a day.
+fn send_asset_policy() -> String {
+    let mut p = PERMISSIVE.to_string();
+    for k in ["main", "test"] {
+        for d in [DEST, DEST_CHECKSUMMED] {
+            p.push_str(&format!(
+                "\n[[policy.keys.{k}.transfers]]\ndestination = \"{d}\"\nasset = \"{USDC}\"\nmax_amount = \"20\"\nmax_per_day = \"100\"\nkinds = [\"sendAsset\", \"agentSendAsset\"]\n"
+            ));
+        }
+    }
+    p
+}
+
+fn vector(name: &str) -> Value {
+    vectors()
+        .into_iter()
+        .find(|v| v["name"] == name)
+        .unwrap_or_else(|| panic!("no vector {name}"))
+}
+
+/// Sign `v`'s action as a bot would: a user-signed one through
+/// sign_user_action, an L1 one through sign_l1_action (the agent assigns
+/// the nonce). An action that carries its nonce gets `nonce` in it.
+fn sign_fresh(
+    c: &mut tradeward::client::Client,
+    v: &Value,
+    nonce: u64,
+) -> (Value, Result<Value, tradeward::client::ClientError>) {
+    let mut v = v.clone();
+    if v["action"].get("nonce").is_some() {
+        v["action"]["nonce"] = nonce.into();
+    }
+    let r = if v["kind"] == "user" {
+        let key = if v["is_mainnet"] == true {
+            "main"
+        } else {
+            "test"
+        };
+        c.call(
+            "hyperliquid.sign_user_action",
+            json!({"key": key, "action": v["action"], "is_mainnet": v["is_mainnet"]}),
+        )
+    } else {
+        sign(c, &v, None)
+    };
+    (v, r)
+}
+
+fn journal_records(env: &Env) -> Vec<Value> {
+    env.segments()
+        .iter()
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn newer_action_types_recover_with_the_official_sdk_and_are_judged() {
+    let env = setup_with(&send_asset_policy());
+    let mut agent = env.start_agent();
+    let mut c = agent.client();
+    let names = [
+        "order_hip3_xyz",
+        "order_hip3_bulk_with_main_vault_testnet",
+        "cancel_hip3",
+        "update_leverage_hip3_isolated",
+        "update_isolated_margin_hip3",
+        "order_frontend_market",
+        "noop",
+        "noop_vault_expires_testnet",
+        "agent_send_asset",
+        "agent_send_asset_subaccount_testnet",
+        "send_asset_to_dex",
+        "send_asset_subaccount_to_spot_testnet",
+    ];
+    // Nonces for the actions that carry one, clear of those the agent
+    // assigns to the others meanwhile.
+    let base = tradeward::journal::record::now_ms() + 60_000;
+    let mut items = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let (v, r) = sign_fresh(&mut c, &vector(name), base + i as u64);
+        let r = r.unwrap_or_else(|e| panic!("{name}: {e}"));
+        // The canonical action is the SDK's (with the fresh nonce).
+        assert_eq!(r["action"].to_string(), v["action"].to_string(), "{name}");
+        assert_eq!(r["address"], ADDRESS, "{name}");
+        let digest = common::hexf(&r, "digest");
+        assert_eq!(recover(&digest, &r["signature"]), ADDRESS, "{name}");
+        if let Some(n) = v["action"].get("nonce") {
+            assert_eq!(&r["nonce"], n, "{name}: the action's own nonce is signed");
+        }
+        items.push(json!({
+            "kind": v["kind"],
+            "action": r["action"],
+            "nonce": r["nonce"],
+            "vault_address": r.get("vault_address"),
+            "expires_after": r.get("expires_after"),
+            "is_mainnet": v["is_mainnet"],
+            "signature": r["signature"],
+        }));
+    }
+
+    // Refused, each with its reason; none of them is signed.
+    let send = vector("send_asset_to_dex");
+    let agent_send = vector("agent_send_asset");
+    let fresh = base + 100;
+    let with = |v: &Value, key: &str, value: Value| {
+        let mut v = v.clone();
+        v["action"][key] = value;
+        v
+    };
+    #[rustfmt::skip]
+    let refusals: Vec<(Value, &str, &str)> = vec![
+        // Policy: a destination no allowance names, too much at once, a
+        // token the allowance does not name.
+        (with(&send, "destination", json!(VAULT)), "policy_denied", "transfer_not_allowed"),
+        (with(&agent_send, "amount", json!("20.5")), "policy_denied", "transfer_amount"),
+        (with(&send, "token", json!("PURR:0xc1fb593aeffbeb02f85e0308e9956a90")), "policy_denied", "transfer_not_allowed"),
+        // A subaccount the key may not act for.
+        (with(&agent_send, "fromSubAccount", json!("0x0000000000000000000000000000000000000001")), "forbidden", "subaccount"),
+        (with(&send, "fromSubAccount", json!("0x0000000000000000000000000000000000000001")), "forbidden", "subaccount"),
+        // A dex the key's metadata does not list; malformed amounts.
+        (with(&send, "destinationDex", json!("test")), "bad_params", "destinationDex"),
+        (with(&agent_send, "amount", json!("NaN")), "bad_params", "amount"),
+        (with(&send, "amount", json!("-1")), "bad_params", "amount"),
+        (with(&agent_send, "extra", json!(1)), "bad_params", "unknown field"),
+    ];
+    for (i, (v, code, why)) in refusals.iter().enumerate() {
+        let (_, r) = sign_fresh(&mut c, v, fresh + i as u64);
+        let e = r.expect_err(why);
+        assert_eq!(e.code(), Some(*code), "{why}: {e}");
+        assert!(e.to_string().contains(why), "{why}: {e}");
+    }
+    // Actions and forms the agent does not sign, refused by name.
+    for (action, why) in [
+        (
+            json!({"type": "twapOrder", "twap": {"a": 0, "b": true, "s": "1", "r": false, "m": 10, "t": false}}),
+            "unknown action type \"twapOrder\"",
+        ),
+        (
+            json!({"type": "twapCancel", "a": 0, "t": 1}),
+            "unknown action type \"twapCancel\"",
+        ),
+        (
+            json!({"type": "gossipPriorityBid", "slotId": 0, "ip": "1.2.3.4", "maxGas": 1}),
+            "unknown action type",
+        ),
+        (
+            json!({"type": "order", "orders": [{"a": 120000, "b": true, "p": "25000", "s": "0.5", "r": false, "t": {"limit": {"tif": "Ioc"}}}], "grouping": {"p": 1000}}),
+            "order priority",
+        ),
+        (
+            json!({"type": "order", "orders": [{"a": 110000, "b": true, "p": "1", "s": "1", "r": false, "t": {"limit": {"tif": "Gtc"}}}], "grouping": "na"}),
+            "unknown asset index 110000",
+        ),
+    ] {
+        let e = c
+            .call(
+                "hyperliquid.sign_l1_action",
+                json!({"key": "main", "action": action, "is_mainnet": true}),
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), Some("bad_params"), "{why}: {e}");
+        assert!(e.to_string().contains(why), "{why}: {e}");
+    }
+    // agentSendAsset never takes a vault address.
+    let e = c
+        .call(
+            "hyperliquid.sign_l1_action",
+            json!({"key": "main", "action": with(&agent_send, "nonce", json!(fresh + 50))["action"], "is_mainnet": true, "vault_address": VAULT}),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), Some("bad_params"), "{e}");
+    assert!(e.to_string().contains("vaultAddress"), "{e}");
+    drop(c);
+    assert!(agent.stop().success());
+
+    // The journal: one signature per signed request and none more; the
+    // policy's refusals are on record with the transfer they judged.
+    let records = journal_records(&env);
+    let signatures = records.iter().filter(|r| r["kind"] == "signature").count();
+    assert_eq!(signatures, names.len());
+    let denied: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["kind"] == "decision" && r["allow"] == false && r["intents"].is_array())
+        .collect();
+    assert_eq!(denied.len(), 3, "{denied:?}");
+    for d in denied {
+        assert_eq!(d["intents"][0]["intent"], "transfer", "{d}");
+        assert!(d["payload_sha256"].is_null(), "{d}");
+    }
+    let allowed_kinds: Vec<String> = records
+        .iter()
+        .filter(|r| r["kind"] == "decision" && r["allow"] == true)
+        .flat_map(|r| r["intents"].as_array().unwrap().clone())
+        .map(|i| i["intent"].as_str().unwrap().to_string())
+        .collect();
+    for kind in [
+        "place",
+        "cancel",
+        "set_leverage",
+        "adjust_margin",
+        "invalidate_nonce",
+        "transfer",
+    ] {
+        assert!(
+            allowed_kinds.iter().any(|k| k == kind),
+            "no {kind} in {allowed_kinds:?}"
+        );
+    }
+
+    // An identity granted only L1 actions trades and uses noop, but moves
+    // no funds with agentSendAsset.
+    let text = std::fs::read_to_string(&env.config).unwrap();
+    let text = text.replacen(", \"hyperliquid.sign_user_action\"", "", 1);
+    std::fs::write(&env.config, text).unwrap();
+    let agent = env.start_agent();
+    let mut c = agent.client();
+    let later = tradeward::journal::record::now_ms() + 1_000;
+    let (_, r) = sign_fresh(&mut c, &agent_send, later);
+    let e = r.unwrap_err();
+    assert_eq!(e.code(), Some("forbidden"), "{e}");
+    assert!(
+        e.to_string().contains("hyperliquid.sign_user_action"),
+        "{e}"
+    );
+    let (_, r) = sign_fresh(&mut c, &vector("noop"), later + 1);
+    r.unwrap();
+    let (_, r) = sign_fresh(&mut c, &vector("order_hip3_xyz"), later + 2);
+    r.unwrap();
+    drop(c);
+    drop(agent);
+
+    // The official SDK recovers the key's address from every output.
+    let Some(python) = std::env::var_os("TRADEWARD_SDK_PYTHON") else {
+        eprintln!(
+            "SKIPPED the official-SDK check: set TRADEWARD_SDK_PYTHON to a python with hyperliquid-python-sdk (scripts/test.sh does)"
+        );
+        return;
+    };
+    let file = env.dir.path().join("signed-new.json");
+    std::fs::write(
+        &file,
+        json!({"address": ADDRESS, "items": items}).to_string(),
+    )
+    .unwrap();
+    let out = std::process::Command::new(python)
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/hl_recover.py"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("{} of {} recovered", items.len(), items.len())),
+        "{text}"
+    );
 }

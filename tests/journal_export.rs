@@ -704,7 +704,8 @@ fn export_summarises_orders_notional_and_transfers() {
             json!("0.02")),
         denied("policy_denied")
     );
-    // Three BTC orders of 0.002 @ 60000, 66000 and 55000: 120 + 132 + 110.
+    // Three BTC orders of 0.002 @ 60000, 66000 (trigger 65000) and 55000
+    // (trigger 56000), each at its highest price: 120 + 132 + 112.
     assert_eq!(l1("order_normal_tpsl_group", same), Ok(()));
     // SOL 1.25 @ 145.37 for the vault: 181.7125.
     assert_eq!(l1("order_sol_ioc_cloid_vault", same), Ok(()));
@@ -821,10 +822,10 @@ fn export_summarises_orders_notional_and_transfers() {
     assert_eq!(o["by_symbol"], by_symbol, "{o}");
     assert_eq!(o["by_identity"], json!({"developer": {"main": by_symbol}}));
 
-    // BTC: 50 + 50 + 120 + 132 + 110; SOL: 181.7125 + 560.875. Denied
+    // BTC: 50 + 50 + 120 + 132 + 112; SOL: 181.7125 + 560.875. Denied
     // orders add nothing.
     let notional = json!({
-        "BTC": {"orders": 5, "notional": "462", "unrepresentable": 0},
+        "BTC": {"orders": 5, "notional": "464", "unrepresentable": 0},
         "SOL": {"orders": 2, "notional": "742.5875", "unrepresentable": 0},
     });
     let n = &v["notional_by_symbol"];

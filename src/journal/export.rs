@@ -742,7 +742,10 @@ fn intent_symbol(i: &Intent) -> Option<&str> {
         Intent::Cancel { symbol, .. }
         | Intent::SetLeverage { symbol, .. }
         | Intent::AdjustMargin { symbol, .. } => Some(symbol),
-        Intent::ScheduleCancel { .. } | Intent::Transfer { .. } | Intent::Approve { .. } => None,
+        Intent::ScheduleCancel { .. }
+        | Intent::Transfer { .. }
+        | Intent::Approve { .. }
+        | Intent::InvalidateNonce => None,
     }
 }
 
@@ -832,7 +835,8 @@ impl Aggregate {
                 Intent::SetLeverage { .. }
                 | Intent::AdjustMargin { .. }
                 | Intent::ScheduleCancel { .. }
-                | Intent::Approve { .. } => {}
+                | Intent::Approve { .. }
+                | Intent::InvalidateNonce => {}
             }
         }
         if !denied_symbols.is_empty() {

@@ -194,7 +194,9 @@ impl<'a> Batch<'a> {
         };
         for intent in intents {
             match intent {
-                Intent::Cancel { .. } | Intent::ScheduleCancel { .. } => b.cancels += 1,
+                Intent::Cancel { .. } | Intent::ScheduleCancel { .. } | Intent::InvalidateNonce => {
+                    b.cancels += 1
+                }
                 _ => b.orders += 1,
             }
             match intent {
@@ -490,7 +492,7 @@ impl Policy {
             Intent::Place(o) | Intent::Modify { new: o, .. } => {
                 self.check_order(state, kr, ks, i, o, now, out)
             }
-            Intent::Cancel { .. } | Intent::ScheduleCancel { .. } => {}
+            Intent::Cancel { .. } | Intent::ScheduleCancel { .. } | Intent::InvalidateNonce => {}
             Intent::SetLeverage {
                 symbol, leverage, ..
             } => {

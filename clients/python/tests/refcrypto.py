@@ -482,6 +482,18 @@ HYPERLIQUID_USER_TYPES = {
         "ApproveBuilderFee",
         [("maxFeeRate", "string"), ("builder", "address"), ("nonce", "uint64")],
     ),
+    "sendAsset": (
+        "SendAsset",
+        [
+            ("destination", "string"),
+            ("sourceDex", "string"),
+            ("destinationDex", "string"),
+            ("token", "string"),
+            ("amount", "string"),
+            ("fromSubAccount", "string"),
+            ("nonce", "uint64"),
+        ],
+    ),
 }
 
 

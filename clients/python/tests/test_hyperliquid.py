@@ -8,11 +8,13 @@ Run from the repository root:
 The agent gets a fresh SoftHSM token with the published test key of
 ``tests/fixtures/hyperliquid/vectors.json`` imported twice: ``main``
 configured for mainnet and ``test`` for testnet, both with the fixture's
-asset metadata and allowed to act for the vault the vectors use; ``plain``
-is a secp256k1 key without a Hyperliquid table. The identity is granted
+asset metadata (the main perp dex, spot and the builder-deployed dex
+``xyz``) and allowed to act for the vault the vectors use; ``plain`` is a
+secp256k1 key without a Hyperliquid table. The identity is granted
 ``list_keys`` and both Hyperliquid operations. The policy allows every
 symbol, caps the testnet key's orders at 1 000 000 of notional, and allows
-one transfer: USDC from ``main`` to ``ALLOWED_DEST``.
+two transfers from ``main`` to ``ALLOWED_DEST``: USDC by ``usdSend``, and
+the USDC token by ``sendAsset``.
 
 ``HyperliquidClientTests`` need only the standard library: every signature
 is checked with ``refcrypto.py`` (its own msgpack, action hash, EIP-712
@@ -57,6 +59,9 @@ with open(FIXTURES / "vectors.json") as _f:
     FIXTURE = json.load(_f)
 VECTORS: List[Dict[str, Any]] = FIXTURE["vectors"]
 L1_VECTORS = [v for v in VECTORS if v["kind"] == "l1"]
+# agentSendAsset carries its own (long past) nonce and needs an allowance:
+# the agent refuses these vectors as they are.
+L1_SIGNABLE_VECTORS = [v for v in L1_VECTORS if v["action"]["type"] != "agentSendAsset"]
 USER_VECTORS = [v for v in VECTORS if v["kind"] == "user"]
 TEST_KEY: str = FIXTURE["private_key"]  # published test key; never fund it
 ADDRESS: str = FIXTURE["address"]
@@ -66,6 +71,7 @@ DEST = "0x5e9ee1089755c3435139848e47e6635505d5a13a"
 SDK_HEX = re.compile(r"^0x(0|[1-9a-f][0-9a-f]{0,63})$")
 # The one destination the mainnet key may send USDC to (10 at a time).
 ALLOWED_DEST = "0x1111111111111111111111111111111111111111"
+USDC_TOKEN = "USDC:0x6d1e7cde53ba9467b783cb7c530ce054"
 # Every symbol and any leverage the venue allows; a notional cap on the
 # testnet key (to see a structured denial); the test vectors' builder at up
 # to 1 bp on both keys; one transfer allowance.
@@ -94,6 +100,13 @@ destination = "{ALLOWED_DEST}"
 asset = "USDC"
 max_amount = "10"
 max_per_day = "100"
+
+[[policy.keys.main.transfers]]
+destination = "{ALLOWED_DEST}"
+asset = "{USDC_TOKEN}"
+max_amount = "10"
+max_per_day = "100"
+kinds = ["sendAsset"]
 """
 
 try:
@@ -166,6 +179,8 @@ def hl_agent() -> agent_harness.Agent:
                 f'\n[keys.{alias}.hyperliquid]\nnetwork = "{network}"\nvaults = ["{VAULT}"]\n'
                 f"meta = {json.dumps(str(FIXTURES / 'meta.json'))}\n"
                 f"spot_meta = {json.dumps(str(FIXTURES / 'spot_meta.json'))}\n"
+                f"perp_dexs = {json.dumps(str(FIXTURES / 'perp_dexs.json'))}\n"
+                f"dex_meta = {{ xyz = {json.dumps(str(FIXTURES / 'meta_xyz.json'))} }}\n"
             )
         extra += '\n[keys.plain]\ntype = "secp256k1"\nlabel = "plain"\n'
         agent.configure(
@@ -239,7 +254,7 @@ class HyperliquidReferenceTests(unittest.TestCase):
             self.assertEqual(ref.hyperliquid_l1_digest(h, v["is_mainnet"]).hex(), v["digest"], v["name"])
 
     def test_user_signed_digests_match_the_sdk_vectors(self) -> None:
-        self.assertEqual(len({v["action"]["type"] for v in USER_VECTORS}), 6)
+        self.assertEqual(len({v["action"]["type"] for v in USER_VECTORS}), 7)
         for v in USER_VECTORS:
             self.assertEqual(ref.hyperliquid_user_digest(json.loads(v["action_json"])).hex(), v["digest"], v["name"])
 
@@ -316,7 +331,7 @@ class HyperliquidClientTests(AgentTestCase):
         c = self.client()
         last = {"main": 0, "test": 0}
         types = set()
-        for v in L1_VECTORS:
+        for v in L1_SIGNABLE_VECTORS:
             r = self.sign_vector(c, v)
             # The canonical action is what the SDK built, key order included.
             self.assertEqual(json.dumps(r.action, separators=(",", ":")), v["action_json"], v["name"])
@@ -330,7 +345,7 @@ class HyperliquidClientTests(AgentTestCase):
         self.assertEqual(
             types,
             {"order", "cancel", "cancelByCloid", "modify", "batchModify", "updateLeverage",
-             "updateIsolatedMargin", "scheduleCancel"},
+             "updateIsolatedMargin", "scheduleCancel", "noop"},
         )
 
     def test_assigned_nonce_is_the_time_in_ms_or_later(self) -> None:
@@ -514,7 +529,8 @@ class HyperliquidClientTests(AgentTestCase):
             self.assertEqual(e.denials[0]["scope"], {"key": key})
             seen.add(action["type"])
         self.assertEqual(
-            seen, {"usdSend", "spotSend", "withdraw3", "usdClassTransfer", "approveAgent", "approveBuilderFee"}
+            seen,
+            {"usdSend", "spotSend", "withdraw3", "usdClassTransfer", "approveAgent", "approveBuilderFee", "sendAsset"},
         )
 
     def test_a_transfer_the_policy_allows_is_signed(self) -> None:
@@ -842,6 +858,45 @@ class SdkDropInTests(AgentTestCase):
             "HyperliquidTransaction:UsdSend", True,
         )
         self.assertEqual(recovered, ADDRESS)
+
+    def test_sdk_noop_builder_dex_orders_and_send_asset_recover_the_key_address(self) -> None:
+        from hyperliquid.info import Info
+
+        # For perp_dexs=[...] the SDK's Info fetches perpDexs and each dex's
+        # meta: serve the fixtures instead of the network.
+        with open(FIXTURES / "perp_dexs.json") as f:
+            dexs = json.load(f)
+        with open(FIXTURES / "meta_xyz.json") as f:
+            xyz = json.load(f)
+        with mock.patch.object(Info, "perp_dexs", lambda _self: dexs), mock.patch.object(
+            Info, "meta", lambda _self, dex="": xyz
+        ):
+            ex = self.exchange(perp_dexs=["", "xyz"])
+        ex.order("xyz:XYZ100", True, 0.5, 25000.0, {"limit": {"tif": "Gtc"}})
+        ex.update_leverage(5, "xyz:XYZ100", is_cross=False)
+        ex.cancel("xyz:AAPL", 42)
+        ex.noop(now_ms() + 600_000)
+        self.assert_posted_recover(4, True)
+        self.assertEqual(self.posted[0]["action"]["orders"][0]["a"], 120_000)
+        self.assertEqual(self.posted[2]["action"]["cancels"][0]["a"], 120_001)
+        self.assertEqual(self.posted[3]["action"], {"type": "noop"})
+        ex.send_asset(ALLOWED_DEST, "", "xyz", USDC_TOKEN, 2.5)
+        body = self.posted[-1]
+        self.assertEqual(body["action"]["type"], "sendAsset")
+        self.assertIsNone(body["vaultAddress"])
+        recovered = sdk_signing.recover_user_from_user_signed_action(
+            dict(body["action"]), body["signature"], sdk_signing.SEND_ASSET_SIGN_TYPES,
+            "HyperliquidTransaction:SendAsset", True,
+        )
+        self.assertEqual(recovered, ADDRESS)
+        # Beyond the allowance, to another destination, to a dex the key's
+        # metadata does not list: refused, nothing posted.
+        e = self.assert_agent_error("policy_denied", lambda: ex.send_asset(ALLOWED_DEST, "", "xyz", USDC_TOKEN, 10.5))
+        self.assertEqual(e.denials[0]["rule"], "transfer_amount")
+        e = self.assert_agent_error("policy_denied", lambda: ex.send_asset(DEST, "xyz", "", USDC_TOKEN, 1.0))
+        self.assertEqual(e.denials[0]["rule"], "transfer_not_allowed")
+        self.assert_agent_error("bad_params", lambda: ex.send_asset(ALLOWED_DEST, "", "test", USDC_TOKEN, 1.0), "destinationDex")
+        self.assertEqual(len(self.posted), 5)
 
     def test_sdk_action_that_is_not_canonical_is_refused(self) -> None:
         ex = self.exchange()

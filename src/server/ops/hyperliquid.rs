@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::request_digest;
 use super::sign::{deny_by_policy, granted_key, journal_unavailable, sign_and_record};
-use crate::config::Network;
+use crate::config::{GrantedOp, Network};
 use crate::journal::{Decision, Event};
 use crate::keyring::{SignInput, SignOutput};
 use crate::protocol::{ErrorCode, Params, ProtoError, to_hex};
@@ -128,6 +128,26 @@ pub async fn run(
             return Err(bad(format!(
                 "{} is a user-signed action: use hyperliquid.sign_user_action",
                 parsed.type_name()
+            )));
+        }
+    }
+    // An L1 action that moves funds (agentSendAsset) needs the grant for
+    // moving funds as well: an identity granted only L1 actions trades.
+    if parsed.is_l1_transfer() && !who.may(GrantedOp::HyperliquidSignUserAction) {
+        return Err(forbidden(format!(
+            "{} moves funds: identity {:?} needs the {:?} grant as well",
+            parsed.type_name(),
+            who.name,
+            GrantedOp::HyperliquidSignUserAction.as_str()
+        )));
+    }
+    // Funds taken from a subaccount: one the key may act for.
+    if let Some(sub) = parsed.from_sub_account() {
+        let sub = format!("0x{}", hex::encode(sub));
+        if !cfg.vaults.iter().any(|a| a.eq_ignore_ascii_case(&sub)) {
+            return Err(forbidden(format!(
+                "key {:?} may not move funds from subaccount {sub}: it is not in keys.{}.hyperliquid.vaults",
+                entry.alias, entry.alias
             )));
         }
     }

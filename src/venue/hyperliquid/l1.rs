@@ -1,7 +1,7 @@
 //! L1 actions (orders, cancels, modifies, leverage, margin, scheduled
-//! cancel): typed values, their strict parse, their canonical encoding
-//! (msgpack and JSON with the SDK's key order), the action hash and the
-//! `Agent` EIP-712 digest.
+//! cancel, noop, agentSendAsset): typed values, their strict parse, their
+//! canonical encoding (msgpack and JSON with the SDK's key order), the
+//! action hash and the `Agent` EIP-712 digest.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -13,6 +13,7 @@ use super::meta::{AssetInfo, AssetKind, Meta};
 use super::number::{
     Cloid, address_hex, check_price, check_size, parse_address, parse_positive, to_wire,
 };
+use super::send_asset::{self, SendAsset};
 use crate::crypto::eip712::{self, Domain, Field, Message, Types, Value as TypedValue};
 use crate::crypto::eth::keccak256;
 use crate::order::{Fee, Intent, NewOrder, OrderRef, Side};
@@ -30,6 +31,9 @@ pub enum Tif {
     Ioc,
     /// Good till cancelled.
     Gtc,
+    /// Immediate or cancel, marked as a market order (the venue's
+    /// front end sends it; the TypeScript SDK offers it).
+    FrontendMarket,
 }
 
 impl Tif {
@@ -38,6 +42,7 @@ impl Tif {
             Tif::Alo => "Alo",
             Tif::Ioc => "Ioc",
             Tif::Gtc => "Gtc",
+            Tif::FrontendMarket => "FrontendMarket",
         }
     }
 }
@@ -87,7 +92,7 @@ impl Order {
     /// IOC, or a trigger that executes as a market order.
     pub fn is_aggressive(&self) -> bool {
         match self.order_type {
-            OrderType::Limit { tif } => tif == Tif::Ioc,
+            OrderType::Limit { tif } => matches!(tif, Tif::Ioc | Tif::FrontendMarket),
             OrderType::Trigger { is_market, .. } => is_market,
         }
     }
@@ -201,6 +206,11 @@ pub enum L1Action {
         /// When to cancel (UTC ms); `None` clears a schedule.
         time: Option<u64>,
     },
+    /// Do nothing but use up the nonce (invalidates a pending action
+    /// signed with it).
+    Noop,
+    /// `sendAsset` signed by an API wallet; its `nonce` is the request's.
+    AgentSendAsset(SendAsset),
 }
 
 /// The L1 action types, as the `type` field spells them.
@@ -213,6 +223,8 @@ pub const L1_TYPES: &[&str] = &[
     "updateLeverage",
     "updateIsolatedMargin",
     "scheduleCancel",
+    "noop",
+    "agentSendAsset",
 ];
 
 // ---------------------------------------------------------------- parsing
@@ -289,10 +301,13 @@ fn parse_order_type(info: &AssetInfo, path: String, v: &Value) -> Result<OrderTy
                 "Alo" => Tif::Alo,
                 "Ioc" => Tif::Ioc,
                 "Gtc" => Tif::Gtc,
+                "FrontendMarket" => Tif::FrontendMarket,
                 other => {
                     return Err(VenueError::invalid(
                         l.path("tif"),
-                        format!("{other:?} is not a time in force (Alo, Ioc or Gtc)"),
+                        format!(
+                            "{other:?} is not a time in force (Alo, Ioc, Gtc or FrontendMarket)"
+                        ),
                     ));
                 }
             };
@@ -357,6 +372,14 @@ pub(crate) fn parse(meta: &Meta, ty: &str, v: &Value) -> Result<L1Action, VenueE
                 .enumerate()
                 .map(|(i, o)| parse_order(meta, format!("orders[{i}]"), o))
                 .collect::<Result<Vec<_>, _>>()?;
+            if a.req("grouping")?.is_object() {
+                // The SDKs' order priority, `{"p": rate}`: a fee in HYPE on
+                // the filled notional that policy has no rule for.
+                return Err(VenueError::invalid(
+                    a.path("grouping"),
+                    "order priority ({\"p\": rate}) is not supported: the policy cannot judge its fee",
+                ));
+            }
             let grouping = match a.str("grouping")? {
                 "na" => Grouping::Na,
                 "normalTpsl" => Grouping::NormalTpsl,
@@ -496,6 +519,17 @@ pub(crate) fn parse(meta: &Meta, ty: &str, v: &Value) -> Result<L1Action, VenueE
                 time: a.opt_u64("time")?,
             })
         }
+        "noop" => {
+            Obj::new(root, v, &["type"])?;
+            Ok(L1Action::Noop)
+        }
+        "agentSendAsset" => {
+            let fields: Vec<&str> = std::iter::once("type")
+                .chain(send_asset::FIELDS.iter().copied())
+                .collect();
+            let a = Obj::new(root, v, &fields)?;
+            Ok(L1Action::AgentSendAsset(SendAsset::parse(meta, &a)?))
+        }
         _ => Err(VenueError::UnknownActionType {
             path: "type".into(),
             ty: ty.to_string(),
@@ -628,6 +662,11 @@ enum ActionW {
         #[serde(skip_serializing_if = "Option::is_none")]
         time: Option<u64>,
     },
+    Noop {
+        #[serde(rename = "type")]
+        ty: &'static str,
+    },
+    AgentSendAsset(send_asset::L1Wire),
 }
 
 fn order_w(o: &Order) -> OrderW {
@@ -678,6 +717,8 @@ impl L1Action {
             L1Action::UpdateLeverage { .. } => "updateLeverage",
             L1Action::UpdateIsolatedMargin { .. } => "updateIsolatedMargin",
             L1Action::ScheduleCancel { .. } => "scheduleCancel",
+            L1Action::Noop => "noop",
+            L1Action::AgentSendAsset(_) => "agentSendAsset",
         }
     }
 
@@ -753,7 +794,24 @@ impl L1Action {
                 ntli: *ntli,
             },
             L1Action::ScheduleCancel { time } => ActionW::ScheduleCancel { ty, time: *time },
+            L1Action::Noop => ActionW::Noop { ty },
+            L1Action::AgentSendAsset(s) => ActionW::AgentSendAsset(s.l1_wire(ty)),
         }
+    }
+
+    /// The nonce the action carries itself (`agentSendAsset`'s `nonce`),
+    /// which must be the request's nonce.
+    pub fn embedded_nonce(&self) -> Option<u64> {
+        match self {
+            L1Action::AgentSendAsset(s) => Some(s.nonce),
+            _ => None,
+        }
+    }
+
+    /// The action moves funds (and so needs the grant for that, besides
+    /// the policy's allowance).
+    pub fn moves_funds(&self) -> bool {
+        matches!(self, L1Action::AgentSendAsset(_))
     }
 
     /// The msgpack bytes the venue hashes (`msgpack.packb(action)` in the
@@ -856,6 +914,8 @@ impl L1Action {
                 amount: Decimal::new(*ntli, 6).normalize(),
             }],
             L1Action::ScheduleCancel { time } => vec![Intent::ScheduleCancel { at_ms: *time }],
+            L1Action::Noop => vec![Intent::InvalidateNonce],
+            L1Action::AgentSendAsset(s) => vec![s.intent("agentSendAsset")],
         })
     }
 }

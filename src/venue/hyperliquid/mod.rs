@@ -4,14 +4,18 @@
 //!
 //! * **L1 actions** (`order`, `cancel`, `cancelByCloid`, `modify`,
 //!   `batchModify`, `updateLeverage`, `updateIsolatedMargin`,
-//!   `scheduleCancel`): re-encoded canonically as msgpack with the SDK's
-//!   key order and the SDK's number strings; hashed with the nonce, the
-//!   vault address and `expires_after` as the venue does; signed as the
-//!   EIP-712 struct `Agent{source, connectionId}` in the "Exchange"
-//!   domain (chain id 1337).
+//!   `scheduleCancel`, `noop`, `agentSendAsset`): re-encoded canonically
+//!   as msgpack with the SDK's key order and the SDK's number strings;
+//!   hashed with the nonce, the vault address and `expires_after` as the
+//!   venue does; signed as the EIP-712 struct `Agent{source, connectionId}`
+//!   in the "Exchange" domain (chain id 1337).
 //! * **User-signed actions** (`usdSend`, `spotSend`, `withdraw3`,
-//!   `usdClassTransfer`, `approveAgent`, `approveBuilderFee`): signed as
-//!   their own EIP-712 structs in the "HyperliquidSignTransaction" domain.
+//!   `usdClassTransfer`, `approveAgent`, `approveBuilderFee`, `sendAsset`):
+//!   signed as their own EIP-712 structs in the
+//!   "HyperliquidSignTransaction" domain.
+//!
+//! Assets are those of the key's metadata: the main perp dex, spot, and
+//! the builder-deployed perp dexs (HIP-3) the operator configured.
 //!
 //! Anything else — another action type, an unknown field, a value of the
 //! wrong JSON type, a malformed number, a price or size the asset does not
@@ -24,10 +28,13 @@ mod json;
 mod l1;
 mod meta;
 mod number;
+mod send_asset;
 mod user;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_actions;
 
 use serde_json::Value;
 
@@ -38,12 +45,14 @@ pub use l1::{
     OidOrCloid, Order, OrderType, Tif, Tpsl, action_hash, l1_digest, l1_domain,
 };
 pub use meta::{
-    AssetInfo, AssetKind, MAX_DECIMALS_PERP, MAX_DECIMALS_SPOT, Meta, SPOT_ASSET_OFFSET,
+    AssetInfo, AssetKind, MAX_DECIMALS_PERP, MAX_DECIMALS_SPOT, MAX_PERP_DEX_INDEX, Meta,
+    PERP_DEX_ASSET_OFFSET, PERP_DEX_ASSET_STRIDE, SPOT_ASSET_OFFSET,
 };
 pub use number::{
     AddressText, Cloid, DecimalText, MAX_PRICE_SIG_FIGS, parse_address, parse_plain_decimal,
     parse_positive, to_wire,
 };
+pub use send_asset::SendAsset;
 pub use user::{
     DEFAULT_SIGNATURE_CHAIN_ID, HyperliquidChain, MAX_BUILDER_FEE_PERCENT, USER_TYPES, UserAction,
     UserSignedAction,
@@ -83,14 +92,36 @@ impl Action {
         }
     }
 
-    /// The nonce a user-signed action carries itself (`time` / `nonce`),
-    /// which must be the request's nonce; `None` for L1 actions, whose
-    /// nonce the request (or the agent's nonce book) supplies.
+    /// The nonce an action carries itself (a user-signed action's `time`
+    /// / `nonce`, `agentSendAsset`'s `nonce`), which must be the request's
+    /// nonce; `None` for the other L1 actions, whose nonce the request (or
+    /// the agent's nonce book) supplies.
     pub fn embedded_nonce(&self) -> Option<u64> {
         match self {
-            Action::L1(_) => None,
+            Action::L1(a) => a.embedded_nonce(),
             Action::User(a) => Some(a.nonce()),
         }
+    }
+
+    /// The subaccount whose funds the action moves (`fromSubAccount` of
+    /// `sendAsset` / `agentSendAsset`), if any: the key must be allowed to
+    /// act for it.
+    pub fn from_sub_account(&self) -> Option<[u8; 20]> {
+        let s = match self {
+            Action::L1(L1Action::AgentSendAsset(s)) => s,
+            Action::User(UserSignedAction {
+                action: UserAction::SendAsset(s),
+                ..
+            }) => s,
+            _ => return None,
+        };
+        s.from_sub_account.as_ref().map(AddressText::bytes)
+    }
+
+    /// An L1 action that moves funds (`agentSendAsset`): the caller needs
+    /// the grant for moving funds too, not only the one for L1 actions.
+    pub fn is_l1_transfer(&self) -> bool {
+        matches!(self, Action::L1(a) if a.moves_funds())
     }
 }
 
@@ -116,7 +147,7 @@ pub fn parse_action(meta: &Meta, action: &Value, is_mainnet: bool) -> Result<Act
     if L1_TYPES.contains(&ty) {
         l1::parse(meta, ty, action).map(Action::L1)
     } else if USER_TYPES.contains(&ty) {
-        user::parse(ty, action, is_mainnet).map(Action::User)
+        user::parse(meta, ty, action, is_mainnet).map(Action::User)
     } else {
         Err(VenueError::UnknownActionType {
             path: "type".into(),
@@ -180,6 +211,23 @@ pub fn prepare(meta: &Meta, req: &SignRequest<'_>) -> Result<Prepared, VenueErro
     let action_json = action.to_json();
     match &action {
         Action::L1(a) => {
+            if let Some(n) = a.embedded_nonce()
+                && n != req.nonce
+            {
+                return Err(VenueError::invalid(
+                    "nonce",
+                    format!("{n} differs from the request nonce {}", req.nonce),
+                ));
+            }
+            if a.moves_funds() && vault_address.is_some() {
+                return Err(VenueError::invalid(
+                    "vaultAddress",
+                    format!(
+                        "{} does not take a vault address; fromSubAccount names the account the funds come from",
+                        a.type_name()
+                    ),
+                ));
+            }
             let msgpack = a.to_msgpack();
             let hash = action_hash(
                 &msgpack,

@@ -13,19 +13,36 @@ use crate::order::{NewOrder, OrderRef, Side};
 const VECTORS: &str = include_str!("../../../tests/fixtures/hyperliquid/vectors.json");
 const META: &str = include_str!("../../../tests/fixtures/hyperliquid/meta.json");
 const SPOT_META: &str = include_str!("../../../tests/fixtures/hyperliquid/spot_meta.json");
+pub(super) const PERP_DEXS: &str =
+    include_str!("../../../tests/fixtures/hyperliquid/perp_dexs.json");
+pub(super) const META_XYZ: &str = include_str!("../../../tests/fixtures/hyperliquid/meta_xyz.json");
 
-fn meta() -> Meta {
+/// The main perp dex and spot.
+pub(super) fn base_meta() -> Meta {
     Meta::from_json_str(META, Some(SPOT_META)).unwrap()
 }
 
-fn vectors() -> (Value, Vec<Value>) {
+/// As the SDK vectors were made: the main dex, spot and the builder dex
+/// "xyz" (position 2 in perpDexs).
+pub(super) fn meta() -> Meta {
+    let mut m = base_meta();
+    m.add_perp_dex(
+        "xyz",
+        &serde_json::from_str(PERP_DEXS).unwrap(),
+        &serde_json::from_str(META_XYZ).unwrap(),
+    )
+    .unwrap();
+    m
+}
+
+pub(super) fn vectors() -> (Value, Vec<Value>) {
     let doc: Value = serde_json::from_str(VECTORS).unwrap();
     let v = doc["vectors"].as_array().unwrap().clone();
     assert!(v.len() >= 30, "expected a few dozen vectors");
     (doc, v)
 }
 
-fn request(v: &Value) -> SignRequest<'_> {
+pub(super) fn request(v: &Value) -> SignRequest<'_> {
     SignRequest {
         action: &v["action"],
         nonce: v["nonce"].as_u64().unwrap(),
@@ -35,7 +52,7 @@ fn request(v: &Value) -> SignRequest<'_> {
     }
 }
 
-fn dec(s: &str) -> Decimal {
+pub(super) fn dec(s: &str) -> Decimal {
     s.parse().unwrap()
 }
 
@@ -45,7 +62,7 @@ fn hex32(s: &str) -> [u8; 32] {
     hex::decode(padded).unwrap().try_into().unwrap()
 }
 
-fn recover(digest: &[u8; 32], sig: &Value) -> String {
+pub(super) fn recover(digest: &[u8; 32], sig: &Value) -> String {
     let r = hex32(sig["r"].as_str().unwrap());
     let s = hex32(sig["s"].as_str().unwrap());
     let v = sig["v"].as_u64().unwrap();
@@ -332,7 +349,7 @@ fn intents() {
 
 #[test]
 fn meta_lookups() {
-    let meta = meta();
+    let meta = base_meta();
     assert_eq!(meta.len(), 7 + 3);
     let btc = meta.by_name("BTC").unwrap();
     assert_eq!(
@@ -519,7 +536,7 @@ fn bad_inputs_are_refused() {
         (sub(ORDER, r#""r":false,"#, ""), "orders[0].r", "missing"),
         (sub(ORDER, tif, r#""tif":"GTC""#), "orders[0].t.limit.tif", "not a time in force"),
         (sub(ORDER, tif, r#""tif":"gtc""#), "orders[0].t.limit.tif", "not a time in force"),
-        (sub(ORDER, tif, r#""tif":"FrontendMarket""#), "orders[0].t.limit.tif", "not a time in force"),
+        (sub(ORDER, tif, r#""tif":"frontendMarket""#), "orders[0].t.limit.tif", "not a time in force"),
         (sub(ORDER, r#"{"limit":{"tif":"Gtc"}}"#, "{}"), "orders[0].t", "exactly one"),
         (sub(ORDER, r#"{"limit":{"tif":"Gtc"}}"#, r#"{"limit":{"tif":"Gtc"},"trigger":{"isMarket":true,"triggerPx":"1","tpsl":"tp"}}"#), "orders[0].t", "exactly one"),
         (sub(ORDER, r#"{"limit":{"tif":"Gtc"}}"#, r#"{"market":{}}"#), "orders[0].t.market", "unknown field"),
@@ -540,7 +557,8 @@ fn bad_inputs_are_refused() {
         (sub(ORDER, r#""grouping":"na""#, r#""grouping":"na","orders ":[]"#), "orders ", "unknown field"),
         // Action-level shape.
         (sub(ORDER, r#""grouping":"na""#, r#""grouping":"NA""#), "grouping", "not a grouping"),
-        (sub(ORDER, r#""grouping":"na""#, r#""grouping":{"p":1}"#), "grouping", "expected a string"),
+        (sub(ORDER, r#""grouping":"na""#, r#""grouping":{"p":1}"#), "grouping", "order priority"),
+        (sub(ORDER, r#""grouping":"na""#, r#""grouping":["na"]"#), "grouping", "expected a string"),
         (sub(ORDER, r#","grouping":"na""#, ""), "grouping", "missing"),
         (r#"{"type":"order","orders":[],"grouping":"na"}"#.into(), "orders", "must not be empty"),
         (r#"{"type":"order","orders":{},"grouping":"na"}"#.into(), "orders", "expected an array"),
@@ -554,7 +572,7 @@ fn bad_inputs_are_refused() {
         (sub(ORDER, r#""type":"order""#, r#""type":"order ""#), "type", "unknown action type"),
         (sub(ORDER, r#""type":"order""#, r#""type":1"#), "type", "expected a string"),
         (sub(ORDER, r#""type":"order","#, ""), "type", "missing"),
-        (r#"{"type":"noop"}"#.into(), "type", "unknown action type \"noop\""),
+        (r#"{"type":"gossipPriorityBid","slotId":0,"ip":"1.2.3.4","maxGas":1}"#.into(), "type", "unknown action type \"gossipPriorityBid\""),
         (r#"{"type":"twapOrder","twap":{}}"#.into(), "type", "unknown action type"),
         (r#"{"type":"vaultTransfer","vaultAddress":"0x1719884eb866cb12b2287399b15f7db5e7d775ea","isDeposit":false,"usd":1}"#.into(), "type", "unknown action type"),
         (r#"{"type":"multiSig"}"#.into(), "type", "unknown action type"),

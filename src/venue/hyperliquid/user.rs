@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use super::error::VenueError;
 use super::json::Obj;
+use super::meta::Meta;
 use super::number::{AddressText, DecimalText, parse_hex_chain_id};
+use super::send_asset::{self, SendAsset};
 use crate::crypto::eip712::{
     Domain, Field, Message, Types, Value as TypedValue, typed_data_digest,
 };
@@ -31,6 +33,7 @@ pub const USER_TYPES: &[&str] = &[
     "usdClassTransfer",
     "approveAgent",
     "approveBuilderFee",
+    "sendAsset",
 ];
 
 /// `hyperliquidChain`: which Hyperliquid network the action is for.
@@ -97,6 +100,9 @@ pub enum UserAction {
         builder: AddressText,
         nonce: u64,
     },
+    /// Move a token between balances (perp dexs, spot) of the account or
+    /// to another account (`sendAsset`).
+    SendAsset(SendAsset),
 }
 
 /// A user-signed action with its signing context.
@@ -107,7 +113,8 @@ pub struct UserSignedAction {
     pub action: UserAction,
 }
 
-fn parse_token(path: &str, s: &str) -> Result<String, VenueError> {
+/// A spot token as `spotSend` and `sendAsset` name it: `NAME:0x<tokenId>`.
+pub(crate) fn parse_token(path: &str, s: &str) -> Result<String, VenueError> {
     let ok = s.split_once(':').is_some_and(|(name, id)| {
         !name.is_empty()
             && name.len() <= 32
@@ -126,7 +133,12 @@ fn parse_token(path: &str, s: &str) -> Result<String, VenueError> {
 }
 
 /// Parse a user-signed action of type `ty` (already read from `type`).
-pub(crate) fn parse(ty: &str, v: &Value, is_mainnet: bool) -> Result<UserSignedAction, VenueError> {
+pub(crate) fn parse(
+    meta: &Meta,
+    ty: &str,
+    v: &Value,
+    is_mainnet: bool,
+) -> Result<UserSignedAction, VenueError> {
     const COMMON: [&str; 3] = ["type", "signatureChainId", "hyperliquidChain"];
     let fields: &[&str] = match ty {
         "usdSend" | "withdraw3" => &["destination", "amount", "time"],
@@ -134,6 +146,7 @@ pub(crate) fn parse(ty: &str, v: &Value, is_mainnet: bool) -> Result<UserSignedA
         "usdClassTransfer" => &["amount", "toPerp", "nonce"],
         "approveAgent" => &["agentAddress", "agentName", "nonce"],
         "approveBuilderFee" => &["maxFeeRate", "builder", "nonce"],
+        "sendAsset" => send_asset::FIELDS,
         _ => {
             return Err(VenueError::UnknownActionType {
                 path: "type".into(),
@@ -253,6 +266,7 @@ pub(crate) fn parse(ty: &str, v: &Value, is_mainnet: bool) -> Result<UserSignedA
                 nonce: a.u64("nonce")?,
             }
         }
+        "sendAsset" => UserAction::SendAsset(SendAsset::parse(meta, &a)?),
         _ => unreachable!("type checked above"),
     };
     Ok(UserSignedAction {
@@ -329,6 +343,24 @@ enum UserW<'a> {
         #[serde(rename = "hyperliquidChain")]
         chain: &'static str,
     },
+    SendAsset {
+        #[serde(rename = "type")]
+        ty: &'static str,
+        destination: &'a str,
+        #[serde(rename = "sourceDex")]
+        source_dex: &'a str,
+        #[serde(rename = "destinationDex")]
+        destination_dex: &'a str,
+        token: &'a str,
+        amount: &'a str,
+        #[serde(rename = "fromSubAccount")]
+        from_sub_account: &'a str,
+        nonce: u64,
+        #[serde(rename = "signatureChainId")]
+        signature_chain_id: String,
+        #[serde(rename = "hyperliquidChain")]
+        chain: &'static str,
+    },
 }
 
 impl UserSignedAction {
@@ -341,6 +373,7 @@ impl UserSignedAction {
             UserAction::UsdClassTransfer { .. } => "usdClassTransfer",
             UserAction::ApproveAgent { .. } => "approveAgent",
             UserAction::ApproveBuilderFee { .. } => "approveBuilderFee",
+            UserAction::SendAsset(_) => "sendAsset",
         }
     }
 
@@ -353,6 +386,7 @@ impl UserSignedAction {
             UserAction::UsdClassTransfer { .. } => "HyperliquidTransaction:UsdClassTransfer",
             UserAction::ApproveAgent { .. } => "HyperliquidTransaction:ApproveAgent",
             UserAction::ApproveBuilderFee { .. } => "HyperliquidTransaction:ApproveBuilderFee",
+            UserAction::SendAsset(_) => "HyperliquidTransaction:SendAsset",
         }
     }
 
@@ -366,6 +400,7 @@ impl UserSignedAction {
             UserAction::UsdClassTransfer { nonce, .. }
             | UserAction::ApproveAgent { nonce, .. }
             | UserAction::ApproveBuilderFee { nonce, .. } => *nonce,
+            UserAction::SendAsset(s) => s.nonce,
         }
     }
 
@@ -449,6 +484,18 @@ impl UserSignedAction {
                 signature_chain_id,
                 chain,
             },
+            UserAction::SendAsset(s) => UserW::SendAsset {
+                ty,
+                destination: s.destination.as_str(),
+                source_dex: &s.source_dex,
+                destination_dex: &s.destination_dex,
+                token: &s.token,
+                amount: s.amount.as_str(),
+                from_sub_account: s.sub_account_text(),
+                nonce: s.nonce,
+                signature_chain_id,
+                chain,
+            },
         }
     }
 
@@ -491,6 +538,7 @@ impl UserSignedAction {
                 ("builder", "address"),
                 ("nonce", "uint64"),
             ],
+            UserAction::SendAsset(_) => send_asset::EIP712_FIELDS,
         };
         list.iter().map(|(n, t)| Field::new(*n, *t)).collect()
     }
@@ -555,6 +603,7 @@ impl UserSignedAction {
                 )
                 .with("builder", TypedValue::Address(builder.bytes()))
                 .with("nonce", TypedValue::uint(*nonce)),
+            UserAction::SendAsset(s) => s.message(m),
         }
     }
 
@@ -624,6 +673,7 @@ impl UserSignedAction {
                 kind: "approveBuilderFee".into(),
                 grantee: builder.lower(),
             },
+            UserAction::SendAsset(s) => s.intent("sendAsset"),
         }]
     }
 }
