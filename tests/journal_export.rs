@@ -265,6 +265,8 @@ fn kind_counts(recs: &[&Value]) -> BTreeMap<String, u64> {
         "checkpoint",
         "order_closed",
         "position_reported",
+        "price_refused",
+        "refusals_summarised",
         "heartbeat",
         "trip",
         "trip_hook",
@@ -850,7 +852,7 @@ fn export_summarises_orders_notional_and_transfers() {
     assert!(decisions[1]["ts_ms"].as_u64().unwrap() < from);
     let later = export_json(&env, &["--from", &from.to_string()]);
     let n = &later["notional_by_symbol"]["by_symbol"]["BTC"];
-    assert_eq!(n["notional"], "362", "{later}");
+    assert_eq!(n["notional"], "364", "{later}");
     assert_eq!(n["orders"], 3);
     assert_eq!(
         later["orders_by_symbol"]["by_symbol"]["BTC"]["placed"],
