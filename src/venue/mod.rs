@@ -4,5 +4,6 @@
 //! exactly what is signed. Nothing here knows how keys are stored.
 
 pub mod binance;
+pub mod fields;
 pub mod hyperliquid;
 pub mod typed_data;

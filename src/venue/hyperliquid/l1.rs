@@ -14,6 +14,7 @@ use super::number::{
     Cloid, address_hex, check_price, check_size, parse_address, parse_positive, to_wire,
 };
 use super::send_asset::{self, SendAsset};
+use super::shapes;
 use crate::crypto::eip712::{self, Domain, Field, Message, Types, Value as TypedValue};
 use crate::crypto::eth::keccak256;
 use crate::order::{Fee, Intent, NewOrder, OrderRef, Side};
@@ -260,7 +261,7 @@ fn perp_asset<'m>(
 }
 
 fn parse_order(meta: &Meta, path: String, v: &Value) -> Result<Order, VenueError> {
-    let o = Obj::new(path, v, &["a", "b", "p", "s", "r", "t", "c"])?;
+    let o = Obj::new(path, v, shapes::ORDER)?;
     let (asset, info) = asset(meta, &o, "a")?;
     if info.is_delisted {
         return Err(VenueError::invalid(
@@ -293,10 +294,10 @@ fn parse_order(meta: &Meta, path: String, v: &Value) -> Result<Order, VenueError
 }
 
 fn parse_order_type(info: &AssetInfo, path: String, v: &Value) -> Result<OrderType, VenueError> {
-    let t = Obj::new(path.clone(), v, &["limit", "trigger"])?;
+    let t = Obj::new(path.clone(), v, shapes::ORDER_TYPE)?;
     match (t.opt("limit"), t.opt("trigger")) {
         (Some(limit), None) => {
-            let l = Obj::new(t.path("limit"), limit, &["tif"])?;
+            let l = Obj::new(t.path("limit"), limit, shapes::LIMIT)?;
             let tif = match l.str("tif")? {
                 "Alo" => Tif::Alo,
                 "Ioc" => Tif::Ioc,
@@ -314,11 +315,7 @@ fn parse_order_type(info: &AssetInfo, path: String, v: &Value) -> Result<OrderTy
             Ok(OrderType::Limit { tif })
         }
         (None, Some(trigger)) => {
-            let tr = Obj::new(
-                t.path("trigger"),
-                trigger,
-                &["isMarket", "triggerPx", "tpsl"],
-            )?;
+            let tr = Obj::new(t.path("trigger"), trigger, shapes::TRIGGER)?;
             let is_market = tr.bool("isMarket")?;
             let px = tr.str("triggerPx")?;
             let trigger_px = parse_positive(&tr.path("triggerPx"), px)?;
@@ -365,7 +362,7 @@ pub(crate) fn parse(meta: &Meta, ty: &str, v: &Value) -> Result<L1Action, VenueE
     let root = String::new();
     match ty {
         "order" => {
-            let a = Obj::new(root, v, &["type", "orders", "grouping", "builder"])?;
+            let a = Obj::new(root, v, shapes::ORDER_ACTION)?;
             let orders = a
                 .array("orders")?
                 .iter()
@@ -394,7 +391,7 @@ pub(crate) fn parse(meta: &Meta, ty: &str, v: &Value) -> Result<L1Action, VenueE
             let builder = match a.opt("builder") {
                 None => None,
                 Some(b) => {
-                    let b = Obj::new(a.path("builder"), b, &["b", "f"])?;
+                    let b = Obj::new(a.path("builder"), b, shapes::BUILDER)?;
                     let address = parse_address(&b.path("b"), b.str("b")?)?;
                     let fee = b.u64("f")?;
                     if fee > MAX_BUILDER_FEE {
@@ -415,13 +412,13 @@ pub(crate) fn parse(meta: &Meta, ty: &str, v: &Value) -> Result<L1Action, VenueE
             })
         }
         "cancel" => {
-            let a = Obj::new(root, v, &["type", "cancels"])?;
+            let a = Obj::new(root, v, shapes::CANCEL_ACTION)?;
             let cancels = a
                 .array("cancels")?
                 .iter()
                 .enumerate()
                 .map(|(i, c)| {
-                    let c = Obj::new(format!("cancels[{i}]"), c, &["a", "o"])?;
+                    let c = Obj::new(format!("cancels[{i}]"), c, shapes::CANCEL)?;
                     Ok(CancelOid {
                         asset: asset(meta, &c, "a")?.0,
                         oid: c.u64("o")?,
@@ -431,13 +428,13 @@ pub(crate) fn parse(meta: &Meta, ty: &str, v: &Value) -> Result<L1Action, VenueE
             Ok(L1Action::Cancel { cancels })
         }
         "cancelByCloid" => {
-            let a = Obj::new(root, v, &["type", "cancels"])?;
+            let a = Obj::new(root, v, shapes::CANCEL_ACTION)?;
             let cancels = a
                 .array("cancels")?
                 .iter()
                 .enumerate()
                 .map(|(i, c)| {
-                    let c = Obj::new(format!("cancels[{i}]"), c, &["asset", "cloid"])?;
+                    let c = Obj::new(format!("cancels[{i}]"), c, shapes::CANCEL_BY_CLOID)?;
                     Ok(CancelCloid {
                         asset: asset(meta, &c, "asset")?.0,
                         cloid: Cloid::parse(&c.path("cloid"), c.str("cloid")?)?,
@@ -447,11 +444,11 @@ pub(crate) fn parse(meta: &Meta, ty: &str, v: &Value) -> Result<L1Action, VenueE
             Ok(L1Action::CancelByCloid { cancels })
         }
         "modify" => {
-            let a = Obj::new(root, v, &["type", "oid", "order"])?;
+            let a = Obj::new(root, v, shapes::MODIFY_ACTION)?;
             Ok(L1Action::Modify(parse_modify(meta, &a)?))
         }
         "batchModify" => {
-            let a = Obj::new(root, v, &["type", "modifies"])?;
+            let a = Obj::new(root, v, shapes::BATCH_MODIFY_ACTION)?;
             let modifies = a
                 .array("modifies")?
                 .iter()
@@ -459,14 +456,14 @@ pub(crate) fn parse(meta: &Meta, ty: &str, v: &Value) -> Result<L1Action, VenueE
                 .map(|(i, m)| {
                     parse_modify(
                         meta,
-                        &Obj::new(format!("modifies[{i}]"), m, &["oid", "order"])?,
+                        &Obj::new(format!("modifies[{i}]"), m, shapes::MODIFY)?,
                     )
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(L1Action::BatchModify { modifies })
         }
         "updateLeverage" => {
-            let a = Obj::new(root, v, &["type", "asset", "isCross", "leverage"])?;
+            let a = Obj::new(root, v, shapes::UPDATE_LEVERAGE)?;
             let (asset, info) = perp_asset(meta, &a, "asset")?;
             let is_cross = a.bool("isCross")?;
             if is_cross && info.only_isolated {
@@ -500,7 +497,7 @@ pub(crate) fn parse(meta: &Meta, ty: &str, v: &Value) -> Result<L1Action, VenueE
             })
         }
         "updateIsolatedMargin" => {
-            let a = Obj::new(root, v, &["type", "asset", "isBuy", "ntli"])?;
+            let a = Obj::new(root, v, shapes::UPDATE_ISOLATED_MARGIN)?;
             let (asset, _) = perp_asset(meta, &a, "asset")?;
             let is_buy = a.bool("isBuy")?;
             let ntli = a.i64("ntli")?;
@@ -514,13 +511,13 @@ pub(crate) fn parse(meta: &Meta, ty: &str, v: &Value) -> Result<L1Action, VenueE
             })
         }
         "scheduleCancel" => {
-            let a = Obj::new(root, v, &["type", "time"])?;
+            let a = Obj::new(root, v, shapes::SCHEDULE_CANCEL)?;
             Ok(L1Action::ScheduleCancel {
                 time: a.opt_u64("time")?,
             })
         }
         "noop" => {
-            Obj::new(root, v, &["type"])?;
+            Obj::new(root, v, shapes::NOOP)?;
             Ok(L1Action::Noop)
         }
         "agentSendAsset" => {

@@ -29,6 +29,7 @@ mod l1;
 mod meta;
 mod number;
 mod send_asset;
+pub mod shapes;
 mod user;
 
 #[cfg(test)]

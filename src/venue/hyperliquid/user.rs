@@ -13,6 +13,7 @@ use super::json::Obj;
 use super::meta::Meta;
 use super::number::{AddressText, DecimalText, parse_hex_chain_id};
 use super::send_asset::{self, SendAsset};
+use super::shapes;
 use crate::crypto::eip712::{
     Domain, Field, Message, Types, Value as TypedValue, typed_data_digest,
 };
@@ -139,22 +140,13 @@ pub(crate) fn parse(
     v: &Value,
     is_mainnet: bool,
 ) -> Result<UserSignedAction, VenueError> {
-    const COMMON: [&str; 3] = ["type", "signatureChainId", "hyperliquidChain"];
-    let fields: &[&str] = match ty {
-        "usdSend" | "withdraw3" => &["destination", "amount", "time"],
-        "spotSend" => &["destination", "token", "amount", "time"],
-        "usdClassTransfer" => &["amount", "toPerp", "nonce"],
-        "approveAgent" => &["agentAddress", "agentName", "nonce"],
-        "approveBuilderFee" => &["maxFeeRate", "builder", "nonce"],
-        "sendAsset" => send_asset::FIELDS,
-        _ => {
-            return Err(VenueError::UnknownActionType {
-                path: "type".into(),
-                ty: ty.to_string(),
-            });
-        }
+    let Some(fields) = shapes::user_fields(ty) else {
+        return Err(VenueError::UnknownActionType {
+            path: "type".into(),
+            ty: ty.to_string(),
+        });
     };
-    let allowed: Vec<&str> = COMMON.iter().chain(fields).copied().collect();
+    let allowed: Vec<&str> = shapes::USER_COMMON.iter().chain(fields).copied().collect();
     let a = Obj::new(String::new(), v, &allowed)?;
 
     let signature_chain_id = match a.opt_str("signatureChainId")? {
