@@ -72,9 +72,10 @@ fn scope(state: &AgentState, p: &Params<'_>) -> Result<HaltScope, ProtoError> {
             known_identity(state, n)?;
             Ok(HaltScope::Identity(n.to_string()))
         }
-        ("key", Some(n)) => match state.keyring.lookup(n) {
-            Some(e) => Ok(HaltScope::Key(e.alias.clone())),
-            None => Err(bad(format!("no key {n:?}"))),
+        ("key", Some(n)) => match state.keyring.resolve(n) {
+            Ok(Some(e)) => Ok(HaltScope::Key(e.alias.clone())),
+            Ok(None) => Err(bad(format!("no key {n:?}"))),
+            Err(e) => Err(crate::server::ops::sign::refused_reference(e)),
         },
         ("identity" | "key", None) => Err(bad(format!("scope {s:?} needs a name"))),
         _ => Err(bad(format!(
