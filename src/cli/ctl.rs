@@ -172,7 +172,7 @@ pub fn run(a: CtlArgs) -> Result<(), String> {
         CtlCommand::Reload => ("reload", json!({})),
     };
     let r = admin_call(&socket, op, params, a.totp)?;
-    println!("{}", serde_json::to_string_pretty(&r).expect("json"));
+    outln!("{}", serde_json::to_string_pretty(&r).expect("json"));
     Ok(())
 }
 
@@ -198,7 +198,7 @@ pub fn admin_call(
                 && totp.is_none()
                 && std::io::stdin().is_terminal() =>
         {
-            eprint!("TOTP code: ");
+            prompt!("TOTP code: ");
             let mut line = String::new();
             std::io::stdin()
                 .read_line(&mut line)
