@@ -32,6 +32,7 @@ pub mod journal;
 pub mod keys;
 pub mod out;
 pub mod sign;
+pub mod status;
 pub mod token;
 pub mod yubikey;
 
