@@ -346,7 +346,7 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
 /// A configured key's URI against the token actually opened: its token,
 /// library and module attributes must match; and, for a key not rotated
 /// since (`key` given), its object, id and type must name the key found.
-fn check_key_uri(
+pub(crate) fn check_key_uri(
     alias: &str,
     kc: &crate::config::KeyConfig,
     token: &crate::backend::TokenIdentity,

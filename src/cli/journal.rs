@@ -175,6 +175,12 @@ fn verify_cmd(
         };
         let token = args.open()?;
         let (handle, info) = token.find_key(&sel).map_err(|e| e.to_string())?;
+        // The audit key's URI, checked as the agent checks it at start.
+        let mut identity = token.identity().map_err(|e| e.to_string())?;
+        identity.modules.push(cfg.pkcs11.module.clone());
+        if let Some(kc) = cfg.keys.get(&alias) {
+            crate::agent::check_key_uri(&alias, kc, &identity, Some(&info))?;
+        }
         key_desc = format!("audit key {alias:?} ({}) from the token", info.key_type);
         let kt = info.key_type;
         let pk = info.public_key.clone();
