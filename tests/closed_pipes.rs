@@ -85,6 +85,7 @@ fn every_command_stops_quietly_on_a_closed_pipe() {
     let digest = hex::encode([3u8; 32]);
     for args in [
         &["ctl", "status"][..],
+        &["ctl", "status", "--json"],
         &[
             "sign", "--socket", &sock, "--key", "eth", "--digest", &digest,
         ],
