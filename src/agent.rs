@@ -101,7 +101,7 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         let (journal, report) = if check_only {
             let summary = crate::journal::segment::scan(&cfg.journal.dir, &mut |_, _| replayed += 1)
                 .map_err(|e| format!("{e}\nRun `tradeward journal verify` for details."))?;
-            println!("journal OK ({} records)", summary.records);
+            crate::cli::out::stdout_fmt(format_args!("journal OK ({} records)\n", summary.records));
             (None, None)
         } else {
             let (j, r) = Journal::open(
@@ -155,9 +155,17 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             pool_cfg.keys.push(sel);
             served.push((alias.clone(), kc.clone()));
         }
-        let (pool, infos) = WorkerPool::start(pool_cfg)
+        let (pool, infos, mut token) = WorkerPool::start(pool_cfg)
             .await
             .map_err(|e| format!("cannot open the token: {e}"))?;
+        // A module-path naming the module as the config does matches too.
+        if !token.modules.contains(&cfg.pkcs11.module) {
+            token.modules.push(cfg.pkcs11.module.clone());
+        }
+        for ((alias, kc), info) in served.iter().zip(&infos) {
+            let rotated = decision_state.keys.current(alias).is_some();
+            check_key_uri(alias, kc, &token, (!rotated).then_some(info))?;
+        }
         let mut keys: Vec<_> = served
             .into_iter()
             .zip(infos)
@@ -167,7 +175,7 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             .collect();
         // Config order (aliases sort), whichever device holds the key.
         keys.sort_by(|a, b| a.0.cmp(&b.0));
-        let keyring = Keyring::new(keys, pool)?;
+        let keyring = Keyring::new(keys, pool, token)?;
         for e in keyring.entries() {
             tracing::info!(key = %e.alias, r#type = %e.info.key_type, uri = %e.info.uri(),
                 address = e.info.eth_address().unwrap_or_default(), local = e.info.local, "key loaded");
@@ -178,7 +186,10 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         }
         let (Some(journal), Some(report)) = (journal, report) else {
             let test = if cfg.agent.self_test { "self-test passed" } else { "self-test skipped by config" };
-            println!("config and keys OK ({} keys, {test})", keyring.entries().len());
+            crate::cli::out::stdout_fmt(format_args!(
+                "config and keys OK ({} keys, {test})\n",
+                keyring.entries().len()
+            ));
             return Ok(());
         };
         verify_checkpoints(&keyring, &cfg.journal.audit_key, &report.checkpoints).await?;
@@ -341,6 +352,33 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
 /// the replayed state: without this, someone with the disk could edit
 /// records, re-chain them, drop the checkpoints, and have the agent's next
 /// checkpoint bless the result.
+/// A configured key's URI against the token actually opened: its token,
+/// library and module attributes must match; and, for a key not rotated
+/// since (`key` given), its object, id and type must name the key found.
+pub(crate) fn check_key_uri(
+    alias: &str,
+    kc: &crate::config::KeyConfig,
+    token: &crate::backend::TokenIdentity,
+    key: Option<&crate::backend::KeyInfo>,
+) -> Result<(), String> {
+    let Some(u) = &kc.uri else {
+        return Ok(());
+    };
+    let uri =
+        crate::backend::uri::Pkcs11Uri::parse(u).map_err(|e| format!("keys.{alias}.uri: {e}"))?;
+    uri.check_token(token)
+        .map_err(|e| format!("keys.{alias}.uri does not match the token in use: {e}"))?;
+    if let Some(k) = key
+        && !uri.matches_key(k)
+    {
+        return Err(format!(
+            "keys.{alias}.uri does not match the key found on the token ({})",
+            k.uri()
+        ));
+    }
+    Ok(())
+}
+
 async fn verify_checkpoints(
     keyring: &Keyring,
     alias: &str,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::backend::uri::Pkcs11Uri;
+use crate::backend::uri::{ObjectType, Pkcs11Uri};
 use crate::backend::{KeySelector, KeyType, TokenSelector};
 
 /// Default maximum frame size on the socket: 1 MiB.
@@ -831,11 +831,26 @@ impl Config {
                 return Err("give either uri or label/id, not both".into());
             }
             let uri = Pkcs11Uri::parse(u).map_err(|e| format!("uri: {e}"))?;
-            if let Some(t) = &uri.token
-                && self.pkcs11.token_label.as_ref().is_some_and(|l| l != t)
+            // What can be checked before the token is opened; the agent
+            // checks the rest against the token at start.
+            let pk = &self.pkcs11;
+            for (attr, named, configured) in [
+                ("token", &uri.token, &pk.token_label),
+                ("serial", &uri.serial, &pk.token_serial),
+            ] {
+                if let (Some(n), Some(c)) = (named, configured)
+                    && n != c
+                {
+                    return Err(format!("uri: {attr}={n:?}, but pkcs11 names {c:?}"));
+                }
+            }
+            if let Some(t) = uri.object_type
+                && t != ObjectType::of(k.key_type)
             {
                 return Err(format!(
-                    "uri names token {t:?} but pkcs11.token_label differs"
+                    "uri: type={} does not fit a {} key",
+                    t.as_str(),
+                    k.key_type
                 ));
             }
             sel.label = uri.object;

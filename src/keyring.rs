@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 
 use crate::backend::piv::PivHandle;
 use crate::backend::pool::WorkerPool;
-use crate::backend::uri::Pkcs11Uri;
-use crate::backend::{BackendError, KeyInfo, KeyType};
+use crate::backend::uri::{Pkcs11Uri, UriError};
+use crate::backend::{BackendError, KeyInfo, KeyType, TokenIdentity};
 use crate::config::KeyConfig;
 use crate::crypto::{self, CryptoError, secp256k1::RecoverableSignature};
 
@@ -105,6 +105,9 @@ pub enum SignError {
 pub struct Keyring {
     inner: std::sync::RwLock<Inner>,
     pool: WorkerPool,
+    /// The PKCS#11 token in use: what a URI's token, library and module
+    /// attributes must match.
+    token: TokenIdentity,
 }
 
 /// The alias table. Rotation swaps an alias's entry in one write-locked
@@ -207,10 +210,11 @@ fn piv_policies(entry: &KeyEntry) -> crate::backend::piv::device::KeyPolicies {
 
 impl Keyring {
     /// Build the keyring from `(alias, config, key, source)`, in config
-    /// order.
+    /// order; `token` is the PKCS#11 token the pool's workers use.
     pub fn new(
         keys: Vec<(String, KeyConfig, KeyInfo, KeySource)>,
         pool: WorkerPool,
+        token: TokenIdentity,
     ) -> Result<Keyring, String> {
         let mut inner = Inner::default();
         for (alias, kc, info, source) in keys {
@@ -236,6 +240,7 @@ impl Keyring {
         Ok(Keyring {
             inner: std::sync::RwLock::new(inner),
             pool,
+            token,
         })
     }
 
@@ -263,14 +268,28 @@ impl Keyring {
         &self.pool
     }
 
-    /// Resolve an alias or a PKCS#11 URI to the current entry.
+    /// The PKCS#11 token in use.
+    pub fn token(&self) -> &TokenIdentity {
+        &self.token
+    }
+
+    /// Resolve an alias or a PKCS#11 URI to the current entry; `None` for
+    /// a malformed or refused URI as for one that matches nothing.
     pub fn lookup(&self, reference: &str) -> Option<Arc<KeyEntry>> {
+        self.resolve(reference).ok().flatten()
+    }
+
+    /// Resolve an alias or a PKCS#11 URI to the current entry. A URI the
+    /// agent refuses (a PIN, a slot, an unknown attribute...) is an error
+    /// naming the attribute; a URI that matches no key, or more than one,
+    /// is `Ok(None)`.
+    pub fn resolve(&self, reference: &str) -> Result<Option<Arc<KeyEntry>>, UriError> {
         let inner = self.read();
         if let Some(&i) = inner.by_alias.get(reference) {
-            return Some(inner.entries[i].clone());
+            return Ok(Some(inner.entries[i].clone()));
         }
         if reference.starts_with("yubikey:") {
-            return inner
+            return Ok(inner
                 .entries
                 .iter()
                 .find(|e| {
@@ -278,29 +297,29 @@ impl Keyring {
                         && e.info.piv.is_some()
                         && e.info.uri() == reference
                 })
-                .cloned();
+                .cloned());
         }
-        let uri = Pkcs11Uri::parse(reference).ok()?;
-        if uri.object.is_none() && uri.id.is_none() {
-            return None;
+        if !reference.starts_with("pkcs11:") {
+            return Ok(None);
         }
-        let mut hits = inner.entries.iter().filter(|e| {
-            inner.by_alias.contains_key(&e.alias)
-                && e.info.piv.is_none()
-                && uri.object.as_ref().is_none_or(|o| *o == e.info.label)
-                && uri.id.as_ref().is_none_or(|id| *id == e.info.id)
-                && uri.token.as_ref().is_none_or(|t| *t == e.info.token_label)
-                && uri
-                    .serial
-                    .as_ref()
-                    .is_none_or(|s| *s == e.info.token_serial)
-        });
-        let first = hits.next()?;
+        let uri = Pkcs11Uri::parse(reference)?;
+        // A URI must name a key, and every token, library and module
+        // attribute it has must match the token the agent uses.
+        if !uri.names_key() || uri.check_token(&self.token).is_err() {
+            return Ok(None);
+        }
+        let mut hits = inner
+            .entries
+            .iter()
+            .filter(|e| inner.by_alias.contains_key(&e.alias) && uri.matches_key(&e.info));
+        let Some(first) = hits.next() else {
+            return Ok(None);
+        };
         // An ambiguous URI resolves to nothing rather than to a guess.
         if hits.next().is_some() {
-            None
+            Ok(None)
         } else {
-            Some(first.clone())
+            Ok(Some(first.clone()))
         }
     }
 

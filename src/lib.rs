@@ -1,6 +1,10 @@
 //! tradeward: an ssh-agent-style signing agent for trading bots, with keys
 //! kept in hardware. See DESIGN in the docs folder for the invariants.
 
+// Output goes through cli::out, which handles a closed pipe; println! and
+// friends would panic on one.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod agent;
 pub mod backend;
 pub mod cli;

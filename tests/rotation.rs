@@ -248,3 +248,61 @@ fn zeroize_stops_use_destroys_the_keys_and_the_agent_still_starts() {
     let st = admin(&env).call("status", json!({})).unwrap();
     assert_eq!(st["keys"], json!(["audit"]));
 }
+
+#[test]
+fn ctl_status_says_which_key_and_address_each_alias_serves() {
+    let env = Env::new();
+    env.generate("secp256k1", "eth");
+    env.write_config(&[key("eth", "secp256k1", "eth")], "", "");
+    let _agent = env.start_agent();
+    let summary = |env: &Env| {
+        let out = env.run(&["ctl", "status"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let before = summary(&env);
+    let old = run_ok(&env, &["ctl", "status", "--json"]);
+    let old = &old["served"].as_array().unwrap()[1];
+    assert_eq!(old["alias"], "eth", "{old}");
+    let old_addr = old["address"].as_str().unwrap().to_string();
+    assert!(before.contains("label eth, id "), "{before}");
+    assert!(before.contains(&old_addr), "{before}");
+    assert!(!before.contains("(rotated)"), "{before}");
+    assert!(before.contains("Halts: none"), "{before}");
+    assert!(before.contains("switch    disarmed"), "{before}");
+
+    // After a rotation the alias serves the new key at its new address.
+    let r = run_ok(&env, &["keys", "rotate", "eth"]);
+    let new_label = r["to"]["label"].as_str().unwrap();
+    let new_addr = r["to"]["address"].as_str().unwrap();
+    assert_ne!(new_addr, old_addr);
+    let after = summary(&env);
+    let line = after
+        .lines()
+        .find(|l| l.trim_start().starts_with("eth "))
+        .unwrap_or_else(|| panic!("{after}"));
+    assert!(line.contains(&format!("label {new_label},")), "{line}");
+    assert!(
+        line.contains(&format!("address {new_addr} (rotated)")),
+        "{line}"
+    );
+    assert!(!after.contains(&old_addr), "{after}");
+    let st = run_ok(&env, &["ctl", "status", "--json"]);
+    assert_eq!(st["served"][1]["address"], new_addr, "{st}");
+    assert_eq!(st["served"][1]["rotated"], true, "{st}");
+    // Halts show up in the summary too.
+    run_ok(
+        &env,
+        &["ctl", "halt", "--key", "eth", "--reason", "checking"],
+    );
+    let halted = summary(&env);
+    assert!(
+        halted.contains("Halts (1):\n  key eth: checking since "),
+        "{halted}"
+    );
+}

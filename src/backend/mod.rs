@@ -103,6 +103,24 @@ pub struct TokenSelector {
     pub serial: Option<String>,
 }
 
+/// The token the agent uses, the module it is loaded from and that
+/// module's library information: what the token and library attributes of
+/// a PKCS#11 URI are checked against. Text fields have their blank padding
+/// removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenIdentity {
+    pub label: String,
+    pub serial: String,
+    pub manufacturer: String,
+    pub model: String,
+    pub library_manufacturer: String,
+    pub library_description: String,
+    pub library_version: (u8, u8),
+    /// The module's path as loaded (canonical) and, where it differs, as
+    /// the config names it.
+    pub modules: Vec<std::path::PathBuf>,
+}
+
 /// What the token says about one key. Public material only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyInfo {
@@ -138,11 +156,8 @@ impl KeyInfo {
             serial: Some(self.token_serial.clone()),
             object: Some(self.label.clone()),
             id: Some(self.id.clone()),
-            object_type: Some(if self.key_type == KeyType::Hmac {
-                "secret-key".into()
-            } else {
-                "private".into()
-            }),
+            object_type: Some(uri::ObjectType::of(self.key_type)),
+            ..Default::default()
         }
         .to_string()
     }

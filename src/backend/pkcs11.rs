@@ -18,7 +18,9 @@ use cryptoki::slot::Slot;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroize;
 
-use super::{BackendError, KeyInfo, KeySelector, KeyType, SignMechanism, TokenSelector};
+use super::{
+    BackendError, KeyInfo, KeySelector, KeyType, SignMechanism, TokenIdentity, TokenSelector,
+};
 use crate::crypto::{self, oid};
 
 /// Directories a PKCS#11 module may be loaded from unless the config says
@@ -78,6 +80,7 @@ pub fn is_session_loss(e: &CkError) -> bool {
 /// An open token: a module, a slot, one logged-in (or not) session.
 pub struct Token {
     ctx: Pkcs11,
+    module: PathBuf,
     selector: TokenSelector,
     slot: Slot,
     session: Session,
@@ -108,6 +111,7 @@ impl Token {
         let session = ctx.open_rw_session(slot).map_err(ck)?;
         Ok(Token {
             ctx,
+            module: module.to_path_buf(),
             selector: selector.clone(),
             slot,
             session,
@@ -122,6 +126,25 @@ impl Token {
 
     pub fn serial(&self) -> &str {
         &self.serial
+    }
+
+    /// What the token and library attributes of a PKCS#11 URI are checked
+    /// against: this token's CK_TOKEN_INFO, the module's CK_INFO and the
+    /// module's path.
+    pub fn identity(&self) -> Result<TokenIdentity, BackendError> {
+        let t = self.ctx.get_token_info(self.slot).map_err(ck)?;
+        let l = self.ctx.get_library_info().map_err(ck)?;
+        let v = l.library_version();
+        Ok(TokenIdentity {
+            label: self.label.clone(),
+            serial: self.serial.clone(),
+            manufacturer: t.manufacturer_id().trim_end().to_string(),
+            model: t.model().trim_end().to_string(),
+            library_manufacturer: l.manufacturer_id().trim_end().to_string(),
+            library_description: l.library_description().trim_end().to_string(),
+            library_version: (v.major(), v.minor()),
+            modules: vec![self.module.clone()],
+        })
     }
 
     /// Log in as the normal user. "Already logged in" counts as success: in

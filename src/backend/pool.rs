@@ -21,7 +21,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::worker::{FromWorker, InitParams, MAX_WORKER_FRAME, ToWorker};
-use super::{BackendError, KeyInfo, KeySelector, KeyType, TokenSelector};
+use super::{BackendError, KeyInfo, KeySelector, KeyType, TokenIdentity, TokenSelector};
 
 /// What the pool needs to start workers.
 #[derive(Clone)]
@@ -116,7 +116,7 @@ async fn read_msg(stdout: &mut BufReader<ChildStdout>) -> std::io::Result<FromWo
 async fn spawn(
     cfg: &PoolConfig,
     table: &Arc<std::sync::RwLock<Vec<KeySelector>>>,
-) -> Result<(Running, Vec<KeyInfo>, u32), BackendError> {
+) -> Result<(Running, Vec<KeyInfo>, TokenIdentity, u32), BackendError> {
     let mut cmd = Command::new(&cfg.program);
     cmd.arg("worker")
         .stdin(Stdio::piped())
@@ -149,7 +149,7 @@ async fn spawn(
         .map_err(|_| BackendError::WorkerUnavailable("worker did not start within 60 s".into()))?
         .map_err(unavailable)?;
     match reply {
-        FromWorker::Ready { keys, pid } => Ok((
+        FromWorker::Ready { keys, token, pid } => Ok((
             Running {
                 child,
                 stdin,
@@ -157,6 +157,7 @@ async fn spawn(
                 known: keys.len(),
             },
             keys,
+            token,
             pid,
         )),
         FromWorker::InitFailed(e) => Err(e),
@@ -169,11 +170,14 @@ async fn spawn(
 impl WorkerPool {
     /// Start the pool. The first worker is started here so that a wrong PIN,
     /// a missing token or a missing key stops the agent's start with a clear
-    /// error; the returned key infos come from that worker.
-    pub async fn start(cfg: PoolConfig) -> Result<(WorkerPool, Vec<KeyInfo>), BackendError> {
+    /// error; the returned key infos and token identity come from that
+    /// worker.
+    pub async fn start(
+        cfg: PoolConfig,
+    ) -> Result<(WorkerPool, Vec<KeyInfo>, TokenIdentity), BackendError> {
         let workers = cfg.workers.max(1);
         let table = Arc::new(std::sync::RwLock::new(cfg.keys.clone()));
-        let (first, keys, pid) = spawn(&cfg, &table).await?;
+        let (first, keys, token, pid) = spawn(&cfg, &table).await?;
         let (tx, rx) = mpsc::channel::<Job>(1024);
         let rx = Arc::new(Mutex::new(rx));
         let live = Arc::new(AtomicUsize::new(0));
@@ -215,6 +219,7 @@ impl WorkerPool {
                 table,
             },
             keys,
+            token,
         ))
     }
 
@@ -322,7 +327,7 @@ async fn run_slot(
         let mut running = match initial.take() {
             Some(r) => r,
             None => match spawn(&cfg, &table).await {
-                Ok((r, _, pid)) => {
+                Ok((r, _, _, pid)) => {
                     tracing::info!(slot, pid, "signing worker started");
                     pids.lock().expect("pids")[slot] = Some(pid);
                     backoff = Duration::from_millis(50);

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
 use super::pkcs11::{Token, is_session_loss};
-use super::{BackendError, KeyInfo, KeySelector, KeyType, TokenSelector};
+use super::{BackendError, KeyInfo, KeySelector, KeyType, TokenIdentity, TokenSelector};
 
 /// Largest message either side accepts on the worker pipe.
 pub const MAX_WORKER_FRAME: usize = 16 * 1024 * 1024;
@@ -67,7 +67,11 @@ pub enum ToWorker {
 /// Worker → agent.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum FromWorker {
-    Ready { keys: Vec<KeyInfo>, pid: u32 },
+    Ready {
+        keys: Vec<KeyInfo>,
+        token: TokenIdentity,
+        pid: u32,
+    },
     InitFailed(BackendError),
     Signed(Vec<u8>),
     Failed(BackendError),
@@ -264,12 +268,15 @@ pub fn run() -> i32 {
             ToWorker::Init(mut p) => {
                 let pin = SecretString::from(String::from_utf8_lossy(&p.pin).into_owned());
                 p.pin.zeroize();
-                match Signer::open(p.module.clone(), &p.token, pin, std::mem::take(&mut p.keys)) {
-                    Ok(s) => {
+                match Signer::open(p.module.clone(), &p.token, pin, std::mem::take(&mut p.keys))
+                    .and_then(|s| Ok((s.token.identity()?, s)))
+                {
+                    Ok((token, s)) => {
                         let keys = s.keys().to_vec();
                         signer = Some(s);
                         FromWorker::Ready {
                             keys,
+                            token,
                             pid: std::process::id(),
                         }
                     }

@@ -1,6 +1,7 @@
 //! `tradeward ctl`: operator control of a running agent over its admin
-//! socket. Prints the agent's JSON answer; exits non-zero with the agent's
-//! error on stderr.
+//! socket. Prints the agent's JSON answer (`status`: a summary for people,
+//! the JSON with `--json`); exits non-zero with the agent's error on
+//! stderr.
 
 use std::path::PathBuf;
 
@@ -59,8 +60,13 @@ impl Target {
 
 #[derive(Subcommand)]
 pub enum CtlCommand {
-    /// Per identity: dead-man's switch, halts, open orders, limits used
-    Status,
+    /// The keys each alias signs with, and per identity: dead-man's
+    /// switch, halts, open orders, limits used
+    Status {
+        /// Print the agent's JSON answer instead of the summary
+        #[arg(long)]
+        json: bool,
+    },
     /// Halt new risk for one identity, one key, or everything
     Halt {
         #[command(flatten)]
@@ -131,8 +137,12 @@ pub fn run(a: CtlArgs) -> Result<(), String> {
         (None, Some(c)) => Config::load(c).map_err(|e| e.to_string())?.admin_socket(),
         (None, None) => return Err("pass --config (or TRADEWARD_CONFIG) or --admin-socket".into()),
     };
+    let mut summary = false;
     let (op, params) = match a.command {
-        CtlCommand::Status => ("status", json!({})),
+        CtlCommand::Status { json } => {
+            summary = !json;
+            ("status", json!({}))
+        }
         CtlCommand::Halt {
             target,
             reason,
@@ -172,7 +182,11 @@ pub fn run(a: CtlArgs) -> Result<(), String> {
         CtlCommand::Reload => ("reload", json!({})),
     };
     let r = admin_call(&socket, op, params, a.totp)?;
-    println!("{}", serde_json::to_string_pretty(&r).expect("json"));
+    if summary {
+        outln!("{}", super::status::render(&r).trim_end());
+    } else {
+        outln!("{}", serde_json::to_string_pretty(&r).expect("json"));
+    }
     Ok(())
 }
 
@@ -198,7 +212,7 @@ pub fn admin_call(
                 && totp.is_none()
                 && std::io::stdin().is_terminal() =>
         {
-            eprint!("TOTP code: ");
+            prompt!("TOTP code: ");
             let mut line = String::new();
             std::io::stdin()
                 .read_line(&mut line)

@@ -175,6 +175,12 @@ fn verify_cmd(
         };
         let token = args.open()?;
         let (handle, info) = token.find_key(&sel).map_err(|e| e.to_string())?;
+        // The audit key's URI, checked as the agent checks it at start.
+        let mut identity = token.identity().map_err(|e| e.to_string())?;
+        identity.modules.push(cfg.pkcs11.module.clone());
+        if let Some(kc) = cfg.keys.get(&alias) {
+            crate::agent::check_key_uri(&alias, kc, &identity, Some(&info))?;
+        }
         key_desc = format!("audit key {alias:?} ({}) from the token", info.key_type);
         let kt = info.key_type;
         let pk = info.public_key.clone();
@@ -218,7 +224,7 @@ fn verify_cmd(
         Ok(r) => {
             let s = &r.summary;
             if json_out {
-                println!(
+                outln!(
                     "{}",
                     json!({
                         "ok": true,
@@ -238,36 +244,37 @@ fn verify_cmd(
                     Some(f) => format!("seq {f}..{}", s.next_seq - 1),
                     None => "empty".into(),
                 };
-                println!(
+                outln!(
                     "journal OK: {} records ({range}) in {} segment(s)",
-                    s.records, s.segments
+                    s.records,
+                    s.segments
                 );
                 match r.covered_to {
-                    Some(c) => println!(
+                    Some(c) => outln!(
                         "  {} checkpoint(s) verified with {key_desc}; the last covers seq {c}",
                         r.checkpoints_verified
                     ),
-                    None => println!("  no checkpoints yet"),
+                    None => outln!("  no checkpoints yet"),
                 }
                 if r.uncovered() > 0 {
-                    println!(
+                    outln!(
                         "  {} record(s) after the last checkpoint are not covered by one yet",
                         r.uncovered()
                     );
                 }
                 if let Some(t) = &s.torn {
-                    println!(
+                    outln!(
                         "  a torn last write of {} bytes follows the last record (an unclean stop; the agent cuts it back at start)",
                         t.torn_bytes
                     );
                 }
-                println!("  head {}", hex::encode(s.head));
+                outln!("  head {}", hex::encode(s.head));
             }
             Ok(())
         }
         Err(e) => {
             if json_out {
-                println!("{}", json!({"ok": false, "error": e.to_string()}));
+                outln!("{}", json!({"ok": false, "error": e.to_string()}));
             }
             Err(format!("journal verification FAILED: {e}"))
         }
@@ -281,7 +288,7 @@ fn recover_cmd(config: Option<PathBuf>, dir: Option<PathBuf>, yes: bool) -> Resu
         if !std::io::stdin().is_terminal() {
             return Err("refusing to change the journal without confirmation: pass --yes".into());
         }
-        eprint!(
+        prompt!(
             "Set aside the damaged part of the journal in {}? Type yes: ",
             dir.display()
         );
@@ -295,7 +302,7 @@ fn recover_cmd(config: Option<PathBuf>, dir: Option<PathBuf>, yes: bool) -> Resu
     }
     match crate::journal::recover::recover(&dir)? {
         None => {
-            println!("the journal is not damaged; nothing to do");
+            outln!("the journal is not damaged; nothing to do");
             Ok(())
         }
         Some(r) => {
@@ -322,8 +329,8 @@ fn recover_cmd(config: Option<PathBuf>, dir: Option<PathBuf>, yes: bool) -> Resu
                 .await
                 .map_err(|e| e.to_string())
             })?;
-            println!("{message}");
-            println!("Run `tradeward journal verify` to check the result.");
+            outln!("{message}");
+            outln!("Run `tradeward journal verify` to check the result.");
             Ok(())
         }
     }
@@ -344,8 +351,8 @@ fn export_cmd(
         ExportFormat::Json => export::Format::Json,
     };
     let Some(path) = output else {
-        let stdout = std::io::stdout();
-        let mut out = std::io::BufWriter::new(stdout.lock());
+        // A closed pipe ends the command in out::Stdout (docs/operations.md).
+        let mut out = std::io::BufWriter::new(super::out::Stdout);
         export::export(&dir, period, format, &mut out).map_err(|e| e.to_string())?;
         return Ok(());
     };
@@ -355,7 +362,7 @@ fn export_cmd(
             format!("{} ({edge})", export::format_rfc3339(ms))
         })
     };
-    println!(
+    outln!(
         "wrote {}: {} records from {} to {}, {} of them decisions",
         path.display(),
         n.records,

@@ -180,23 +180,23 @@ fn yes_no(b: bool) -> &'static str {
 }
 
 fn print_key(k: &KeyInfo) {
-    println!("{}  ({}, id {})", k.label, k.key_type, hex::encode(&k.id));
+    outln!("{}  ({}, id {})", k.label, k.key_type, hex::encode(&k.id));
     if let Some(a) = k.eth_address() {
-        println!("    address     {a}");
+        outln!("    address     {a}");
     }
     if let Some(b) = k.base58() {
-        println!("    base58      {b}");
+        outln!("    base58      {b}");
     }
     if let Some(pk) = &k.public_key {
-        println!("    public key  {}", to_hex(pk));
+        outln!("    public key  {}", to_hex(pk));
     }
-    println!(
+    outln!(
         "    sensitive {}  extractable {}  generated on device {}",
         yes_no(k.sensitive),
         yes_no(k.extractable),
         yes_no(k.local)
     );
-    println!("    uri         {}", k.uri());
+    outln!("    uri         {}", k.uri());
 }
 
 /// How the key-management commands reach the running agent.
@@ -234,7 +234,7 @@ fn confirm(expected: &str, given: Option<String>, what: &str) -> Result<(), Stri
     let typed = match given {
         Some(g) => g,
         None => {
-            eprint!("This destroys {what} on the token for good. Type {expected:?} to go on: ");
+            prompt!("This destroys {what} on the token for good. Type {expected:?} to go on: ");
             let mut line = String::new();
             std::io::stdin()
                 .read_line(&mut line)
@@ -260,12 +260,12 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                 "rotate",
                 serde_json::json!({"alias": alias, "to_label": to_label}),
             )?;
-            println!("{}", serde_json::to_string_pretty(&r).expect("json"));
+            outln!("{}", serde_json::to_string_pretty(&r).expect("json"));
             Ok(())
         }
         KeysCommand::Rollback { alias, admin } => {
             let r = admin.call("rollback", serde_json::json!({"alias": alias}))?;
-            println!("{}", serde_json::to_string_pretty(&r).expect("json"));
+            outln!("{}", serde_json::to_string_pretty(&r).expect("json"));
             Ok(())
         }
         KeysCommand::Zeroize {
@@ -293,7 +293,7 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                 )?;
                 admin.call("zeroize", serde_json::json!({"alias": a, "confirm": a}))?
             };
-            println!("{}", serde_json::to_string_pretty(&r).expect("json"));
+            outln!("{}", serde_json::to_string_pretty(&r).expect("json"));
             if r["ok"] == true {
                 Ok(())
             } else {
@@ -322,9 +322,9 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                 token.pin_env.as_deref(),
             )?;
             if json {
-                println!("{}", key_json(&info));
+                outln!("{}", key_json(&info));
             } else {
-                println!("Generated on the YubiKey:");
+                outln!("Generated on the YubiKey:");
                 super::yubikey::print_piv_key(&info);
             }
             Ok(())
@@ -343,9 +343,9 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
             let t = token.open()?;
             let info = t.generate(key_type, &label).map_err(|e| e.to_string())?;
             if json {
-                println!("{}", key_json(&info));
+                outln!("{}", key_json(&info));
             } else {
-                println!("Generated on the token:");
+                outln!("Generated on the token:");
                 print_key(&info);
             }
             Ok(())
@@ -369,7 +369,7 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                 SecretEncoding::Hex
             });
             if from_file.is_none() && std::io::stdin().is_terminal() {
-                eprintln!("Paste the secret, then press Enter and Ctrl-D:");
+                errln!("Paste the secret, then press Enter and Ctrl-D:");
             }
             let raw = crate::secret::read_secret(from_file.as_deref())?;
             let secret = decode_secret(&raw, encoding)?;
@@ -378,9 +378,9 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                 .import(key_type, &label, &secret)
                 .map_err(|e| e.to_string())?;
             if json {
-                println!("{}", key_json(&info));
+                outln!("{}", key_json(&info));
             } else {
-                println!("Imported (sensitive, not extractable; not generated on the device):");
+                outln!("Imported (sensitive, not extractable; not generated on the device):");
                 print_key(&info);
             }
             Ok(())
@@ -407,7 +407,7 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
             let keys = t.list_keys().map_err(|e| e.to_string())?;
             if json {
                 let arr: Vec<Value> = keys.iter().map(key_json).collect();
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(
                         &json!({"token": t.label(), "serial": t.serial(), "keys": arr})
@@ -415,7 +415,7 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                     .expect("json")
                 );
             } else {
-                println!(
+                outln!(
                     "Token {:?} (serial {}): {} key(s)",
                     t.label(),
                     t.serial(),
@@ -446,11 +446,12 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                 if !std::io::stdin().is_terminal() {
                     return Err("refusing to delete without confirmation: pass --yes".into());
                 }
-                eprintln!(
+                errln!(
                     "This destroys key {:?} ({}) on the token. It cannot be undone.",
-                    info.label, info.key_type
+                    info.label,
+                    info.key_type
                 );
-                eprint!("Type the key's label to confirm: ");
+                prompt!("Type the key's label to confirm: ");
                 let mut line = String::new();
                 std::io::stdin()
                     .read_line(&mut line)
@@ -460,7 +461,7 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                 }
             }
             let info = t.delete(&sel).map_err(|e| e.to_string())?;
-            println!(
+            outln!(
                 "Deleted {:?} ({}, id {})",
                 info.label,
                 info.key_type,

@@ -2,10 +2,37 @@
 //! inspection, and a scripting client. Argument types mirror what an
 //! operator types; the work is done by the library modules.
 
+/// `println!` for the CLI: a closed pipe ends the command quietly (see
+/// [`out`]).
+macro_rules! outln {
+    () => {
+        $crate::cli::out::stdout_fmt(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::out::stdout_fmt(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `eprintln!` for the CLI, best effort (see [`out`]).
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::cli::out::stderr_fmt(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// A prompt on standard error, without a newline (see [`out`]).
+macro_rules! prompt {
+    ($($arg:tt)*) => {
+        $crate::cli::out::stderr_fmt(format_args!($($arg)*))
+    };
+}
+
 pub mod ctl;
 pub mod journal;
 pub mod keys;
+pub mod out;
 pub mod sign;
+pub mod status;
 pub mod token;
 pub mod yubikey;
 
@@ -147,7 +174,11 @@ impl TokenArgs {
 
 /// Parse arguments and run; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help, version and usage errors: printed like any other output.
+        Err(e) => return out::clap_exit(&e),
+    };
     init_logging(matches!(
         cli.command,
         Command::Agent { .. } | Command::Worker
@@ -165,7 +196,7 @@ pub fn main() -> i32 {
     match result {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("tradeward: {e}");
+            errln!("tradeward: {e}");
             1
         }
     }

@@ -57,6 +57,6 @@ pub fn run(a: SignArgs) -> Result<(), String> {
     let r = c
         .call("sign", Value::Object(params))
         .map_err(|e| e.to_string())?;
-    println!("{}", serde_json::to_string_pretty(&r).expect("json"));
+    outln!("{}", serde_json::to_string_pretty(&r).expect("json"));
     Ok(())
 }

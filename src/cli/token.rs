@@ -184,23 +184,23 @@ ops = ["list_keys", "sign", "heartbeat"]
         audit = AUDIT_LABEL,
     );
     write_private(&dir.join("tradeward.toml"), &agent_toml)?;
-    println!(
+    outln!(
         "Created SoftHSM token {label:?} (serial {serial}) in {}",
         dir.display()
     );
-    println!("  SoftHSM config : {}", conf_path(&dir).display());
-    println!("  user PIN file  : {}/user.pin (mode 0600)", dir.display());
-    println!("  agent config   : {}/tradeward.toml", dir.display());
-    println!(
+    outln!("  SoftHSM config : {}", conf_path(&dir).display());
+    outln!("  user PIN file  : {}/user.pin (mode 0600)", dir.display());
+    outln!("  agent config   : {}/tradeward.toml", dir.display());
+    outln!(
         "  journal        : {}/journal (checkpoints signed by key {AUDIT_LABEL:?})",
         dir.display()
     );
-    println!();
-    println!(
+    outln!();
+    outln!(
         "Next: export TRADEWARD_CONFIG={}/tradeward.toml",
         dir.display()
     );
-    println!("      tradeward keys generate --type secp256k1 --label my-key");
+    outln!("      tradeward keys generate --type secp256k1 --label my-key");
     Ok(())
 }
 

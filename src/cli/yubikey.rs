@@ -158,7 +158,7 @@ pub fn run(cmd: YubikeyCommand) -> Result<(), String> {
                     .transpose()?,
             };
             let serial = provision::setup(serial, secrets)?;
-            println!(
+            outln!(
                 "YubiKey {serial}: new PIN and PUK set; a new random management key is stored PIN-protected \
                  on the device (nobody needs to know it)."
             );
@@ -167,14 +167,16 @@ pub fn run(cmd: YubikeyCommand) -> Result<(), String> {
         YubikeyCommand::List { json } => {
             let devices = provision::list_devices()?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&devices).expect("json"));
+                outln!("{}", serde_json::to_string_pretty(&devices).expect("json"));
             } else if devices.is_empty() {
-                println!("No YubiKey connected.");
+                outln!("No YubiKey connected.");
             } else {
                 for d in &devices {
-                    println!(
+                    outln!(
                         "YubiKey {}  firmware {}  reader {:?}",
-                        d.serial, d.version, d.reader
+                        d.serial,
+                        d.version,
+                        d.reader
                     );
                 }
             }
@@ -192,11 +194,11 @@ pub fn run(cmd: YubikeyCommand) -> Result<(), String> {
                 .transpose()?;
             let a = provision::attest_slot(serial, slot, ca.as_deref())?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&a).expect("json"));
+                outln!("{}", serde_json::to_string_pretty(&a).expect("json"));
             } else {
-                println!("Slot {slot}: attestation verified; the key was generated on the device.");
-                println!("    device certificate  {}", a.device_certificate_subject);
-                println!(
+                outln!("Slot {slot}: attestation verified; the key was generated on the device.");
+                outln!("    device certificate  {}", a.device_certificate_subject);
+                outln!(
                     "    chained to the CA   {}",
                     if a.chain_to_ca {
                         "yes"
@@ -205,12 +207,12 @@ pub fn run(cmd: YubikeyCommand) -> Result<(), String> {
                     }
                 );
                 if let Some(s) = a.serial {
-                    println!("    serial              {s}");
+                    outln!("    serial              {s}");
                 }
                 if let Some(f) = &a.firmware {
-                    println!("    firmware            {f}");
+                    outln!("    firmware            {f}");
                 }
-                println!(
+                outln!(
                     "    PIN policy {}  touch policy {}",
                     a.pin_policy.map_or("?", |p| p.as_str()),
                     a.touch_policy.map_or("?", |t| t.as_str())
@@ -315,16 +317,16 @@ pub fn list_keys(args: &YubikeyKeyArgs, config: Option<&Path>, json: bool) -> Re
                 Err((slot, e)) => json!({"slot": slot.to_string(), "error": e}),
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({"yubikey": serial, "keys": arr})).expect("json")
         );
     } else {
-        println!("YubiKey {serial}: {} key(s)", keys.len());
+        outln!("YubiKey {serial}: {} key(s)", keys.len());
         for k in &keys {
             match k {
                 Ok(k) => print_piv_key(k),
-                Err((slot, e)) => println!("slot {slot}: {e}"),
+                Err((slot, e)) => outln!("slot {slot}: {e}"),
             }
         }
     }
@@ -334,7 +336,7 @@ pub fn list_keys(args: &YubikeyKeyArgs, config: Option<&Path>, json: bool) -> Re
 /// Print one YubiKey key for people.
 pub fn print_piv_key(k: &KeyInfo) {
     let Some(p) = &k.piv else { return };
-    println!(
+    outln!(
         "slot {} ({})  {}  ({})",
         p.slot,
         p.slot.purpose(),
@@ -342,7 +344,7 @@ pub fn print_piv_key(k: &KeyInfo) {
         k.key_type
     );
     if let Some(pk) = &k.public_key {
-        println!("    public key  {}", crate::protocol::to_hex(pk));
+        outln!("    public key  {}", crate::protocol::to_hex(pk));
     }
     let source = match p.policy_source {
         PolicySource::Device => "reported by the device",
@@ -351,12 +353,12 @@ pub fn print_piv_key(k: &KeyInfo) {
         }
         PolicySource::Unknown => "not reported by this device",
     };
-    println!(
+    outln!(
         "    PIN policy {}  touch policy {}  ({source})",
         p.pin_policy.map_or("unknown", |x| x.as_str()),
         p.touch_policy.map_or("unknown", |x| x.as_str())
     );
-    println!(
+    outln!(
         "    generated on device {}",
         match p.origin {
             Some(crate::backend::piv::card::Origin::Generated) => "yes",
@@ -364,5 +366,5 @@ pub fn print_piv_key(k: &KeyInfo) {
             None => "not reported (see `tradeward yubikey attest`)",
         }
     );
-    println!("    reference   {}", k.uri());
+    outln!("    reference   {}", k.uri());
 }

@@ -4,6 +4,9 @@
 //! exposure caps, that replaying the journal rebuilds the same state, and
 //! that a partial replay is never more permissive than a full one.
 
+// Test output: a failing seed is reported on stderr.
+#![allow(clippy::print_stderr)]
+
 use rust_decimal::Decimal;
 
 use super::{

@@ -228,7 +228,9 @@ pub fn generate(req: GenerateRequest<'_>) -> Result<KeyInfo, String> {
         yk.verify_pin(req.pin.expose_secret().as_bytes())
             .map_err(|e| err("PIN", e))?;
         if req.touch_policy.needs_touch() {
-            eprintln!("Touch the YubiKey now to sign the new key's certificate...");
+            crate::cli::out::stderr_fmt(format_args!(
+                "Touch the YubiKey now to sign the new key's certificate...\n"
+            ));
         }
         let subject = super::certificate_subject(req.label, req.pin_policy, req.touch_policy);
         let name = x509_cert::name::Name::from_str(&subject)

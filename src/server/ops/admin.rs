@@ -72,9 +72,10 @@ fn scope(state: &AgentState, p: &Params<'_>) -> Result<HaltScope, ProtoError> {
             known_identity(state, n)?;
             Ok(HaltScope::Identity(n.to_string()))
         }
-        ("key", Some(n)) => match state.keyring.lookup(n) {
-            Some(e) => Ok(HaltScope::Key(e.alias.clone())),
-            None => Err(bad(format!("no key {n:?}"))),
+        ("key", Some(n)) => match state.keyring.resolve(n) {
+            Ok(Some(e)) => Ok(HaltScope::Key(e.alias.clone())),
+            Ok(None) => Err(bad(format!("no key {n:?}"))),
+            Err(e) => Err(crate::server::ops::sign::refused_reference(e)),
         },
         ("identity" | "key", None) => Err(bad(format!("scope {s:?} needs a name"))),
         _ => Err(bad(format!(
@@ -417,8 +418,27 @@ async fn status(state: &AgentState) -> Value {
         .iter()
         .map(|(s, h)| json!({"target": s, "reason": h.reason, "reducing_allowed": h.reducing_allowed, "since_ms": h.since_ms}))
         .collect();
+    // What each alias signs with now (after any rotation).
+    let served: Vec<Value> = state
+        .keyring
+        .entries()
+        .iter()
+        .map(|e| {
+            json!({
+                "alias": e.alias,
+                "type": e.info.key_type.as_str(),
+                "label": e.info.label,
+                "id": hex::encode(&e.info.id),
+                "uri": e.info.uri(),
+                "address": e.info.eth_address(),
+                "public_key": e.info.public_key.as_deref().map(crate::protocol::to_hex),
+                "rotated": st.keys.previous(&e.alias).is_some(),
+            })
+        })
+        .collect();
     json!({
         "keys": state.keyring.entries().iter().map(|e| e.alias.clone()).collect::<Vec<_>>(),
+        "served": served,
         "server_time_ms": now,
         "uptime_ms": state.started.elapsed().as_millis() as u64,
         // The system clock's distance from the agent's clock: a step of

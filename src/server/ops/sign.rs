@@ -14,13 +14,26 @@ use crate::protocol::{ErrorCode, Params, ProtoError, from_hex, to_hex};
 use crate::server::AgentState;
 use crate::server::peer::Identity;
 
+/// The error for a key reference the agent refuses to read (a PKCS#11 URI
+/// with a PIN, a slot or an attribute it does not honour). It depends on
+/// the reference alone, never on which keys exist.
+/// A refused URI may carry a PIN, so the message names the attribute and
+/// never repeats the reference.
+pub fn refused_reference(e: crate::backend::uri::UriError) -> ProtoError {
+    ProtoError::new(ErrorCode::BadParams, format!("PKCS#11 URI refused: {e}"))
+}
+
 /// Resolve a key reference the caller may use.
 pub fn granted_key(
     state: &AgentState,
     who: &Identity,
     reference: &str,
 ) -> Result<std::sync::Arc<KeyEntry>, ProtoError> {
-    match state.keyring.lookup(reference) {
+    let found = state
+        .keyring
+        .resolve(reference)
+        .map_err(refused_reference)?;
+    match found {
         Some(e) if who.may_use_key(&e.alias) => Ok(e),
         _ => Err(ProtoError::new(
             ErrorCode::UnknownKey,
