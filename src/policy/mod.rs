@@ -36,6 +36,8 @@ mod window;
 
 #[cfg(test)]
 mod props;
+#[cfg(test)]
+mod props_execution;
 
 pub use config::{
     ANY_SYMBOL, ApprovalAllowance, BreakerConfig, DEFAULT_MAX_ORDERS_PER_REQUEST,
