@@ -579,6 +579,11 @@ def generate(rec):
         is_mainnet=False,
         expires_after=BASE_NONCE + 50_000,
     )
+    # Order priority: the SDK's PriorityGrouping, a fee of p / 1e8.
+    rec.l1(
+        "order_priority_ioc",
+        lambda ex: ex.bulk_orders([order("ETH", True, 0.05, 3100.1, ioc)], grouping={"p": 1000}),
+    )
 
 
 def main():

@@ -35,10 +35,11 @@ fn setup() -> Env {
 }
 
 /// Every symbol, leverage up to 50, the test vectors' builder at up to
-/// 1 bp on the mainnet key. The rules themselves are exercised in
+/// 1 bp and an order priority up to 0.1 bp on the mainnet key. The rules themselves are exercised in
 /// `policy_limits_hold_across_a_restart` and `builder_fees_need_an_allowance`.
 const PERMISSIVE: &str = "[policy.key_defaults]\nmax_leverage = 50\n[policy.key_defaults.symbols.\"*\"]\n\
-     [[policy.keys.main.fees]]\nkind = \"builder\"\npayee = \"0x8C967E73E7B15087C42A10D344CFF4C96D877F1D\"\nmax_rate = \"0.0001\"\n";
+     [[policy.keys.main.fees]]\nkind = \"builder\"\npayee = \"0x8C967E73E7B15087C42A10D344CFF4C96D877F1D\"\nmax_rate = \"0.0001\"\n\
+     [[policy.keys.main.fees]]\nkind = \"priority\"\npayee = \"burn\"\nmax_rate = \"0.00001\"\n";
 
 fn setup_with(policy: &str) -> Env {
     let env = Env::new();
@@ -490,6 +491,25 @@ fn builder_fees_need_an_allowance() {
         assert_eq!(e.code(), Some("policy_denied"), "{e}");
         assert!(e.to_string().contains(rule), "{e}");
     }
+    // The order priority is a fee too: no allowance, or one below p / 1e8.
+    let v = vectors()
+        .into_iter()
+        .find(|v| v["name"] == "order_priority_ioc")
+        .unwrap();
+    for (extra, rule) in [
+        (String::new(), "fee_not_allowed"),
+        (
+            "[[policy.keys.main.fees]]\nkind = \"priority\"\npayee = \"burn\"\nmax_rate = \"0.000009\"\n".to_string(),
+            "fee_rate",
+        ),
+    ] {
+        let env = setup_with(&format!("{base}{extra}"));
+        let agent = env.start_agent();
+        let mut c = agent.client();
+        let e = sign(&mut c, &v, None).unwrap_err();
+        assert_eq!(e.code(), Some("policy_denied"), "{e}");
+        assert!(e.to_string().contains(rule), "{e}");
+    }
 }
 
 const DEST: &str = "0x5e9ee1089755c3435139848e47e6635505d5a13a";
@@ -650,8 +670,8 @@ fn newer_action_types_recover_with_the_official_sdk_and_are_judged() {
             "unknown action type",
         ),
         (
-            json!({"type": "order", "orders": [{"a": 120000, "b": true, "p": "25000", "s": "0.5", "r": false, "t": {"limit": {"tif": "Ioc"}}}], "grouping": {"p": 1000}}),
-            "order priority",
+            json!({"type": "order", "orders": [{"a": 120000, "b": true, "p": "25000", "s": "0.5", "r": false, "t": {"limit": {"tif": "Ioc"}}}], "grouping": {"p": 100_000_001}}),
+            "exceeds 100000000",
         ),
         (
             json!({"type": "order", "orders": [{"a": 110000, "b": true, "p": "1", "s": "1", "r": false, "t": {"limit": {"tif": "Gtc"}}}], "grouping": "na"}),

@@ -70,7 +70,16 @@ pub const HYPERLIQUID: &[(&str, &str, Verdict)] = &[
     (
         "order",
         "grouping",
-        Inert("links take-profit/stop-loss orders to a parent; each order is judged in full"),
+        Inert(
+            "a name links take-profit/stop-loss orders to a parent (each order is judged in full); an object is the priority (below)",
+        ),
+    ),
+    (
+        "order.grouping",
+        "p",
+        Judged(
+            "`fee_not_allowed`, `fee_rate`: a fee of kind `priority`, payee `burn`, rate p / 10^8",
+        ),
     ),
     (
         "order",

@@ -74,7 +74,8 @@ ALLOWED_DEST = "0x1111111111111111111111111111111111111111"
 USDC_TOKEN = "USDC:0x6d1e7cde53ba9467b783cb7c530ce054"
 # Every symbol and any leverage the venue allows; a notional cap on the
 # testnet key (to see a structured denial); the test vectors' builder at up
-# to 1 bp on both keys; one transfer allowance.
+# to 1 bp on both keys, an order priority up to 0.1 bp on the mainnet key;
+# one transfer allowance.
 BUILDER = "0x8c967e73e7b15087c42a10d344cff4c96d877f1d"
 POLICY = f"""
 [policy.key_defaults]
@@ -94,6 +95,11 @@ max_rate = "0.0001"
 kind = "builder"
 payee = "{BUILDER}"
 max_rate = "0.0001"
+
+[[policy.keys.main.fees]]
+kind = "priority"
+payee = "burn"
+max_rate = "0.00001"
 
 [[policy.keys.main.transfers]]
 destination = "{ALLOWED_DEST}"

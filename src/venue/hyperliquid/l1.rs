@@ -17,7 +17,7 @@ use super::send_asset::{self, SendAsset};
 use super::shapes;
 use crate::crypto::eip712::{self, Domain, Field, Message, Types, Value as TypedValue};
 use crate::crypto::eth::keccak256;
-use crate::order::{Fee, Intent, NewOrder, OrderRef, Side};
+use crate::order::{Fee, OrderRef};
 
 /// Largest builder fee `f` (tenths of a basis point): 1000 = 1 %, the
 /// venue's ceiling (spot; perps allow 0.1 %).
@@ -99,20 +99,28 @@ impl Order {
     }
 }
 
-/// How the orders of one action relate.
+/// How the orders of one action relate, or the order priority they pay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Grouping {
     Na,
     NormalTpsl,
     PositionTpsl,
+    /// Order priority `{"p": rate}`: a fee of `rate / 10^8` of the filled
+    /// notional, burned (the SDKs' `PriorityGrouping`).
+    Priority(u64),
 }
 
+/// The largest order priority the venue takes: 10^8 (the whole notional).
+pub const MAX_PRIORITY: u64 = 100_000_000;
+
 impl Grouping {
-    pub fn as_str(self) -> &'static str {
+    /// The name of a named grouping; `None` for a priority.
+    pub fn name(self) -> Option<&'static str> {
         match self {
-            Grouping::Na => "na",
-            Grouping::NormalTpsl => "normalTpsl",
-            Grouping::PositionTpsl => "positionTpsl",
+            Grouping::Na => Some("na"),
+            Grouping::NormalTpsl => Some("normalTpsl"),
+            Grouping::PositionTpsl => Some("positionTpsl"),
+            Grouping::Priority(_) => None,
         }
     }
 }
@@ -145,7 +153,7 @@ pub enum OidOrCloid {
 }
 
 impl OidOrCloid {
-    fn to_ref(self) -> OrderRef {
+    pub(crate) fn to_ref(self) -> OrderRef {
         match self {
             OidOrCloid::Oid(o) => OrderRef::Oid(o),
             OidOrCloid::Cloid(c) => OrderRef::Cloid(c.to_string()),
@@ -369,23 +377,31 @@ pub(crate) fn parse(meta: &Meta, ty: &str, v: &Value) -> Result<L1Action, VenueE
                 .enumerate()
                 .map(|(i, o)| parse_order(meta, format!("orders[{i}]"), o))
                 .collect::<Result<Vec<_>, _>>()?;
-            if a.req("grouping")?.is_object() {
-                // The SDKs' order priority, `{"p": rate}`: a fee in HYPE on
-                // the filled notional that policy has no rule for.
-                return Err(VenueError::invalid(
-                    a.path("grouping"),
-                    "order priority ({\"p\": rate}) is not supported: the policy cannot judge its fee",
-                ));
-            }
-            let grouping = match a.str("grouping")? {
-                "na" => Grouping::Na,
-                "normalTpsl" => Grouping::NormalTpsl,
-                "positionTpsl" => Grouping::PositionTpsl,
-                other => {
+            let grouping = if a.req("grouping")?.is_object() {
+                // The SDKs' order priority, `{"p": rate}`: a fee on the
+                // filled notional, judged as a fee of kind "priority".
+                let g = Obj::new(a.path("grouping"), a.req("grouping")?, shapes::PRIORITY)?;
+                let p = g.u64("p")?;
+                if p > MAX_PRIORITY {
                     return Err(VenueError::invalid(
-                        a.path("grouping"),
-                        format!("{other:?} is not a grouping (na, normalTpsl or positionTpsl)"),
+                        g.path("p"),
+                        format!("{p} exceeds {MAX_PRIORITY} (the whole notional)"),
                     ));
+                }
+                Grouping::Priority(p)
+            } else {
+                match a.str("grouping")? {
+                    "na" => Grouping::Na,
+                    "normalTpsl" => Grouping::NormalTpsl,
+                    "positionTpsl" => Grouping::PositionTpsl,
+                    other => {
+                        return Err(VenueError::invalid(
+                            a.path("grouping"),
+                            format!(
+                                "{other:?} is not a grouping (na, normalTpsl, positionTpsl or {{\"p\": priority}})"
+                            ),
+                        ));
+                    }
                 }
             };
             let builder = match a.opt("builder") {
@@ -605,6 +621,14 @@ struct ModifyW {
     order: OrderW,
 }
 
+/// `grouping`: a name, or the priority object `{"p": rate}`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum GroupingW {
+    Name(&'static str),
+    Priority { p: u64 },
+}
+
 #[derive(Serialize)]
 #[serde(untagged)]
 enum ActionW {
@@ -612,7 +636,7 @@ enum ActionW {
         #[serde(rename = "type")]
         ty: &'static str,
         orders: Vec<OrderW>,
-        grouping: &'static str,
+        grouping: GroupingW,
         #[serde(skip_serializing_if = "Option::is_none")]
         builder: Option<BuilderW>,
     },
@@ -729,7 +753,15 @@ impl L1Action {
             } => ActionW::Order {
                 ty,
                 orders: orders.iter().map(order_w).collect(),
-                grouping: grouping.as_str(),
+                grouping: match grouping.name() {
+                    Some(n) => GroupingW::Name(n),
+                    None => GroupingW::Priority {
+                        p: match grouping {
+                            Grouping::Priority(p) => *p,
+                            _ => 0,
+                        },
+                    },
+                },
                 builder: builder.map(|b| BuilderW {
                     b: address_hex(&b.address),
                     f: b.fee,
@@ -821,99 +853,6 @@ impl L1Action {
     /// msgpack), for the bot to post unchanged.
     pub fn to_json(&self) -> String {
         serde_json::to_string(&self.wire()).expect("JSON encoding of plain values cannot fail")
-    }
-
-    /// What the action asks for, in policy's vocabulary.
-    pub fn intents(&self, meta: &Meta) -> Result<Vec<Intent>, VenueError> {
-        let symbol = |asset: u32, path: &str| {
-            meta.by_index(asset)
-                .map(|i| i.symbol.clone())
-                .ok_or_else(|| VenueError::UnknownAsset {
-                    path: path.to_string(),
-                    index: asset.into(),
-                })
-        };
-        // Every price the order can execute at: `p` always (for a market
-        // trigger it is the worst fill the venue accepts), and the trigger.
-        let new_order = |o: &Order, path: &str, builder: Option<&Builder>| {
-            Ok::<_, VenueError>(NewOrder {
-                symbol: symbol(o.asset, path)?,
-                side: if o.is_buy { Side::Buy } else { Side::Sell },
-                size: Some(o.size),
-                quote_size: None,
-                price: Some(o.price),
-                trigger_price: match &o.order_type {
-                    OrderType::Limit { .. } => None,
-                    OrderType::Trigger { trigger_px, .. } => Some(*trigger_px),
-                },
-                market_price: None,
-                reduce_only: o.reduce_only,
-                aggressive: o.is_aggressive(),
-                client_id: o.cloid.map(|c| c.to_string()),
-                fees: builder.map(Builder::fee).into_iter().collect(),
-            })
-        };
-        Ok(match self {
-            L1Action::Order {
-                orders, builder, ..
-            } => orders
-                .iter()
-                .enumerate()
-                .map(|(i, o)| {
-                    new_order(o, &format!("orders[{i}].a"), builder.as_ref()).map(Intent::Place)
-                })
-                .collect::<Result<_, _>>()?,
-            L1Action::Cancel { cancels } => cancels
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    Ok(Intent::Cancel {
-                        symbol: symbol(c.asset, &format!("cancels[{i}].a"))?,
-                        order: OrderRef::Oid(c.oid),
-                    })
-                })
-                .collect::<Result<_, VenueError>>()?,
-            L1Action::CancelByCloid { cancels } => cancels
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    Ok(Intent::Cancel {
-                        symbol: symbol(c.asset, &format!("cancels[{i}].asset"))?,
-                        order: OrderRef::Cloid(c.cloid.to_string()),
-                    })
-                })
-                .collect::<Result<_, VenueError>>()?,
-            L1Action::Modify(m) => vec![Intent::Modify {
-                order: m.oid.to_ref(),
-                new: new_order(&m.order, "order.a", None)?,
-            }],
-            L1Action::BatchModify { modifies } => modifies
-                .iter()
-                .enumerate()
-                .map(|(i, m)| {
-                    Ok(Intent::Modify {
-                        order: m.oid.to_ref(),
-                        new: new_order(&m.order, &format!("modifies[{i}].order.a"), None)?,
-                    })
-                })
-                .collect::<Result<_, VenueError>>()?,
-            L1Action::UpdateLeverage {
-                asset,
-                is_cross,
-                leverage,
-            } => vec![Intent::SetLeverage {
-                symbol: symbol(*asset, "asset")?,
-                leverage: *leverage,
-                cross: *is_cross,
-            }],
-            L1Action::UpdateIsolatedMargin { asset, ntli, .. } => vec![Intent::AdjustMargin {
-                symbol: symbol(*asset, "asset")?,
-                amount: Decimal::new(*ntli, 6).normalize(),
-            }],
-            L1Action::ScheduleCancel { time } => vec![Intent::ScheduleCancel { at_ms: *time }],
-            L1Action::Noop => vec![Intent::InvalidateNonce],
-            L1Action::AgentSendAsset(s) => vec![s.intent("agentSendAsset")],
-        })
     }
 }
 

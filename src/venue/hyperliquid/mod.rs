@@ -26,6 +26,7 @@
 mod error;
 mod json;
 mod l1;
+mod l1_intents;
 mod meta;
 mod number;
 mod send_asset;

@@ -19,6 +19,8 @@ pub const ORDER_TYPE: &[&str] = &["limit", "trigger"];
 pub const LIMIT: &[&str] = &["tif"];
 pub const TRIGGER: &[&str] = &["isMarket", "triggerPx", "tpsl"];
 pub const BUILDER: &[&str] = &["b", "f"];
+/// `grouping` as an object: the order priority.
+pub const PRIORITY: &[&str] = &["p"];
 pub const CANCEL_ACTION: &[&str] = &["type", "cancels"];
 pub const CANCEL: &[&str] = &["a", "o"];
 pub const CANCEL_BY_CLOID: &[&str] = &["asset", "cloid"];
@@ -58,6 +60,7 @@ pub fn all() -> Vec<(String, Vec<&'static str>)> {
         ("order.orders[].t.limit".into(), LIMIT.to_vec()),
         ("order.orders[].t.trigger".into(), TRIGGER.to_vec()),
         ("order.builder".into(), BUILDER.to_vec()),
+        ("order.grouping".into(), PRIORITY.to_vec()),
         ("cancel".into(), CANCEL_ACTION.to_vec()),
         ("cancel.cancels[]".into(), CANCEL.to_vec()),
         ("cancelByCloid".into(), CANCEL_ACTION.to_vec()),

@@ -557,7 +557,11 @@ fn bad_inputs_are_refused() {
         (sub(ORDER, r#""grouping":"na""#, r#""grouping":"na","orders ":[]"#), "orders ", "unknown field"),
         // Action-level shape.
         (sub(ORDER, r#""grouping":"na""#, r#""grouping":"NA""#), "grouping", "not a grouping"),
-        (sub(ORDER, r#""grouping":"na""#, r#""grouping":{"p":1}"#), "grouping", "order priority"),
+        (sub(ORDER, r#""grouping":"na""#, r#""grouping":{"p":100000001}"#), "grouping.p", "exceeds"),
+        (sub(ORDER, r#""grouping":"na""#, r#""grouping":{"p":-1}"#), "grouping.p", ""),
+        (sub(ORDER, r#""grouping":"na""#, r#""grouping":{"p":1.5}"#), "grouping.p", ""),
+        (sub(ORDER, r#""grouping":"na""#, r#""grouping":{"p":"1"}"#), "grouping.p", ""),
+        (sub(ORDER, r#""grouping":"na""#, r#""grouping":{"p":1,"q":2}"#), "grouping.q", "unknown field"),
         (sub(ORDER, r#""grouping":"na""#, r#""grouping":["na"]"#), "grouping", "expected a string"),
         (sub(ORDER, r#","grouping":"na""#, ""), "grouping", "missing"),
         (r#"{"type":"order","orders":[],"grouping":"na"}"#.into(), "orders", "must not be empty"),
@@ -970,5 +974,27 @@ fn flattening_orders_are_valid_reduce_only_ioc_orders() {
             100
         )
         .is_err()
+    );
+}
+
+#[test]
+fn order_priority_is_a_fee_of_p_over_1e8() {
+    let meta = meta();
+    let (_, vectors) = vectors();
+    let v = vectors
+        .iter()
+        .find(|v| v["name"] == "order_priority_ioc")
+        .unwrap();
+    let p = prepare(&meta, &request(v)).unwrap();
+    let Intent::Place(o) = &p.intents[0] else {
+        panic!()
+    };
+    assert_eq!(
+        o.fees,
+        vec![crate::order::Fee {
+            kind: "priority".into(),
+            payee: "burn".into(),
+            rate: dec("0.00001"),
+        }]
     );
 }
