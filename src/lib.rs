@@ -6,11 +6,13 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod agent;
+pub mod authorize;
 pub mod backend;
 pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod context;
 pub mod crypto;
 pub mod deadman;
 pub mod harden;

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use crate::deadman::Switchboard;
-use crate::deadman::trip::AGENT_RULE;
+use crate::journal::record::AGENT_RULE;
 use crate::nonces::NonceBook;
 use crate::policy::{Engine, Halt, HaltScope, Policy, Request, rule_feeds_breaker};
 

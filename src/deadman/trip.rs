@@ -24,22 +24,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::journal::{Decision, Event};
+use crate::authorize::{Caller, Judge, Plan, Request, authorize};
+use crate::context::AgentState;
 use crate::keyring::{KeyEntry, SignInput, SignOutput};
-use crate::order::Intent;
 use crate::policy::OpenOrder;
-use crate::protocol::to_hex;
-use crate::server::AgentState;
-use crate::server::ops::sign::sign_and_record;
+use crate::protocol::{ErrorCode, ProtoError, to_hex};
 use crate::venue::binance::{self, Market};
 use crate::venue::hyperliquid::{self, SignRequest};
 
 /// The op name agent-originated decisions are journaled under.
 pub const TRIP_OP: &str = "deadman.trip";
 
-/// The rule of decisions the agent makes for itself: they never touch
-/// policy state, live or in a replay.
-pub const AGENT_RULE: &str = "deadman";
+pub use crate::journal::record::AGENT_RULE;
 
 /// Hyperliquid's shortest lead time for `scheduleCancel` (ms).
 pub const SCHEDULE_CANCEL_MIN_LEAD_MS: u64 = 5_000;
@@ -180,34 +176,26 @@ pub enum InstructionError {
     Sign(String),
 }
 
-fn decision(
-    identity: &str,
-    key: &str,
-    venue: &str,
-    why: &str,
-    payload: &[u8],
-    nonce: Option<u64>,
-    intents: Vec<Intent>,
-) -> Decision {
-    Decision {
-        identity: identity.to_string(),
-        // The agent's own decision: its uid and pid, not a peer's.
-        // SAFETY: geteuid cannot fail.
-        uid: unsafe { libc::geteuid() },
-        pid: Some(std::process::id() as i32),
-        request_id: 0,
-        op: TRIP_OP.into(),
-        key: Some(key.to_string()),
+/// The request of an instruction the agent makes itself for `identity`:
+/// the journal records the agent's uid and pid, and `why` as what was asked
+/// (its digest stands in for a request's).
+fn agent_request<'a>(identity: &str, op: &'a str, entry: &'a KeyEntry, why: &str) -> Request<'a> {
+    Request {
+        caller: Caller::agent(identity),
+        op,
+        entry,
         request_sha256: hex::encode(Sha256::digest(why.as_bytes())),
-        allow: true,
-        rule: AGENT_RULE.into(),
-        reason: why.to_string(),
-        payload_sha256: Some(hex::encode(Sha256::digest(payload))),
-        venue: Some(venue.into()),
-        nonce,
-        intents: Some(intents),
-        request_bytes: None,
-        intents_omitted: None,
+        request_bytes: why.len(),
+    }
+}
+
+/// The signing path's refusal, as an instruction's error: a journal that
+/// could not be written, or a signing failure (already recorded).
+fn instruction_error(e: ProtoError) -> InstructionError {
+    match e.code {
+        ErrorCode::JournalUnavailable => InstructionError::Journal(e.message),
+        ErrorCode::BadParams => InstructionError::Venue(e.message),
+        _ => InstructionError::Sign(e.message),
     }
 }
 
@@ -232,9 +220,7 @@ pub async fn sign_agent_l1(
         )));
     };
     let is_mainnet = cfg.network == crate::config::Network::Mainnet;
-    let (prepared, pending) = {
-        let mut st = state.state.lock().await;
-        let now = crate::journal::record::now_ms();
+    let signed = authorize(state, agent_request(identity, op, entry, why), |st, now| {
         let nonce = st.nonces.assign(&entry.alias, now);
         let prepared = hyperliquid::prepare(
             meta,
@@ -246,37 +232,21 @@ pub async fn sign_agent_l1(
                 is_mainnet,
             },
         )
-        .map_err(|e| InstructionError::Venue(e.to_string()))?;
-        let mut d = decision(
-            identity,
-            &entry.alias,
-            "hyperliquid",
-            why,
-            &prepared.digest,
-            Some(nonce),
-            prepared.intents.clone(),
-        );
-        d.op = op.to_string();
-        let pending = state
-            .journal
-            .submit(Event::Decision(d))
-            .await
-            .map_err(|e| InstructionError::Journal(e.to_string()))?;
-        st.nonces.record(&entry.alias, nonce);
-        (prepared, pending)
-    };
-    let recorded = pending
-        .durable()
-        .await
-        .map_err(|e| InstructionError::Journal(e.to_string()))?;
-    let out = sign_and_record(
-        state,
-        entry,
-        SignInput::Digest(prepared.digest),
-        recorded.seq,
-    )
+        .map_err(|e| ProtoError::new(ErrorCode::BadParams, e.to_string()))?;
+        Ok(Plan {
+            input: SignInput::Digest(prepared.digest),
+            judge: Judge::Agent {
+                reason: why.to_string(),
+            },
+            venue: Some("hyperliquid".into()),
+            nonce: Some(nonce),
+            intents: Some(prepared.intents.clone()),
+            extra: prepared,
+        })
+    })
     .await
-    .map_err(|e| InstructionError::Sign(e.message))?;
+    .map_err(instruction_error)?;
+    let (prepared, out, seq) = (signed.extra, signed.output, signed.seq);
     let SignOutput::Secp256k1 { sig, .. } = out else {
         return Err(InstructionError::Sign(
             "Hyperliquid keys are secp256k1".into(),
@@ -292,7 +262,7 @@ pub async fn sign_agent_l1(
         "action": action_value,
         "nonce": prepared.nonce,
         "signature": {"r": to_hex(&sig.r), "s": to_hex(&sig.s), "v": sig.v()},
-        "decision": recorded.seq,
+        "decision": seq,
     }))
 }
 
@@ -319,39 +289,26 @@ async fn sign_rest(
         "dead-man's switch tripped: cancel all open orders ({} {symbol})",
         parsed.describe()
     );
-    let (query, timestamp, pending) = {
-        // Held so the record takes its place in decision order.
-        let _order = state.state.lock().await;
-        let now = crate::journal::record::now_ms();
-        let query = parsed.query(now);
-        let d = decision(
-            identity,
-            &entry.alias,
-            cfg.venue.as_str(),
-            &why,
-            query.as_bytes(),
-            None,
-            parsed.intents.clone(),
-        );
-        let pending = state
-            .journal
-            .submit(Event::Decision(d))
-            .await
-            .map_err(|e| InstructionError::Journal(e.to_string()))?;
-        (query, now, pending)
-    };
-    let recorded = pending
-        .durable()
-        .await
-        .map_err(|e| InstructionError::Journal(e.to_string()))?;
-    let out = sign_and_record(
+    let signed = authorize(
         state,
-        entry,
-        SignInput::Message(query.clone().into_bytes()),
-        recorded.seq,
+        agent_request(identity, TRIP_OP, entry, &why),
+        |_, now| {
+            let query = parsed.query(now);
+            Ok(Plan {
+                input: SignInput::Message(query.clone().into_bytes()),
+                judge: Judge::Agent {
+                    reason: why.clone(),
+                },
+                venue: Some(cfg.venue.as_str().into()),
+                nonce: None,
+                intents: Some(parsed.intents.clone()),
+                extra: (query, now),
+            })
+        },
     )
     .await
-    .map_err(|e| InstructionError::Sign(e.message))?;
+    .map_err(instruction_error)?;
+    let ((query, timestamp), out, seq) = (signed.extra, signed.output, signed.seq);
     let signature = match &out {
         SignOutput::Hmac { mac } => binance::hmac_signature_text(mac),
         SignOutput::Ed25519 { sig } => binance::ed25519_signature_text(sig),
@@ -372,7 +329,7 @@ async fn sign_rest(
         "recv_window_ms": crate::venue::binance::recv_window_json(parsed.recv_window_ms),
         "signature": signature,
         "signed_query": binance::signed_query(&query, &signature),
-        "decision": recorded.seq,
+        "decision": seq,
     }))
 }
 

@@ -15,10 +15,10 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::{HookState, hook, trip};
+use crate::context::AgentState;
 use crate::journal::Event;
 use crate::journal::record::now_ms;
 use crate::policy::{Halt, HaltScope, OpenOrder};
-use crate::server::AgentState;
 
 /// The reason recorded with a trip's halt.
 pub const TRIP_REASON: &str = "dead-man's switch tripped";

@@ -215,6 +215,10 @@ impl Event {
     }
 }
 
+/// The rule of decisions the agent makes itself (the dead-man's switch's
+/// instructions): never judged by policy, never replayed into its state.
+pub const AGENT_RULE: &str = "deadman";
+
 /// A request decision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

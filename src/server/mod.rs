@@ -16,10 +16,6 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
-use crate::journal::Journal;
-use crate::keyring::Keyring;
-
 /// Which socket a connection came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -29,31 +25,7 @@ pub enum Role {
     Operator,
 }
 
-/// Everything a request handler may need, shared by all connections.
-pub struct AgentState {
-    pub config: Config,
-    pub keyring: Keyring,
-    pub journal: Journal,
-    /// Hyperliquid asset metadata per key alias (keys with a
-    /// `[keys.ALIAS.hyperliquid]` table).
-    pub hyperliquid: std::collections::HashMap<String, crate::venue::hyperliquid::Meta>,
-    /// Decision state (nonces, and policy state as it lands), rebuilt
-    /// from the journal at start. Decisions that change it are made under
-    /// this lock and submitted to the journal before it is released.
-    pub state: tokio::sync::Mutex<crate::state::State>,
-    /// Woken when a heartbeat or an operator changes a deadline, so the
-    /// dead-man watcher re-reads them.
-    pub deadman_wake: tokio::sync::Notify,
-    /// TOTP state per operator uid that has a second factor.
-    pub totp: std::sync::Mutex<std::collections::HashMap<u32, crate::totp::Totp>>,
-    /// Open connections per identity (for `max_connections_per_identity`).
-    pub connections: std::sync::Mutex<std::collections::HashMap<String, usize>>,
-    /// Each identity's allowance of individually journaled refusals.
-    pub refusals: std::sync::Mutex<crate::refusals::Refusals>,
-    /// The config file, for `reload`.
-    pub config_path: Option<std::path::PathBuf>,
-    pub started: std::time::Instant,
-}
+pub use crate::context::AgentState;
 
 /// Serve `listener` until `shutdown` is cancelled, then stop accepting, let
 /// in-flight requests finish (up to the configured grace) and return.

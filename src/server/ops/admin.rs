@@ -9,12 +9,12 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::authorize::journal_unavailable;
 use crate::journal::Event;
 use crate::journal::record::now_ms;
 use crate::policy::{Halt, HaltScope, Policy, Scope};
 use crate::protocol::{ErrorCode, Params, ProtoError};
 use crate::server::AgentState;
-use crate::server::ops::sign::journal_unavailable;
 use crate::server::peer::Identity;
 
 /// The operator operations.

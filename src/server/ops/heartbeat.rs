@@ -68,7 +68,7 @@ pub async fn run(
                 deadline_ms,
             })
             .await
-            .map_err(crate::server::ops::sign::journal_unavailable)?;
+            .map_err(crate::authorize::journal_unavailable)?;
         st.deadman
             .heartbeat(&who.name, timeout_ms, now_ms, Instant::now());
         let sw = st.deadman.get(&who.name).expect("just armed").clone();
@@ -78,7 +78,7 @@ pub async fn run(
     pending
         .durable()
         .await
-        .map_err(crate::server::ops::sign::journal_unavailable)?;
+        .map_err(crate::authorize::journal_unavailable)?;
     let (sw, now_ms) = view;
     let mut out = json!({
         "identity": who.name,

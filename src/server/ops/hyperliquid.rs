@@ -9,12 +9,11 @@
 //! signature → answer.
 
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 use super::request_digest;
-use super::sign::{deny_by_policy, granted_key, journal_unavailable, sign_and_record};
+use super::sign::granted_key;
+use crate::authorize::{Judge, Plan, Request, authorize};
 use crate::config::{GrantedOp, Network};
-use crate::journal::{Decision, Event};
 use crate::keyring::{SignInput, SignOutput};
 use crate::protocol::{ErrorCode, Params, ProtoError, to_hex};
 use crate::server::AgentState;
@@ -34,10 +33,6 @@ fn forbidden(m: String) -> ProtoError {
 
 fn bad(m: String) -> ProtoError {
     ProtoError::new(ErrorCode::BadParams, m)
-}
-
-fn now_ms() -> u64 {
-    crate::journal::record::now_ms()
 }
 
 pub async fn run(
@@ -157,101 +152,52 @@ pub async fn run(
     } else {
         "hyperliquid.sign_user_action"
     };
-    let request_sha256 = request_digest(op_name, params);
-    // Decide under the lock; queue the record before releasing it.
-    let (prepared, pending) = {
-        let mut st = state.state.lock().await;
-        let now = now_ms();
-        let nonce = match supplied_nonce.or(parsed.embedded_nonce()) {
-            Some(n) => {
-                st.nonces
-                    .check(&key, n, now)
-                    .map_err(|e| bad(e.to_string()))?;
-                n
-            }
-            None => st.nonces.assign(&key, now),
-        };
-        let prepared = hyperliquid::prepare(
-            meta,
-            &SignRequest {
-                action,
-                nonce,
-                vault_address: vault,
-                expires_after,
-                is_mainnet,
-            },
-        )
-        .map_err(|e| bad(e.to_string()))?;
-        // Policy judges the typed intents of exactly this action.
-        let outcome = st.engine.decide(&crate::policy::Request {
-            identity: &who.name,
-            key: &key,
-            intents: &prepared.intents,
-            now_ms: now,
-        });
-        if let Some(shadow) = &outcome.shadow
-            && shadow.allowed() != outcome.verdict.allowed()
-        {
-            tracing::info!(identity = %who.name, key = %key, shadow = %shadow.reason(),
-                enforced_allows = outcome.verdict.allowed(), "shadow policy would decide differently");
-        }
-        if !outcome.verdict.allowed() {
-            let v = &outcome.verdict;
-            let rule = v.rule().map(|r| r.code()).unwrap_or("policy").to_string();
-            let decision = Decision {
-                identity: who.name.clone(),
-                uid: who.uid,
-                pid: who.pid,
-                request_id,
-                op: op_name.into(),
-                key: Some(key.clone()),
-                request_sha256,
-                allow: false,
-                rule,
-                reason: v.reason(),
-                payload_sha256: None,
-                venue: Some("hyperliquid".into()),
-                nonce: None,
-                intents: Some(prepared.intents.clone()),
-                request_bytes: None,
-                intents_omitted: None,
-            };
-            return Err(deny_by_policy(state, st, decision, v, params).await);
-        }
-        let decision = Decision {
-            identity: who.name.clone(),
-            uid: who.uid,
-            pid: who.pid,
-            request_id,
-            op: op_name.into(),
-            key: Some(key.clone()),
-            request_sha256,
-            allow: true,
-            rule: "policy".into(),
-            reason: format!("{} allowed by policy", prepared.action.type_name()),
-            payload_sha256: Some(hex::encode(Sha256::digest(prepared.digest))),
-            venue: Some("hyperliquid".into()),
-            nonce: Some(nonce),
-            intents: Some(prepared.intents.clone()),
-            request_bytes: None,
-            intents_omitted: None,
-        };
-        let pending = state
-            .journal
-            .submit(Event::Decision(decision))
-            .await
-            .map_err(journal_unavailable)?;
-        st.nonces.record(&key, nonce);
-        (prepared, pending)
-    };
-    let recorded = pending.durable().await.map_err(journal_unavailable)?;
-    let out = sign_and_record(
+    let signed = authorize(
         state,
-        entry,
-        SignInput::Digest(prepared.digest),
-        recorded.seq,
+        Request {
+            caller: super::caller(who, request_id),
+            op: op_name,
+            entry,
+            request_sha256: request_digest(op_name, params),
+            request_bytes: super::request_size(params),
+        },
+        |st, now| {
+            // The nonce is decision order: assigned or checked under the lock.
+            let nonce = match supplied_nonce.or(parsed.embedded_nonce()) {
+                Some(n) => {
+                    st.nonces
+                        .check(&key, n, now)
+                        .map_err(|e| bad(e.to_string()))?;
+                    n
+                }
+                None => st.nonces.assign(&key, now),
+            };
+            let prepared = hyperliquid::prepare(
+                meta,
+                &SignRequest {
+                    action,
+                    nonce,
+                    vault_address: vault,
+                    expires_after,
+                    is_mainnet,
+                },
+            )
+            .map_err(|e| bad(e.to_string()))?;
+            Ok(Plan {
+                input: SignInput::Digest(prepared.digest),
+                judge: Judge::Policy {
+                    reason: format!("{} allowed by policy", prepared.action.type_name()),
+                },
+                venue: Some("hyperliquid".into()),
+                nonce: Some(nonce),
+                intents: Some(prepared.intents.clone()),
+                extra: prepared,
+            })
+        },
     )
     .await?;
+    let prepared = signed.extra;
+    let out = signed.output;
     let SignOutput::Secp256k1 { sig, .. } = out else {
         return Err(
             ProtoError::new(ErrorCode::Internal, "Hyperliquid keys are secp256k1").journaled(),

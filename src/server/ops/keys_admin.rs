@@ -18,13 +18,13 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use crate::authorize::journal_unavailable;
 use crate::backend::{KeySelector, KeyType};
 use crate::journal::record::now_ms;
 use crate::journal::{Event, KeyRef};
 use crate::keyring::{KeyEntry, KeyringError};
 use crate::protocol::{ErrorCode, Params, ProtoError};
 use crate::server::AgentState;
-use crate::server::ops::sign::journal_unavailable;
 
 /// The key-management operator ops.
 pub const OPS: &[&str] = &["rotate", "rollback", "zeroize"];

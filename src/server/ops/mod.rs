@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use super::AgentState;
 use super::peer::Identity;
 use crate::config::GrantedOp;
-use crate::journal::{Decision, Event};
+use crate::journal::Event;
 use crate::protocol::{ErrorCode, ProtoError, Request, err_response, ok_response};
 
 /// Every operation name the agent understands.
@@ -61,20 +61,14 @@ pub fn request_size(params: &Map<String, Value>) -> usize {
     serde_json::to_vec(params).map_or(0, |v| v.len())
 }
 
-/// What to journal for one refusal of `identity`: its own record, a summary
-/// of earlier ones, or both (see `crate::refusals`).
-pub fn admit_refusal(
-    state: &AgentState,
-    identity: &str,
-    rule: &str,
-    feeds_breaker: bool,
-    now_ms: u64,
-) -> crate::refusals::Admit {
-    state
-        .refusals
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .admit(identity, rule, feeds_breaker, now_ms)
+/// The caller of a request, as the journal records it.
+pub fn caller(who: &Identity, request_id: u64) -> crate::authorize::Caller {
+    crate::authorize::Caller {
+        identity: who.name.clone(),
+        uid: who.uid,
+        pid: who.pid,
+        request_id,
+    }
 }
 
 /// Run one request and build its response.
@@ -175,34 +169,25 @@ async fn journal_denial(state: &AgentState, who: &Identity, req: &Request, e: &P
         .and_then(Value::as_str)
         .map(|k| k.chars().take(256).collect());
     let op: String = req.op.chars().take(64).collect();
-    let decision = Decision {
-        identity: who.name.clone(),
-        uid: who.uid,
-        pid: who.pid,
-        request_id: req.id,
-        request_sha256: request_digest(&req.op, &req.params),
-        op,
-        key,
-        allow: false,
-        rule: match e.rule {
-            Some(r) => r.to_string(),
-            None => serde_json::to_value(e.code)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
-        },
-        reason: e.message.chars().take(512).collect(),
-        payload_sha256: None,
-        venue: None,
-        nonce: None,
-        intents: None,
-        request_bytes: None,
-        intents_omitted: None,
+    let rule = match e.rule {
+        Some(r) => r.to_string(),
+        None => serde_json::to_value(e.code)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
     };
+    let decision = crate::authorize::DecisionBuilder::new(
+        &caller(who, req.id),
+        &op,
+        key,
+        request_digest(&req.op, &req.params),
+    )
+    .deny(&rule, e.message.chars().take(512).collect::<String>())
+    .build();
     let mut decision = decision;
     crate::refusals::bound(&mut decision, request_size(&req.params));
     let now = crate::journal::record::now_ms();
-    let events = admit_refusal(state, &who.name, &decision.rule, false, now)
+    let events = crate::authorize::admit_refusal(state, &who.name, &decision.rule, false, now)
         .into_events(Event::Decision(decision));
     for e in events {
         if let Err(err) = state.journal.append(e).await {

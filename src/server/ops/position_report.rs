@@ -11,7 +11,8 @@
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
-use super::sign::{granted_key, journal_unavailable};
+use super::sign::granted_key;
+use crate::authorize::journal_unavailable;
 use crate::journal::Event;
 use crate::protocol::{ErrorCode, Params, ProtoError};
 use crate::server::AgentState;

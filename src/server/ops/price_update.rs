@@ -43,7 +43,7 @@ pub async fn run(
         Err(FeedError::Invalid(e)) => return Err(ProtoError::new(ErrorCode::BadParams, e)),
         Err(FeedError::Refused(d)) => *d,
     };
-    let events = super::admit_refusal(state, &who.name, denial.rule.code(), false, now)
+    let events = crate::authorize::admit_refusal(state, &who.name, denial.rule.code(), false, now)
         .into_events(Event::PriceRefused {
             identity: who.name.clone(),
             symbol: symbol.chars().take(64).collect(),

@@ -11,11 +11,10 @@
 //! policy judges: it is journaled as an allowed decision without intents.
 
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 use super::request_digest;
-use super::sign::{deny_by_policy, granted_key, journal_unavailable, sign_and_record};
-use crate::journal::{Decision, Event};
+use super::sign::granted_key;
+use crate::authorize::{Judge, Plan, Request, authorize};
 use crate::keyring::{SignInput, SignOutput};
 use crate::protocol::{ErrorCode, Params, ProtoError};
 use crate::server::AgentState;
@@ -23,10 +22,6 @@ use crate::server::peer::Identity;
 use crate::venue::binance::{self, RestError};
 
 const OP: &str = "rest.sign_request";
-
-fn now_ms() -> u64 {
-    crate::journal::record::now_ms()
-}
 
 fn venue_error(e: RestError) -> ProtoError {
     match e {
@@ -60,106 +55,45 @@ pub async fn run(
         binance::parse(cfg, venue, method, path, params.get("params")).map_err(venue_error)?;
     let key = entry.alias.clone();
     let described = parsed.describe();
-    let request_sha256 = request_digest(OP, params);
-    // Decide under the lock; queue the record before releasing it.
-    let mut intents = parsed.intents.clone();
-    let (query, timestamp, pending) = {
-        let mut st = state.state.lock().await;
-        let now = now_ms();
-        let query = parsed.query(now);
-        let payload_sha256 = Some(hex::encode(Sha256::digest(query.as_bytes())));
-        let decision = if parsed.is_read_only() {
-            Decision {
-                identity: who.name.clone(),
-                uid: who.uid,
-                pid: who.pid,
-                request_id,
-                op: OP.into(),
-                key: Some(key.clone()),
-                request_sha256,
-                allow: true,
-                rule: "read_only".into(),
-                reason: format!("{described} is on the key's read-only allowlist"),
-                payload_sha256,
-                venue: Some(parsed.venue.as_str().into()),
-                nonce: None,
-                intents: None,
-                request_bytes: None,
-                intents_omitted: None,
-            }
-        } else {
-            // Policy judges the typed intents of exactly this request,
-            // market orders priced at the reference first.
-            st.engine.price_market_orders(&key, &mut intents, now);
-            let outcome = st.engine.decide(&crate::policy::Request {
-                identity: &who.name,
-                key: &key,
-                intents: &intents,
-                now_ms: now,
-            });
-            if let Some(shadow) = &outcome.shadow
-                && shadow.allowed() != outcome.verdict.allowed()
-            {
-                tracing::info!(identity = %who.name, key = %key, shadow = %shadow.reason(),
-                    enforced_allows = outcome.verdict.allowed(), "shadow policy would decide differently");
-            }
-            let v = &outcome.verdict;
-            if !v.allowed() {
-                let rule = v.rule().map(|r| r.code()).unwrap_or("policy").to_string();
-                let decision = Decision {
-                    identity: who.name.clone(),
-                    uid: who.uid,
-                    pid: who.pid,
-                    request_id,
-                    op: OP.into(),
-                    key: Some(key.clone()),
-                    request_sha256,
-                    allow: false,
-                    rule,
-                    reason: v.reason(),
-                    payload_sha256: None,
-                    venue: Some(parsed.venue.as_str().into()),
-                    nonce: None,
-                    intents: Some(intents.clone()),
-                    request_bytes: None,
-                    intents_omitted: None,
-                };
-                return Err(deny_by_policy(state, st, decision, v, params).await);
-            }
-            Decision {
-                identity: who.name.clone(),
-                uid: who.uid,
-                pid: who.pid,
-                request_id,
-                op: OP.into(),
-                key: Some(key.clone()),
-                request_sha256,
-                allow: true,
-                rule: "policy".into(),
-                reason: format!("{described} allowed by policy"),
-                payload_sha256,
-                venue: Some(parsed.venue.as_str().into()),
-                nonce: None,
-                intents: Some(intents.clone()),
-                request_bytes: None,
-                intents_omitted: None,
-            }
-        };
-        let pending = state
-            .journal
-            .submit(Event::Decision(decision))
-            .await
-            .map_err(journal_unavailable)?;
-        (query, now, pending)
-    };
-    let recorded = pending.durable().await.map_err(journal_unavailable)?;
-    let out = sign_and_record(
+    let read_only = parsed.is_read_only();
+    let signed = authorize(
         state,
-        entry,
-        SignInput::Message(query.clone().into_bytes()),
-        recorded.seq,
+        Request {
+            caller: super::caller(who, request_id),
+            op: OP,
+            entry,
+            request_sha256: request_digest(OP, params),
+            request_bytes: super::request_size(params),
+        },
+        |_, now| {
+            // The agent sets the timestamp, under the lock (decision order).
+            let query = parsed.query(now);
+            let judge = if read_only {
+                // Asks for nothing policy judges: allowed by the key's
+                // read-only allowlist.
+                Judge::Config {
+                    rule: "read_only",
+                    reason: format!("{described} is on the key's read-only allowlist"),
+                    halts_apply: false,
+                }
+            } else {
+                Judge::Policy {
+                    reason: format!("{described} allowed by policy"),
+                }
+            };
+            Ok(Plan {
+                input: SignInput::Message(query.clone().into_bytes()),
+                judge,
+                venue: Some(parsed.venue.as_str().into()),
+                nonce: None,
+                intents: (!read_only).then(|| parsed.intents.clone()),
+                extra: (query, now),
+            })
+        },
     )
     .await?;
+    let (query, timestamp) = signed.extra;
+    let out = signed.output;
     let signature = match &out {
         SignOutput::Hmac { mac } => binance::hmac_signature_text(mac),
         SignOutput::Ed25519 { sig } => binance::ed25519_signature_text(sig),

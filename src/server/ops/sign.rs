@@ -4,12 +4,10 @@
 
 use serde_json::{Map, Value, json};
 
-use sha2::{Digest, Sha256};
-
 use super::request_digest;
+use crate::authorize::{Judge, Plan, Request, authorize};
 use crate::backend::KeyType;
-use crate::journal::{Decision, Event};
-use crate::keyring::{KeyEntry, SignError, SignInput, SignOutput};
+use crate::keyring::{KeyEntry, SignInput, SignOutput};
 use crate::protocol::{ErrorCode, Params, ProtoError, from_hex, to_hex};
 use crate::server::AgentState;
 use crate::server::peer::Identity;
@@ -42,132 +40,6 @@ pub fn granted_key(
                 who.name
             ),
         )),
-    }
-}
-
-/// The error for a decision the journal could not make durable: nothing
-/// is signed (fail closed), and the caller may retry.
-pub fn journal_unavailable(e: crate::journal::JournalError) -> ProtoError {
-    ProtoError::new(ErrorCode::JournalUnavailable, e.to_string())
-        .retry_after(1000)
-        .journaled()
-}
-
-/// Sign for an allowed decision already durable at `decision_seq`, then
-/// record the signature (or the failure) against it.
-pub async fn sign_and_record(
-    state: &AgentState,
-    entry: &KeyEntry,
-    input: SignInput,
-    decision_seq: u64,
-) -> Result<SignOutput, ProtoError> {
-    match state.keyring.sign(entry, input).await {
-        Ok(out) => {
-            state
-                .journal
-                .append_nowait(Event::Signature {
-                    decision: decision_seq,
-                    key: entry.alias.clone(),
-                    signature: hex::encode(out.signature_bytes()),
-                })
-                .await;
-            Ok(out)
-        }
-        Err(e) => {
-            let err = sign_error(e);
-            state
-                .journal
-                .append_nowait(Event::SignFailed {
-                    decision: decision_seq,
-                    key: entry.alias.clone(),
-                    error: err.message.clone(),
-                })
-                .await;
-            Err(err.journaled())
-        }
-    }
-}
-
-/// Record a policy denial and build the caller's error. The record is
-/// queued while the state lock (`st`) is still held, so it keeps its place
-/// in decision order; the lock is released before waiting for the disk.
-/// Best effort: the answer is a denial either way.
-pub async fn deny_by_policy(
-    state: &AgentState,
-    st: tokio::sync::MutexGuard<'_, crate::state::State>,
-    mut decision: crate::journal::Decision,
-    v: &crate::policy::Verdict,
-    params: &serde_json::Map<String, serde_json::Value>,
-) -> ProtoError {
-    crate::refusals::bound(&mut decision, super::request_size(params));
-    let now = crate::journal::record::now_ms();
-    let events = super::admit_refusal(
-        state,
-        &decision.identity,
-        &decision.rule,
-        v.feeds_breaker(),
-        now,
-    )
-    .into_events(Event::Decision(decision));
-    let mut pending = Vec::with_capacity(events.len());
-    for e in events {
-        pending.push(state.journal.submit(e).await);
-    }
-    drop(st);
-    for p in pending {
-        if let Ok(p) = p
-            && let Err(e) = p.durable().await
-        {
-            tracing::error!(error = %e, "could not journal a policy denial");
-        }
-    }
-    let mut err = ProtoError::new(
-        ErrorCode::PolicyDenied,
-        format!("denied by policy: {}", v.reason()),
-    );
-    err.detail = serde_json::to_value(&v.denials).ok().map(Box::new);
-    if let Some(ms) = v.retry_after_ms() {
-        err = err.retry_after(ms);
-    }
-    err.journaled()
-}
-
-/// The refusal of a request without intents (raw `sign`, typed data) by a
-/// halt: nothing there can count as reducing risk. Shaped like a policy
-/// denial, and journaled under rule `halted`.
-pub fn halted_error(scope: &crate::policy::HaltScope, halt: &crate::policy::Halt) -> ProtoError {
-    let mut err = ProtoError::new(
-        ErrorCode::PolicyDenied,
-        format!(
-            "denied by policy: halted ({scope}: {}); nothing is signed for this identity or key while halted",
-            halt.reason
-        ),
-    );
-    err.rule = Some("halted");
-    err.detail = Some(Box::new(serde_json::json!([{
-        "rule": "halted",
-        "scope": scope,
-        "subject": halt.reason,
-    }])));
-    err
-}
-
-/// Map a signing failure to a protocol error. Nothing was signed in any of
-/// these cases.
-pub fn sign_error(e: SignError) -> ProtoError {
-    match e {
-        SignError::Input(m) => ProtoError::new(ErrorCode::BadParams, m),
-        SignError::Backend(b) if b.retryable() => {
-            ProtoError::new(ErrorCode::BackendUnavailable, b.to_string()).retry_after(100)
-        }
-        SignError::Backend(b) => ProtoError::new(ErrorCode::BackendError, b.to_string()),
-
-        SignError::Crypto(c) => ProtoError::new(
-            ErrorCode::BackendError,
-            format!(
-                "the token returned a signature that does not verify ({c}); nothing was released"
-            ),
-        ),
     }
 }
 
@@ -227,45 +99,34 @@ pub async fn run(
         (Some("der"), _) => return Err(bad("format \"der\" applies to p256 keys only".into())),
         (Some(f), _) => return Err(bad(format!("unknown format {f:?} (known: raw, der)"))),
     };
-    // Decide, and make the decision durable before the token signs.
-    let payload = state.keyring.payload(entry, &input).map_err(sign_error)?;
-    let decision = Decision {
-        identity: who.name.clone(),
-        uid: who.uid,
-        pid: who.pid,
-        request_id,
-        op: "sign".into(),
-        key: Some(entry.alias.clone()),
-        request_sha256: request_digest("sign", params),
-        allow: true,
-        rule: "raw_signing".into(),
-        reason: "the key's config enables generic signing".into(),
-        payload_sha256: Some(hex::encode(Sha256::digest(&payload))),
-        venue: None,
-        nonce: None,
-        intents: None,
-        request_bytes: None,
-        intents_omitted: None,
-    };
     // A halt (kill switch, tripped switch) stops raw signing too: there is
-    // no intent to judge, so nothing here counts as reducing risk. The
-    // check and the queued record share the lock, so a halt cannot slip
-    // between them.
-    let pending = {
-        let st = state.state.lock().await;
-        let halts = st.engine.state().halts().covering(&who.name, &entry.alias);
-        if let Some((scope, halt)) = halts.first() {
-            return Err(halted_error(scope, halt));
-        }
-        state
-            .journal
-            .submit(Event::Decision(decision))
-            .await
-            .map_err(journal_unavailable)?
-    };
-    let recorded = pending.durable().await.map_err(journal_unavailable)?;
-    let out = sign_and_record(state, entry, input, recorded.seq).await?;
-    tracing::debug!(identity = %who.name, key = %entry.alias, seq = recorded.seq, "signed");
+    // no intent to judge, so nothing here counts as reducing risk.
+    let signed = authorize(
+        state,
+        Request {
+            caller: super::caller(who, request_id),
+            op: "sign",
+            entry,
+            request_sha256: request_digest("sign", params),
+            request_bytes: super::request_size(params),
+        },
+        |_, _| {
+            Ok(Plan {
+                input,
+                judge: Judge::Config {
+                    rule: "raw_signing",
+                    reason: "the key's config enables generic signing".into(),
+                    halts_apply: true,
+                },
+                venue: None,
+                nonce: None,
+                intents: None,
+                extra: (),
+            })
+        },
+    )
+    .await?;
+    let out = signed.output;
     let mut v = json!({"key": entry.alias, "type": kt.as_str()});
     let m = v.as_object_mut().expect("object");
     match out {

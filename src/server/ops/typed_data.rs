@@ -5,17 +5,15 @@
 //! (they are signed only through the Hyperliquid ops, under policy). A halt
 //! on the identity or key stops this too.
 
-use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
-
 use super::request_digest;
-use super::sign::{granted_key, journal_unavailable, sign_and_record};
-use crate::journal::{Decision, Event};
+use super::sign::granted_key;
+use crate::authorize::{Judge, Plan, Request, authorize};
 use crate::keyring::{SignInput, SignOutput};
 use crate::protocol::{ErrorCode, Params, ProtoError, to_hex};
 use crate::server::AgentState;
 use crate::server::peer::Identity;
 use crate::venue::typed_data;
+use serde_json::{Map, Value, json};
 
 pub const OP: &str = "eip712.sign_typed_data";
 
@@ -48,47 +46,37 @@ pub async fn run(
         };
         ProtoError::new(code, m)
     })?;
-    let decision = Decision {
-        identity: who.name.clone(),
-        uid: who.uid,
-        pid: who.pid,
-        request_id,
-        op: OP.into(),
-        key: Some(entry.alias.clone()),
-        request_sha256: request_digest(OP, params),
-        allow: true,
-        rule: "eip712_domain".into(),
-        reason: format!(
-            "{} in domain {:?} is on the key's allowlist",
-            prepared.primary_type, prepared.domain_name
-        ),
-        payload_sha256: Some(hex::encode(Sha256::digest(prepared.digest))),
-        venue: None,
-        nonce: None,
-        intents: None,
-        request_bytes: None,
-        intents_omitted: None,
-    };
-    let pending = {
-        let st = state.state.lock().await;
-        let halts = st.engine.state().halts().covering(&who.name, &entry.alias);
-        if let Some((scope, halt)) = halts.first() {
-            return Err(super::sign::halted_error(scope, halt));
-        }
-        state
-            .journal
-            .submit(Event::Decision(decision))
-            .await
-            .map_err(journal_unavailable)?
-    };
-    let recorded = pending.durable().await.map_err(journal_unavailable)?;
-    let out = sign_and_record(
+    let reason = format!(
+        "{} in domain {:?} is on the key's allowlist",
+        prepared.primary_type, prepared.domain_name
+    );
+    let digest = prepared.digest;
+    let out = authorize(
         state,
-        entry,
-        SignInput::Digest(prepared.digest),
-        recorded.seq,
+        Request {
+            caller: super::caller(who, request_id),
+            op: OP,
+            entry,
+            request_sha256: request_digest(OP, params),
+            request_bytes: super::request_size(params),
+        },
+        |_, _| {
+            Ok(Plan {
+                input: SignInput::Digest(digest),
+                judge: Judge::Config {
+                    rule: "eip712_domain",
+                    reason,
+                    halts_apply: true,
+                },
+                venue: None,
+                nonce: None,
+                intents: None,
+                extra: (),
+            })
+        },
     )
-    .await?;
+    .await?
+    .output;
     let SignOutput::Secp256k1 { sig, .. } = out else {
         return Err(
             ProtoError::new(ErrorCode::Internal, "typed data keys are secp256k1").journaled(),

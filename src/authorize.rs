@@ -1,0 +1,426 @@
+//! The one signing path. Every op that signs, and the dead-man's switch,
+//! goes through [`authorize`]; nothing else takes the state lock to decide,
+//! journals a decision or asks the keyring to sign.
+//!
+//! The sequence, and why each step sits where it does:
+//!
+//! 1. **Lock** the decision state, so that a request is judged against the
+//!    effects of every request decided before it.
+//! 2. **Plan** (the caller's closure, under the lock): assign or check the
+//!    nonce, set the timestamp, and build the exact bytes to sign with the
+//!    venue module. Done under the lock because nonces and timestamps are
+//!    decision order.
+//! 3. **Judge**: the policy for typed intents (market orders priced at the
+//!    reference first), the halt check for opaque payloads allowed by the
+//!    key's config, or the agent's own rule for its dead-man instructions.
+//! 4. **Record**: the decision is queued in the journal while the lock is
+//!    still held, so the journal's order is the decision order; a refusal is
+//!    bounded and rate-limited (`crate::refusals`).
+//! 5. **Unlock**, then wait until the decision is **durable** (group commit),
+//!    and only then **sign** (fail closed: a journal that cannot be written
+//!    means no signature).
+//! 6. **Record the signature** (or the failure) against the decision.
+//!
+//! A denial comes back as a [`ProtoError`] marked as already recorded, so
+//! the server does not journal it a second time.
+
+use sha2::{Digest, Sha256};
+
+use crate::context::AgentState;
+use crate::journal::{Decision, Event, JournalError};
+use crate::keyring::{KeyEntry, SignError, SignInput, SignOutput};
+use crate::order::Intent;
+use crate::policy::{Halt, HaltScope, Verdict};
+use crate::protocol::{ErrorCode, ProtoError};
+use crate::state::State;
+
+/// The rule of decisions the agent makes itself (the dead-man's switch's
+/// cancel instructions and the heartbeat's exchange-side switch): never
+/// judged by policy, never counted towards its state.
+pub use crate::journal::record::AGENT_RULE;
+
+/// Who a decision is for, as the journal records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub identity: String,
+    pub uid: u32,
+    pub pid: Option<i32>,
+    pub request_id: u64,
+}
+
+impl Caller {
+    /// The agent itself, acting for `identity` (its uid and pid, not a
+    /// peer's).
+    pub fn agent(identity: &str) -> Caller {
+        Caller {
+            identity: identity.to_string(),
+            // SAFETY: geteuid cannot fail.
+            uid: unsafe { libc::geteuid() },
+            pid: Some(std::process::id() as i32),
+            request_id: 0,
+        }
+    }
+}
+
+/// Builds a journal decision: the one place its fields are filled.
+#[derive(Debug, Clone)]
+pub struct DecisionBuilder(Decision);
+
+impl DecisionBuilder {
+    /// A denial by default, with no payload, venue, nonce or intents.
+    pub fn new(caller: &Caller, op: &str, key: Option<String>, request_sha256: String) -> Self {
+        DecisionBuilder(Decision {
+            identity: caller.identity.clone(),
+            uid: caller.uid,
+            pid: caller.pid,
+            request_id: caller.request_id,
+            op: op.to_string(),
+            key,
+            request_sha256,
+            allow: false,
+            rule: String::new(),
+            reason: String::new(),
+            payload_sha256: None,
+            venue: None,
+            nonce: None,
+            intents: None,
+            request_bytes: None,
+            intents_omitted: None,
+        })
+    }
+
+    pub fn allow(mut self, rule: &str, reason: impl Into<String>) -> Self {
+        self.0.allow = true;
+        self.0.rule = rule.to_string();
+        self.0.reason = reason.into();
+        self
+    }
+
+    pub fn deny(mut self, rule: &str, reason: impl Into<String>) -> Self {
+        self.0.allow = false;
+        self.0.rule = rule.to_string();
+        self.0.reason = reason.into();
+        self
+    }
+
+    /// The bytes handed to the token (recorded as their SHA-256).
+    pub fn payload(mut self, bytes: &[u8]) -> Self {
+        self.0.payload_sha256 = Some(hex::encode(Sha256::digest(bytes)));
+        self
+    }
+
+    pub fn venue(mut self, venue: Option<String>) -> Self {
+        self.0.venue = venue;
+        self
+    }
+
+    pub fn nonce(mut self, nonce: Option<u64>) -> Self {
+        self.0.nonce = nonce;
+        self
+    }
+
+    pub fn intents(mut self, intents: Option<Vec<Intent>>) -> Self {
+        self.0.intents = intents;
+        self
+    }
+
+    pub fn build(self) -> Decision {
+        self.0
+    }
+}
+
+/// How a request is judged.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Judge {
+    /// The policy judges the plan's intents; `reason` is the allowed
+    /// decision's (e.g. "order allowed by policy").
+    Policy { reason: String },
+    /// Allowed by the key's config under `rule` (raw signing, a listed
+    /// typed-data domain, a read-only endpoint); refused while a halt
+    /// covers the identity or key if `halts_apply`.
+    Config {
+        rule: &'static str,
+        reason: String,
+        halts_apply: bool,
+    },
+    /// The agent's own instruction (dead-man's switch), under `AGENT_RULE`.
+    Agent { reason: String },
+}
+
+/// What the caller prepared under the lock.
+pub struct Plan<T> {
+    pub input: SignInput,
+    pub judge: Judge,
+    pub venue: Option<String>,
+    /// The nonce signed with it: recorded in the key's nonce book once the
+    /// decision is queued.
+    pub nonce: Option<u64>,
+    pub intents: Option<Vec<Intent>>,
+    /// What the caller needs back to build its answer.
+    pub extra: T,
+}
+
+/// One request to authorise and sign.
+pub struct Request<'a> {
+    pub caller: Caller,
+    pub op: &'a str,
+    pub entry: &'a KeyEntry,
+    /// SHA-256 of the op and its parameters as received.
+    pub request_sha256: String,
+    /// The size of the parameters as received (bounds a refusal's record).
+    pub request_bytes: usize,
+}
+
+/// A signature made for a durable, allowed decision.
+pub struct Signed<T> {
+    pub output: SignOutput,
+    /// The decision's sequence number in the journal.
+    pub seq: u64,
+    pub extra: T,
+}
+
+fn now_ms() -> u64 {
+    crate::journal::record::now_ms()
+}
+
+/// Lock, plan, judge, record, unlock, wait until durable, sign, record the
+/// signature. The only way anything is signed.
+pub async fn authorize<T>(
+    state: &AgentState,
+    req: Request<'_>,
+    plan: impl FnOnce(&mut State, u64) -> Result<Plan<T>, ProtoError>,
+) -> Result<Signed<T>, ProtoError> {
+    let alias = req.entry.alias.clone();
+    let (input, extra, pending) = {
+        let mut st = state.state.lock().await;
+        let now = now_ms();
+        let plan = plan(&mut st, now)?;
+        let payload = state
+            .keyring
+            .payload(req.entry, &plan.input)
+            .map_err(sign_error)?;
+        let builder = DecisionBuilder::new(
+            &req.caller,
+            req.op,
+            Some(alias.clone()),
+            req.request_sha256.clone(),
+        )
+        .venue(plan.venue.clone());
+        let decision = match plan.judge {
+            Judge::Policy { reason } => {
+                let mut intents = plan.intents.unwrap_or_default();
+                st.engine.price_market_orders(&alias, &mut intents, now);
+                let outcome = st.engine.decide(&crate::policy::Request {
+                    identity: &req.caller.identity,
+                    key: &alias,
+                    intents: &intents,
+                    now_ms: now,
+                });
+                if let Some(shadow) = &outcome.shadow
+                    && shadow.allowed() != outcome.verdict.allowed()
+                {
+                    tracing::info!(identity = %req.caller.identity, key = %alias,
+                        shadow = %shadow.reason(), enforced_allows = outcome.verdict.allowed(),
+                        "shadow policy would decide differently");
+                }
+                let v = &outcome.verdict;
+                if !v.allowed() {
+                    let rule = v.rule().map(|r| r.code()).unwrap_or("policy");
+                    let d = builder
+                        .deny(rule, v.reason())
+                        .intents(Some(intents))
+                        .build();
+                    return Err(deny_by_policy(state, st, d, v, req.request_bytes).await);
+                }
+                builder
+                    .allow("policy", reason)
+                    .payload(&payload)
+                    .nonce(plan.nonce)
+                    .intents(Some(intents))
+            }
+            Judge::Config {
+                rule,
+                reason,
+                halts_apply,
+            } => {
+                if halts_apply {
+                    let halts = st
+                        .engine
+                        .state()
+                        .halts()
+                        .covering(&req.caller.identity, &alias);
+                    if let Some((scope, halt)) = halts.first() {
+                        return Err(halted_error(scope, halt));
+                    }
+                }
+                builder
+                    .allow(rule, reason)
+                    .payload(&payload)
+                    .nonce(plan.nonce)
+                    .intents(plan.intents)
+            }
+            Judge::Agent { reason } => builder
+                .allow(AGENT_RULE, reason)
+                .payload(&payload)
+                .nonce(plan.nonce)
+                .intents(plan.intents),
+        };
+        let pending = state
+            .journal
+            .submit(Event::Decision(decision.build()))
+            .await
+            .map_err(journal_unavailable)?;
+        if let Some(n) = plan.nonce {
+            st.nonces.record(&alias, n);
+        }
+        (plan.input, plan.extra, pending)
+    };
+    let recorded = pending.durable().await.map_err(journal_unavailable)?;
+    let output = sign_and_record(state, req.entry, input, recorded.seq).await?;
+    tracing::debug!(identity = %req.caller.identity, key = %alias, seq = recorded.seq, "signed");
+    Ok(Signed {
+        output,
+        seq: recorded.seq,
+        extra,
+    })
+}
+
+/// The error for a decision the journal could not make durable: nothing
+/// is signed (fail closed), and the caller may retry.
+pub fn journal_unavailable(e: JournalError) -> ProtoError {
+    ProtoError::new(ErrorCode::JournalUnavailable, e.to_string())
+        .retry_after(1000)
+        .journaled()
+}
+
+/// Sign for an allowed decision already durable at `decision_seq`, then
+/// record the signature (or the failure) against it.
+async fn sign_and_record(
+    state: &AgentState,
+    entry: &KeyEntry,
+    input: SignInput,
+    decision_seq: u64,
+) -> Result<SignOutput, ProtoError> {
+    match state.keyring.sign(entry, input).await {
+        Ok(out) => {
+            state
+                .journal
+                .append_nowait(Event::Signature {
+                    decision: decision_seq,
+                    key: entry.alias.clone(),
+                    signature: hex::encode(out.signature_bytes()),
+                })
+                .await;
+            Ok(out)
+        }
+        Err(e) => {
+            let err = sign_error(e);
+            state
+                .journal
+                .append_nowait(Event::SignFailed {
+                    decision: decision_seq,
+                    key: entry.alias.clone(),
+                    error: err.message.clone(),
+                })
+                .await;
+            Err(err.journaled())
+        }
+    }
+}
+
+/// What to journal for one refusal of `identity`: its own record, a summary
+/// of earlier ones, or both (see `crate::refusals`).
+pub fn admit_refusal(
+    state: &AgentState,
+    identity: &str,
+    rule: &str,
+    feeds_breaker: bool,
+    now_ms: u64,
+) -> crate::refusals::Admit {
+    state
+        .refusals
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .admit(identity, rule, feeds_breaker, now_ms)
+}
+
+/// Record a policy denial and build the caller's error. The record is
+/// queued while the state lock (`st`) is still held, so it keeps its place
+/// in decision order; the lock is released before waiting for the disk.
+/// Best effort: the answer is a denial either way.
+async fn deny_by_policy(
+    state: &AgentState,
+    st: tokio::sync::MutexGuard<'_, State>,
+    mut decision: Decision,
+    v: &Verdict,
+    request_bytes: usize,
+) -> ProtoError {
+    crate::refusals::bound(&mut decision, request_bytes);
+    let events = admit_refusal(
+        state,
+        &decision.identity,
+        &decision.rule,
+        v.feeds_breaker(),
+        now_ms(),
+    )
+    .into_events(Event::Decision(decision));
+    let mut pending = Vec::with_capacity(events.len());
+    for e in events {
+        pending.push(state.journal.submit(e).await);
+    }
+    drop(st);
+    for p in pending {
+        if let Ok(p) = p
+            && let Err(e) = p.durable().await
+        {
+            tracing::error!(error = %e, "could not journal a policy denial");
+        }
+    }
+    let mut err = ProtoError::new(
+        ErrorCode::PolicyDenied,
+        format!("denied by policy: {}", v.reason()),
+    );
+    err.detail = serde_json::to_value(&v.denials).ok().map(Box::new);
+    if let Some(ms) = v.retry_after_ms() {
+        err = err.retry_after(ms);
+    }
+    err.journaled()
+}
+
+/// The refusal of a request without intents (raw `sign`, typed data) by a
+/// halt: nothing there can count as reducing risk. Shaped like a policy
+/// denial; the server journals it under rule `halted`.
+fn halted_error(scope: &HaltScope, halt: &Halt) -> ProtoError {
+    let mut err = ProtoError::new(
+        ErrorCode::PolicyDenied,
+        format!(
+            "denied by policy: halted ({scope}: {}); nothing is signed for this identity or key while halted",
+            halt.reason
+        ),
+    );
+    err.rule = Some("halted");
+    err.detail = Some(Box::new(serde_json::json!([{
+        "rule": "halted",
+        "scope": scope,
+        "subject": halt.reason,
+    }])));
+    err
+}
+
+/// Map a signing failure to a protocol error. Nothing was signed in any of
+/// these cases.
+pub fn sign_error(e: SignError) -> ProtoError {
+    match e {
+        SignError::Input(m) => ProtoError::new(ErrorCode::BadParams, m),
+        SignError::Backend(b) if b.retryable() => {
+            ProtoError::new(ErrorCode::BackendUnavailable, b.to_string()).retry_after(100)
+        }
+        SignError::Backend(b) => ProtoError::new(ErrorCode::BackendError, b.to_string()),
+        SignError::Crypto(c) => ProtoError::new(
+            ErrorCode::BackendError,
+            format!(
+                "the token returned a signature that does not verify ({c}); nothing was released"
+            ),
+        ),
+    }
+}
