@@ -344,6 +344,33 @@ pub fn admit_refusal(
         .admit(identity, rule, feeds_breaker, now_ms)
 }
 
+/// Journal a refusal of `identity` (its record, or its count in a summary:
+/// `crate::refusals`), queued while the state lock `st` is held so it keeps
+/// its place in decision order, then wait for the disk without the lock.
+/// Best effort: the answer is a refusal either way.
+pub async fn record_refusal(
+    state: &AgentState,
+    st: tokio::sync::MutexGuard<'_, State>,
+    identity: &str,
+    rule: &str,
+    feeds_breaker: bool,
+    record: Event,
+) {
+    let events = admit_refusal(state, identity, rule, feeds_breaker, now_ms()).into_events(record);
+    let mut pending = Vec::with_capacity(events.len());
+    for e in events {
+        pending.push(state.journal.submit(e).await);
+    }
+    drop(st);
+    for p in pending {
+        if let Ok(p) = p
+            && let Err(e) = p.durable().await
+        {
+            tracing::error!(error = %e, rule, "could not journal a refusal");
+        }
+    }
+}
+
 /// Record a policy denial and build the caller's error. The record is
 /// queued while the state lock (`st`) is still held, so it keeps its place
 /// in decision order; the lock is released before waiting for the disk.
@@ -356,26 +383,16 @@ async fn deny_by_policy(
     request_bytes: usize,
 ) -> ProtoError {
     crate::refusals::bound(&mut decision, request_bytes);
-    let events = admit_refusal(
+    let (identity, rule) = (decision.identity.clone(), decision.rule.clone());
+    record_refusal(
         state,
-        &decision.identity,
-        &decision.rule,
+        st,
+        &identity,
+        &rule,
         v.feeds_breaker(),
-        now_ms(),
+        Event::Decision(decision),
     )
-    .into_events(Event::Decision(decision));
-    let mut pending = Vec::with_capacity(events.len());
-    for e in events {
-        pending.push(state.journal.submit(e).await);
-    }
-    drop(st);
-    for p in pending {
-        if let Ok(p) = p
-            && let Err(e) = p.durable().await
-        {
-            tracing::error!(error = %e, "could not journal a policy denial");
-        }
-    }
+    .await;
     let mut err = ProtoError::new(
         ErrorCode::PolicyDenied,
         format!("denied by policy: {}", v.reason()),

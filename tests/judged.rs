@@ -87,33 +87,6 @@ fn denied(r: Result<Value, ClientError>, rule: &str) -> String {
     text
 }
 
-fn records(env: &Env) -> Vec<Value> {
-    env.segments()
-        .iter()
-        .flat_map(|s| {
-            std::fs::read_to_string(s)
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str::<Value>(l).unwrap())
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
-fn verify(env: &Env) {
-    let out = env.run(&[
-        "journal",
-        "verify",
-        "--config",
-        common::path_str(&env.config),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn market_and_stop_orders_feeds_and_batches_are_judged() {
     let env = setup();
@@ -187,7 +160,7 @@ fn market_and_stop_orders_feeds_and_batches_are_judged() {
     assert!(agent.stop().success());
     // On record: the refused feed update, each refusal, and nothing signed
     // for a refusal (every signature follows an allowed decision).
-    let recs = records(&env);
+    let recs = env.records();
     assert!(
         recs.iter()
             .any(|r| r["kind"] == "price_refused" && r["rule"] == "price_move"),
@@ -207,7 +180,7 @@ fn market_and_stop_orders_feeds_and_batches_are_judged() {
         .filter(|r| r["kind"] == "decision" && r["allow"] == false)
         .count();
     assert_eq!(refusals, 6, "each refused order is on record");
-    verify(&env);
+    env.verify_journal();
 }
 
 #[test]
@@ -248,7 +221,7 @@ fn a_flood_of_refusals_costs_the_journal_a_bounded_amount() {
     drop(c);
     assert!(agent.stop().success());
     let grown = journal_bytes(&env) - before;
-    let recs = records(&env);
+    let recs = env.records();
     let individual = recs
         .iter()
         .filter(|r| r["kind"] == "decision" && r["allow"] == false)
@@ -274,5 +247,5 @@ fn a_flood_of_refusals_costs_the_journal_a_bounded_amount() {
     // 1 200 refusals of up to 60 KB each: the journal grew by well under
     // what they carried (72 MB).
     assert!(grown < 1_000_000, "journal grew {grown} bytes");
-    verify(&env);
+    env.verify_journal();
 }

@@ -15,10 +15,10 @@ use super::{
 use crate::order::{Intent, NewOrder, OrderRef, Side};
 
 /// SplitMix64: small, deterministic, good enough to shake out sequences.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -26,10 +26,10 @@ impl Rng {
         z ^ (z >> 31)
     }
     /// Uniform in lo..=hi.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+    pub(super) fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.next() % (hi - lo + 1)
     }
-    fn chance(&mut self, percent: u64) -> bool {
+    pub(super) fn chance(&mut self, percent: u64) -> bool {
         self.range(1, 100) <= percent
     }
     fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {

@@ -15,22 +15,9 @@ use rust_decimal::Decimal;
 use super::{Engine, FeedError, Policy, PolicyConfig, Request};
 use crate::order::{Fee, Intent, NewOrder, Side};
 
-struct Rng(u64);
+use super::props::Rng;
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.range(1, 100) <= percent
-    }
     /// A decimal within `base` × (1 ± spread %), two decimals.
     fn near(&mut self, base: Decimal, spread: u64) -> Decimal {
         let pct = Decimal::new(

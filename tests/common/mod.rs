@@ -177,6 +177,30 @@ impl Env {
         segs
     }
 
+    /// Every journal record, in order, as JSON.
+    pub fn records(&self) -> Vec<Value> {
+        self.segments()
+            .iter()
+            .flat_map(|s| {
+                std::fs::read_to_string(s)
+                    .unwrap()
+                    .lines()
+                    .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// `tradeward journal verify` on this config must pass.
+    pub fn verify_journal(&self) {
+        let out = self.run(&["journal", "verify", "--config", path_str(&self.config)]);
+        assert!(
+            out.status.success(),
+            "journal verify: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn softhsm_conf(&self) -> PathBuf {
         self.tok().join("softhsm2.conf")
     }

@@ -10,9 +10,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::request_digest;
 use super::sign::granted_key;
-use crate::authorize::{Judge, Plan, Request, authorize};
+use crate::authorize::{Judge, Plan, authorize};
 use crate::config::{GrantedOp, Network};
 use crate::keyring::{SignInput, SignOutput};
 use crate::protocol::{ErrorCode, Params, ProtoError, to_hex};
@@ -154,13 +153,7 @@ pub async fn run(
     };
     let signed = authorize(
         state,
-        Request {
-            caller: super::caller(who, request_id),
-            op: op_name,
-            entry,
-            request_sha256: request_digest(op_name, params),
-            request_bytes: super::request_size(params),
-        },
+        super::signing_request(who, request_id, op_name, entry, params),
         |st, now| {
             // The nonce is decision order: assigned or checked under the lock.
             let nonce = match supplied_nonce.or(parsed.embedded_nonce()) {

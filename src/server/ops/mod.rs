@@ -61,6 +61,24 @@ pub fn request_size(params: &Map<String, Value>) -> usize {
     serde_json::to_vec(params).map_or(0, |v| v.len())
 }
 
+/// The signing path's request for op `op` on `entry`, with the parameters
+/// as received (their digest and size go into the journal).
+pub fn signing_request<'a>(
+    who: &Identity,
+    request_id: u64,
+    op: &'a str,
+    entry: &'a crate::keyring::KeyEntry,
+    params: &Map<String, Value>,
+) -> crate::authorize::Request<'a> {
+    crate::authorize::Request {
+        caller: caller(who, request_id),
+        op,
+        entry,
+        request_sha256: request_digest(op, params),
+        request_bytes: request_size(params),
+    }
+}
+
 /// The caller of a request, as the journal records it.
 pub fn caller(who: &Identity, request_id: u64) -> crate::authorize::Caller {
     crate::authorize::Caller {

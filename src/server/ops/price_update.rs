@@ -43,26 +43,14 @@ pub async fn run(
         Err(FeedError::Invalid(e)) => return Err(ProtoError::new(ErrorCode::BadParams, e)),
         Err(FeedError::Refused(d)) => *d,
     };
-    let events = crate::authorize::admit_refusal(state, &who.name, denial.rule.code(), false, now)
-        .into_events(Event::PriceRefused {
-            identity: who.name.clone(),
-            symbol: symbol.chars().take(64).collect(),
-            price,
-            rule: denial.rule.code().to_string(),
-            reason: denial.to_string().chars().take(1024).collect(),
-        });
-    let mut pending = Vec::with_capacity(events.len());
-    for e in events {
-        pending.push(state.journal.submit(e).await);
-    }
-    drop(st);
-    for p in pending {
-        if let Ok(p) = p
-            && let Err(e) = p.durable().await
-        {
-            tracing::error!(error = %e, "could not journal a refused price update");
-        }
-    }
+    let record = Event::PriceRefused {
+        identity: who.name.clone(),
+        symbol: symbol.chars().take(64).collect(),
+        price,
+        rule: denial.rule.code().to_string(),
+        reason: denial.to_string().chars().take(1024).collect(),
+    };
+    crate::authorize::record_refusal(state, st, &who.name, denial.rule.code(), false, record).await;
     let mut err = ProtoError::new(
         ErrorCode::PolicyDenied,
         format!("price update refused: {denial}"),

@@ -12,9 +12,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::request_digest;
 use super::sign::granted_key;
-use crate::authorize::{Judge, Plan, Request, authorize};
+use crate::authorize::{Judge, Plan, authorize};
 use crate::keyring::{SignInput, SignOutput};
 use crate::protocol::{ErrorCode, Params, ProtoError};
 use crate::server::AgentState;
@@ -58,13 +57,7 @@ pub async fn run(
     let read_only = parsed.is_read_only();
     let signed = authorize(
         state,
-        Request {
-            caller: super::caller(who, request_id),
-            op: OP,
-            entry,
-            request_sha256: request_digest(OP, params),
-            request_bytes: super::request_size(params),
-        },
+        super::signing_request(who, request_id, OP, entry, params),
         |_, now| {
             // The agent sets the timestamp, under the lock (decision order).
             let query = parsed.query(now);

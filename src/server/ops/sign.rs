@@ -4,8 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::request_digest;
-use crate::authorize::{Judge, Plan, Request, authorize};
+use crate::authorize::{Judge, Plan, authorize};
 use crate::backend::KeyType;
 use crate::keyring::{KeyEntry, SignInput, SignOutput};
 use crate::protocol::{ErrorCode, Params, ProtoError, from_hex, to_hex};
@@ -103,13 +102,7 @@ pub async fn run(
     // no intent to judge, so nothing here counts as reducing risk.
     let signed = authorize(
         state,
-        Request {
-            caller: super::caller(who, request_id),
-            op: "sign",
-            entry,
-            request_sha256: request_digest("sign", params),
-            request_bytes: super::request_size(params),
-        },
+        super::signing_request(who, request_id, "sign", entry, params),
         |_, _| {
             Ok(Plan {
                 input,

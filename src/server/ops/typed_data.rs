@@ -5,9 +5,8 @@
 //! (they are signed only through the Hyperliquid ops, under policy). A halt
 //! on the identity or key stops this too.
 
-use super::request_digest;
 use super::sign::granted_key;
-use crate::authorize::{Judge, Plan, Request, authorize};
+use crate::authorize::{Judge, Plan, authorize};
 use crate::keyring::{SignInput, SignOutput};
 use crate::protocol::{ErrorCode, Params, ProtoError, to_hex};
 use crate::server::AgentState;
@@ -53,13 +52,7 @@ pub async fn run(
     let digest = prepared.digest;
     let out = authorize(
         state,
-        Request {
-            caller: super::caller(who, request_id),
-            op: OP,
-            entry,
-            request_sha256: request_digest(OP, params),
-            request_bytes: super::request_size(params),
-        },
+        super::signing_request(who, request_id, OP, entry, params),
         |_, _| {
             Ok(Plan {
                 input: SignInput::Digest(digest),
