@@ -16,6 +16,9 @@ use crate::journal::record::AGENT_RULE;
 use crate::nonces::NonceBook;
 use crate::policy::{Engine, Halt, HaltScope, Policy, Request, rule_feeds_breaker};
 
+/// The reason recorded with a trip's halt.
+pub const TRIP_REASON: &str = "dead-man's switch tripped";
+
 /// Which token key each alias uses, as rotations, rollbacks and
 /// zeroisations left it (the config names each alias's first key).
 #[derive(Debug, Default)]
@@ -153,7 +156,7 @@ impl State {
                 self.engine.halt(
                     HaltScope::Trip(identity.clone()),
                     Halt {
-                        reason: crate::deadman::watch::TRIP_REASON.into(),
+                        reason: TRIP_REASON.into(),
                         reducing_allowed: self.halted_allows_reducing,
                         since_ms: rec.ts_ms,
                     },

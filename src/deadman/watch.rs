@@ -20,8 +20,7 @@ use crate::journal::Event;
 use crate::journal::record::now_ms;
 use crate::policy::{Halt, HaltScope, OpenOrder};
 
-/// The reason recorded with a trip's halt.
-pub const TRIP_REASON: &str = "dead-man's switch tripped";
+pub use crate::state::TRIP_REASON;
 
 /// Watch deadlines until `shutdown`.
 pub async fn run(state: Arc<AgentState>, shutdown: CancellationToken) {

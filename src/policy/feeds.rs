@@ -17,51 +17,13 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use rust_decimal::Decimal;
-use serde::Deserialize;
 
 use super::bucket::Bucket;
-use super::config::{DEFAULT_PRICE_MAX_AGE_MS, MAX_LIMIT, MAX_SPAN_MS, RateConfig};
+use super::config::{
+    DEFAULT_MOVE_WINDOW_MS, DEFAULT_PRICE_MAX_AGE_MS, FeedsConfig, MAX_LIMIT, RateConfig,
+};
 use super::prices::RefPrice;
 use super::verdict::{Denial, Rule, Scope};
-
-/// Default span over which `max_move` bounds the total move: one minute.
-pub const DEFAULT_MOVE_WINDOW_MS: u64 = 60_000;
-
-/// Most distinct feeds one symbol may require (and keep prices from).
-pub const MAX_QUORUM: u32 = 16;
-
-/// `[policy.price_feeds]`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FeedsConfig {
-    /// For every symbol without a table of its own, and the fall-back for
-    /// each setting a symbol's table leaves out.
-    #[serde(default)]
-    pub defaults: FeedLimits,
-    /// Per feed symbol (the name feeds send, e.g. "BTC").
-    #[serde(default)]
-    pub symbols: BTreeMap<String, FeedLimits>,
-}
-
-/// `[policy.price_feeds.defaults]` and `[policy.price_feeds.symbols.SYMBOL]`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FeedLimits {
-    /// Largest move of one update from any reference accepted within
-    /// `move_window_ms`, as a fraction (0.05 = 5 %). Unset: no move check.
-    pub max_move: Option<Decimal>,
-    /// The span `max_move` looks back over (default 60 000 ms).
-    pub move_window_ms: Option<u64>,
-    /// Distinct feeds whose fresh prices the reference needs (default 1);
-    /// the reference is their median.
-    pub quorum: Option<u32>,
-    /// A feed's price older than this no longer counts towards the quorum
-    /// (default 10 000 ms).
-    pub max_age_ms: Option<u64>,
-    /// Each feed identity's own token bucket for updates (all symbols).
-    /// Only in `defaults`.
-    pub rate: Option<RateConfig>,
-}
 
 /// The settings in force for one symbol.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -93,62 +55,6 @@ impl FeedsConfig {
     /// The update rate limit of every feed identity.
     pub(crate) fn rate(&self) -> Option<&RateConfig> {
         self.defaults.rate.as_ref()
-    }
-
-    pub(crate) fn validate(&self, at: &str) -> Result<(), String> {
-        self.defaults.validate(&format!("{at}.defaults"))?;
-        for (symbol, l) in &self.symbols {
-            let at = format!("{at}.symbols.{symbol}");
-            if symbol.trim().is_empty() || symbol.trim() != symbol {
-                return Err(format!("{at}: a symbol must be non-empty without spaces"));
-            }
-            if l.rate.is_some() {
-                return Err(format!(
-                    "{at}.rate: a feed's rate limit covers all its symbols; set it in the defaults"
-                ));
-            }
-            l.validate(&at)?;
-        }
-        Ok(())
-    }
-}
-
-impl FeedLimits {
-    fn validate(&self, at: &str) -> Result<(), String> {
-        if let Some(m) = self.max_move
-            && (m <= Decimal::ZERO || m >= Decimal::ONE)
-        {
-            return Err(format!(
-                "{at}.max_move is a fraction of the reference: above 0 and below 1 (got {m})"
-            ));
-        }
-        for (name, v) in [
-            ("move_window_ms", self.move_window_ms),
-            ("max_age_ms", self.max_age_ms),
-        ] {
-            if let Some(v) = v
-                && (v == 0 || v > MAX_SPAN_MS)
-            {
-                return Err(format!(
-                    "{at}.{name} must be between 1 and {MAX_SPAN_MS} ms (got {v})"
-                ));
-            }
-        }
-        if let Some(q) = self.quorum
-            && (q == 0 || q > MAX_QUORUM)
-        {
-            return Err(format!(
-                "{at}.quorum must be between 1 and {MAX_QUORUM} (got {q})"
-            ));
-        }
-        if let Some(r) = &self.rate
-            && (r.burst == 0 || r.per_sec <= Decimal::ZERO)
-        {
-            return Err(format!(
-                "{at}.rate needs a burst of at least 1 and per_sec above 0"
-            ));
-        }
-        Ok(())
     }
 }
 

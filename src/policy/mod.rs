@@ -45,8 +45,9 @@ pub use config::{
     MAX_LIMIT, MAX_SPAN_MS, PolicyConfig, RateConfig, SymbolLimits, TransferAllowance,
     same_address,
 };
+pub use config::{FeedLimits, FeedsConfig};
 pub use engine::{Engine, Outcome};
-pub use feeds::{FeedError, FeedLimits, FeedsConfig};
+pub use feeds::FeedError;
 pub use halts::{Halt, HaltScope, Halts};
 pub use open_orders::OpenOrder;
 pub use prices::RefPrice;

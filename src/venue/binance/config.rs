@@ -2,7 +2,6 @@
 
 use serde::Deserialize;
 
-use super::endpoints::VALUE_MOVING_PARAMS;
 use super::params::{check_param_name, check_path};
 
 /// Binance's own ceiling for `recvWindow`.
@@ -12,6 +11,37 @@ pub const MAX_RECV_WINDOW_MS: u64 = 60_000;
 pub const DEFAULT_RECV_WINDOW_MS: u64 = 5_000;
 
 /// `[keys.ALIAS.rest]`.
+/// Parameters that move value on the decoded endpoints (order sides and
+/// sizes, prices, amounts, addresses, batches), and those that change
+/// futures account settings (leverage, margin type, position and
+/// multi-asset modes). A read-only allowlist entry may not list them: the
+/// venue's signature does not cover the path, so a signed read carrying
+/// them could be replayed to a trading, transfer or settings endpoint.
+/// Every such endpoint needs at least one of them, so a read without them
+/// cannot complete one. (`symbol`, `orderId`, `type`, `coin` and the like
+/// stay allowed: a read that carries them can at most be replayed as a
+/// cancel, which only reduces risk.)
+pub const VALUE_MOVING_PARAMS: &[&str] = &[
+    "side",
+    "quantity",
+    "quoteOrderQty",
+    "price",
+    "stopPrice",
+    "icebergQty",
+    "trailingDelta",
+    "activationPrice",
+    "callbackRate",
+    "cancelReplaceMode",
+    "batchOrders",
+    "amount",
+    "address",
+    "addressTag",
+    "leverage",
+    "marginType",
+    "dualSidePosition",
+    "multiAssetsMargin",
+];
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RestKeyConfig {

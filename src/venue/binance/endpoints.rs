@@ -148,34 +148,3 @@ impl Endpoint {
         format!("{} {p}", m.as_str())
     }
 }
-
-/// Parameters that move value on the decoded endpoints (order sides and
-/// sizes, prices, amounts, addresses, batches), and those that change
-/// futures account settings (leverage, margin type, position and
-/// multi-asset modes). A read-only allowlist entry may not list them: the
-/// venue's signature does not cover the path, so a signed read carrying
-/// them could be replayed to a trading, transfer or settings endpoint.
-/// Every such endpoint needs at least one of them, so a read without them
-/// cannot complete one. (`symbol`, `orderId`, `type`, `coin` and the like
-/// stay allowed: a read that carries them can at most be replayed as a
-/// cancel, which only reduces risk.)
-pub const VALUE_MOVING_PARAMS: &[&str] = &[
-    "side",
-    "quantity",
-    "quoteOrderQty",
-    "price",
-    "stopPrice",
-    "icebergQty",
-    "trailingDelta",
-    "activationPrice",
-    "callbackRate",
-    "cancelReplaceMode",
-    "batchOrders",
-    "amount",
-    "address",
-    "addressTag",
-    "leverage",
-    "marginType",
-    "dualSidePosition",
-    "multiAssetsMargin",
-];

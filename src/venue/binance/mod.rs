@@ -46,10 +46,11 @@ use base64::Engine;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
+pub use config::VALUE_MOVING_PARAMS;
 pub use config::{
     DEFAULT_RECV_WINDOW_MS, MAX_RECV_WINDOW_MS, Market, ReadOnlyEndpoint, RestKeyConfig, RestVenue,
 };
-pub use endpoints::{ENDPOINTS, Endpoint, Method, VALUE_MOVING_PARAMS};
+pub use endpoints::{ENDPOINTS, Endpoint, Method};
 pub use error::RestError;
 pub use orders::{
     ALL_ORDERS, CANCEL_ALL_PARAMS, FUTURES_BATCH_PARAMS, FUTURES_CANCEL_BATCH_PARAMS,

@@ -301,3 +301,22 @@ impl AddressText {
         address_hex(&self.bytes)
     }
 }
+
+/// A spot token as `spotSend` and `sendAsset` name it: `NAME:0x<tokenId>`.
+pub(crate) fn parse_token(path: &str, s: &str) -> Result<String, VenueError> {
+    let ok = s.split_once(':').is_some_and(|(name, id)| {
+        !name.is_empty()
+            && name.len() <= 32
+            && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+            && id.len() == 34
+            && id.starts_with("0x")
+            && id[2..].bytes().all(|b| b.is_ascii_hexdigit())
+    });
+    if !ok {
+        return Err(VenueError::invalid(
+            path,
+            format!("{s:?} is not a spot token (NAME:0x + 32 hex digits)"),
+        ));
+    }
+    Ok(s.to_string())
+}

@@ -30,22 +30,12 @@ use serde::Serialize;
 use super::error::VenueError;
 use super::json::Obj;
 use super::meta::Meta;
+use super::number::parse_token;
 use super::number::{AddressText, DecimalText, to_wire};
-use super::user::parse_token;
 use crate::crypto::eip712::{Message, Value as TypedValue};
 use crate::order::Intent;
 
-/// The fields of both actions besides `type` (and, for `sendAsset`,
-/// `signatureChainId` and `hyperliquidChain`).
-pub(crate) const FIELDS: &[&str] = &[
-    "destination",
-    "sourceDex",
-    "destinationDex",
-    "token",
-    "amount",
-    "fromSubAccount",
-    "nonce",
-];
+pub(crate) use super::shapes::SEND_ASSET as FIELDS;
 
 /// The EIP-712 type list of `HyperliquidTransaction:SendAsset` (the SDK's).
 pub(crate) const EIP712_FIELDS: &[(&str, &str)] = &[

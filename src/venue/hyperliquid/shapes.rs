@@ -5,8 +5,6 @@
 //! two together, so a field added here without a verdict fails the build's
 //! tests.
 
-use super::send_asset;
-
 /// The request envelope of `hyperliquid.sign_l1_action` /
 /// `sign_user_action` (besides `key` and `action`): what reaches the signed
 /// bytes from outside the action.
@@ -32,6 +30,29 @@ pub const UPDATE_ISOLATED_MARGIN: &[&str] = &["type", "asset", "isBuy", "ntli"];
 pub const SCHEDULE_CANCEL: &[&str] = &["type", "time"];
 pub const NOOP: &[&str] = &["type"];
 
+/// The user-signed action types, as the `type` field spells them.
+pub const USER_TYPES: &[&str] = &[
+    "usdSend",
+    "spotSend",
+    "withdraw3",
+    "usdClassTransfer",
+    "approveAgent",
+    "approveBuilderFee",
+    "sendAsset",
+];
+
+/// The fields of both actions besides `type` (and, for `sendAsset`,
+/// `signatureChainId` and `hyperliquidChain`).
+pub const SEND_ASSET: &[&str] = &[
+    "destination",
+    "sourceDex",
+    "destinationDex",
+    "token",
+    "amount",
+    "fromSubAccount",
+    "nonce",
+];
+
 /// Fields every user-signed action has.
 pub const USER_COMMON: &[&str] = &["type", "signatureChainId", "hyperliquidChain"];
 
@@ -43,7 +64,7 @@ pub fn user_fields(ty: &str) -> Option<&'static [&'static str]> {
         "usdClassTransfer" => &["amount", "toPerp", "nonce"],
         "approveAgent" => &["agentAddress", "agentName", "nonce"],
         "approveBuilderFee" => &["maxFeeRate", "builder", "nonce"],
-        "sendAsset" => send_asset::FIELDS,
+        "sendAsset" => SEND_ASSET,
         _ => return None,
     })
 }
@@ -78,11 +99,11 @@ pub fn all() -> Vec<(String, Vec<&'static str>)> {
         (
             "agentSendAsset".into(),
             std::iter::once("type")
-                .chain(send_asset::FIELDS.iter().copied())
+                .chain(SEND_ASSET.iter().copied())
                 .collect(),
         ),
     ];
-    for ty in super::user::USER_TYPES {
+    for ty in USER_TYPES {
         let fields = user_fields(ty).unwrap_or_default();
         out.push((
             (*ty).to_string(),

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::error::VenueError;
 use super::json::Obj;
 use super::meta::Meta;
-use super::number::{AddressText, DecimalText, parse_hex_chain_id};
+use super::number::{AddressText, DecimalText, parse_hex_chain_id, parse_token};
 use super::send_asset::{self, SendAsset};
 use super::shapes;
 use crate::crypto::eip712::{
@@ -26,16 +26,7 @@ pub const DEFAULT_SIGNATURE_CHAIN_ID: u64 = 0x66eee;
 /// Highest `maxFeeRate` accepted for approveBuilderFee, in percent.
 pub const MAX_BUILDER_FEE_PERCENT: u32 = 1;
 
-/// The user-signed action types, as the `type` field spells them.
-pub const USER_TYPES: &[&str] = &[
-    "usdSend",
-    "spotSend",
-    "withdraw3",
-    "usdClassTransfer",
-    "approveAgent",
-    "approveBuilderFee",
-    "sendAsset",
-];
+pub use super::shapes::USER_TYPES;
 
 /// `hyperliquidChain`: which Hyperliquid network the action is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,25 +103,6 @@ pub struct UserSignedAction {
     pub signature_chain_id: u64,
     pub chain: HyperliquidChain,
     pub action: UserAction,
-}
-
-/// A spot token as `spotSend` and `sendAsset` name it: `NAME:0x<tokenId>`.
-pub(crate) fn parse_token(path: &str, s: &str) -> Result<String, VenueError> {
-    let ok = s.split_once(':').is_some_and(|(name, id)| {
-        !name.is_empty()
-            && name.len() <= 32
-            && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
-            && id.len() == 34
-            && id.starts_with("0x")
-            && id[2..].bytes().all(|b| b.is_ascii_hexdigit())
-    });
-    if !ok {
-        return Err(VenueError::invalid(
-            path,
-            format!("{s:?} is not a spot token (NAME:0x + 32 hex digits)"),
-        ));
-    }
-    Ok(s.to_string())
 }
 
 /// Parse a user-signed action of type `ty` (already read from `type`).
