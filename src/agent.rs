@@ -302,6 +302,7 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
                 _ = term.recv() => tracing::info!("SIGTERM: draining"),
                 _ = int.recv() => tracing::info!("SIGINT: draining"),
             }
+            crate::supervise::stopping();
             stopper.cancel();
         });
         let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
@@ -330,7 +331,13 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             shutdown.clone(),
             server::Role::Operator,
         ));
+        let watchdog = crate::supervise::spawn_watchdog(state.clone(), shutdown.clone());
+        // Sockets bound, start-up checks and self-test passed: serving.
+        crate::supervise::ready();
         server::serve(listener, state.clone(), shutdown, server::Role::Bot).await;
+        if let Some(w) = watchdog {
+            let _ = w.await;
+        }
         let _ = admin.await;
         let _ = watcher.await;
         let _ = reloader.await;

@@ -118,6 +118,10 @@ async fn spawn(
     table: &Arc<std::sync::RwLock<Vec<KeySelector>>>,
 ) -> Result<(Running, Vec<KeyInfo>, TokenIdentity, u32), BackendError> {
     let mut cmd = Command::new(&cfg.program);
+    cmd.env(
+        crate::logging::FORMAT_ENV,
+        crate::logging::format().as_str(),
+    );
     cmd.arg("worker")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
