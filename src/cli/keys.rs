@@ -30,6 +30,10 @@ pub enum KeysCommand {
         /// Print the result as JSON
         #[arg(long)]
         json: bool,
+        /// Also print a secp256k1 or P-256 public key as PEM (an Ed25519
+        /// one always is)
+        #[arg(long)]
+        pem: bool,
         /// Where to create the key
         #[arg(long, value_enum, default_value_t = Backend::Pkcs11)]
         backend: Backend,
@@ -68,6 +72,10 @@ pub enum KeysCommand {
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
+        /// Also print secp256k1 and P-256 public keys as PEM (Ed25519 ones
+        /// always are)
+        #[arg(long)]
+        pem: bool,
         /// Which store to list
         #[arg(long, value_enum, default_value_t = Backend::Pkcs11)]
         backend: Backend,
@@ -151,6 +159,9 @@ pub fn key_json(k: &KeyInfo) -> Value {
     if let Some(pk) = &k.public_key {
         m.insert("public_key".into(), to_hex(pk).into());
     }
+    if let Some(pem) = public_key_pem(k) {
+        m.insert("public_key_pem".into(), pem.into());
+    }
     if let Some(a) = k.eth_address() {
         m.insert("address".into(), a.into());
     }
@@ -175,11 +186,30 @@ pub fn key_json(k: &KeyInfo) -> Value {
     v
 }
 
+/// The key's public key as a PEM `PUBLIC KEY` (SubjectPublicKeyInfo), for
+/// the types that have one.
+pub fn public_key_pem(k: &KeyInfo) -> Option<String> {
+    crate::crypto::public_key_pem(k.key_type.as_str(), k.public_key.as_deref()?).ok()
+}
+
+/// Print the PEM block, flush left so it copies as it is: always for an
+/// Ed25519 key (what Binance's API-key registration asks for), for the
+/// ECDSA curves when asked.
+pub fn print_pem(k: &KeyInfo, asked: bool) {
+    if !(asked || k.key_type == KeyType::Ed25519) {
+        return;
+    }
+    if let Some(pem) = public_key_pem(k) {
+        outln!("    public key as PEM (SubjectPublicKeyInfo):");
+        outln!("{}", pem.trim_end());
+    }
+}
+
 fn yes_no(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
 
-fn print_key(k: &KeyInfo) {
+fn print_key(k: &KeyInfo, pem: bool) {
     outln!("{}  ({}, id {})", k.label, k.key_type, hex::encode(&k.id));
     if let Some(a) = k.eth_address() {
         outln!("    address     {a}");
@@ -190,6 +220,7 @@ fn print_key(k: &KeyInfo) {
     if let Some(pk) = &k.public_key {
         outln!("    public key  {}", to_hex(pk));
     }
+    print_pem(k, pem);
     outln!(
         "    sensitive {}  extractable {}  generated on device {}",
         yes_no(k.sensitive),
@@ -304,6 +335,7 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
             key_type,
             label,
             json,
+            pem,
             backend: Backend::Yubikey,
             yubikey,
             token,
@@ -325,7 +357,7 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                 outln!("{}", key_json(&info));
             } else {
                 outln!("Generated on the YubiKey:");
-                super::yubikey::print_piv_key(&info);
+                super::yubikey::print_piv_key(&info, pem);
             }
             Ok(())
         }
@@ -333,6 +365,7 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
             key_type,
             label,
             json,
+            pem,
             backend: Backend::Pkcs11,
             yubikey,
             token,
@@ -346,7 +379,7 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                 outln!("{}", key_json(&info));
             } else {
                 outln!("Generated on the token:");
-                print_key(&info);
+                print_key(&info, pem);
             }
             Ok(())
         }
@@ -381,12 +414,13 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                 outln!("{}", key_json(&info));
             } else {
                 outln!("Imported (sensitive, not extractable; not generated on the device):");
-                print_key(&info);
+                print_key(&info, false);
             }
             Ok(())
         }
         KeysCommand::List {
             json,
+            pem,
             backend: Backend::Yubikey,
             serial,
             token,
@@ -395,10 +429,11 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                 serial,
                 ..Default::default()
             };
-            super::yubikey::list_keys(&args, token.config.as_deref(), json)
+            super::yubikey::list_keys(&args, token.config.as_deref(), json, pem)
         }
         KeysCommand::List {
             json,
+            pem,
             backend: Backend::Pkcs11,
             serial: _,
             token,
@@ -422,7 +457,7 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                     keys.len()
                 );
                 for k in &keys {
-                    print_key(k);
+                    print_key(k, pem);
                 }
             }
             Ok(())
