@@ -42,10 +42,11 @@ pub enum KeysCommand {
         #[command(flatten)]
         token: TokenArgs,
     },
-    /// Import an existing secret once (an exchange HMAC secret, or a secp256k1
-    /// private key), read from stdin or a file, never from the command line
+    /// Import an existing secret once (an exchange HMAC secret, an Ed25519
+    /// API key, or a secp256k1 private key), read from stdin or a file,
+    /// never from the command line
     Import {
-        /// Key type: secp256k1 or hmac
+        /// Key type: secp256k1, ed25519 or hmac
         #[arg(long = "type")]
         key_type: KeyType,
         /// Label (CKA_LABEL) for the imported key; must be unused
@@ -55,13 +56,18 @@ pub enum KeysCommand {
         #[arg(long)]
         from_file: Option<PathBuf>,
         /// How the secret is written: text (the bytes as given, minus a
-        /// trailing newline; default for hmac), hex (default for secp256k1)
-        /// or base64
+        /// trailing newline; default for hmac), hex (default for secp256k1
+        /// and an ed25519 seed) or base64. An ed25519 key in a PKCS#8 PEM
+        /// (-----BEGIN PRIVATE KEY-----) is recognised as such
         #[arg(long, value_enum)]
         encoding: Option<SecretEncoding>,
         /// Print the result as JSON
         #[arg(long)]
         json: bool,
+        /// Also print a secp256k1 public key as PEM (an Ed25519 one always
+        /// is)
+        #[arg(long)]
+        pem: bool,
         #[command(flatten)]
         token: TokenArgs,
     },
@@ -389,23 +395,24 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
             from_file,
             encoding,
             json,
+            pem,
             token,
         } => {
-            if !matches!(key_type, KeyType::Secp256k1 | KeyType::Hmac) {
+            if key_type == KeyType::P256 {
                 return Err(format!(
                     "cannot import {key_type} keys; generate them on the token instead"
                 ));
             }
-            let encoding = encoding.unwrap_or(if key_type == KeyType::Hmac {
-                SecretEncoding::Text
-            } else {
-                SecretEncoding::Hex
-            });
             if from_file.is_none() && std::io::stdin().is_terminal() {
                 errln!("Paste the secret, then press Enter and Ctrl-D:");
             }
             let raw = crate::secret::read_secret(from_file.as_deref())?;
-            let secret = decode_secret(&raw, encoding)?;
+            let secret = match key_type {
+                KeyType::Ed25519 => ed25519_seed(&raw, encoding)?,
+                KeyType::Hmac => decode_secret(&raw, encoding.unwrap_or(SecretEncoding::Text))?,
+                _ => decode_secret(&raw, encoding.unwrap_or(SecretEncoding::Hex))?,
+            };
+            drop(raw);
             let t = token.open()?;
             let info = t
                 .import(key_type, &label, &secret)
@@ -414,7 +421,7 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                 outln!("{}", key_json(&info));
             } else {
                 outln!("Imported (sensitive, not extractable; not generated on the device):");
-                print_key(&info, false);
+                print_key(&info, pem);
             }
             Ok(())
         }
@@ -527,4 +534,45 @@ fn decode_secret(raw: &[u8], enc: SecretEncoding) -> Result<Zeroizing<Vec<u8>>, 
                 .map_err(|_| "secret is not valid base64".to_string())?,
         ),
     })
+}
+
+/// An Ed25519 private key to import: a PKCS#8 PEM document (recognised by
+/// its `-----BEGIN` line; what `openssl genpkey -algorithm ed25519` writes
+/// and what Binance's key-generation instructions produce), or the raw
+/// 32-byte seed of RFC 8032 in hex (default) or base64. Raw binary is not
+/// accepted: the trailing-newline trimming of `read_secret` could eat a
+/// seed's last byte.
+fn ed25519_seed(raw: &[u8], enc: Option<SecretEncoding>) -> Result<Zeroizing<Vec<u8>>, String> {
+    let text = std::str::from_utf8(raw).map(str::trim);
+    if let Ok(t) = text
+        && t.starts_with("-----BEGIN")
+    {
+        if enc.is_some() {
+            return Err("--encoding is for a raw seed; a PEM document is read as it is".into());
+        }
+        let seed = crate::crypto::ed25519::seed_from_pkcs8_pem(t).map_err(|e| e.to_string())?;
+        return Ok(Zeroizing::new(seed.to_vec()));
+    }
+    let enc = enc.unwrap_or(SecretEncoding::Hex);
+    if matches!(enc, SecretEncoding::Text) {
+        return Err(
+            "an Ed25519 key is read as a PKCS#8 PEM (-----BEGIN PRIVATE KEY-----) or as its 32-byte \
+             seed in hex or base64, not as raw bytes"
+                .into(),
+        );
+    }
+    let seed = decode_secret(raw, enc)?;
+    if seed.len() != 32 {
+        return Err(format!(
+            "an Ed25519 private key is a 32-byte seed; this is {} bytes{}",
+            seed.len(),
+            if seed.len() == 64 {
+                " (64 bytes is the seed followed by the public key, as some libraries store it: \
+                 give the first 32, or the key as a PKCS#8 PEM)"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok(seed)
 }

@@ -24,6 +24,8 @@ pub enum CryptoError {
     VerifyFailed,
     #[error("digest must be exactly 32 bytes, got {0}")]
     BadDigestLength(usize),
+    #[error("{0}")]
+    BadPrivateKey(String),
 }
 
 /// Parse a CKA_EC_POINT value. The standard says it is a DER OCTET STRING
