@@ -208,6 +208,16 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         tracing::info!(records = report.records, segments = report.segments,
             checkpoints = report.checkpoints.len(),
             orders = decision_state.replayed_orders, "journal replayed");
+        // Checkpoint what was replayed before writing anything else. What a
+        // run leaves uncovered is then only what it appended after its last
+        // checkpoint, however many crashed runs came before it, and the
+        // check above stays a tampering alarm rather than a crash counter.
+        if report.uncovered > 0 {
+            let covers = sign_checkpoint(&keyring, &journal, &cfg.journal.audit_key)
+                .await
+                .map_err(|e| format!("cannot checkpoint the replayed journal: {e}"))?;
+            tracing::info!(uncovered = report.uncovered, covers = ?covers, "journal: replayed records checkpointed");
+        }
         let mut hyperliquid = std::collections::HashMap::new();
         for (alias, k) in &cfg.keys {
             if let Some(h) = &k.hyperliquid {
@@ -438,15 +448,25 @@ async fn verify_checkpoints(
 
 /// Sign the journal head with the audit key and append the checkpoint.
 async fn checkpoint(state: &AgentState) -> Result<Option<u64>, String> {
-    let alias = state.config.journal.audit_key.clone();
-    let entry = state
-        .keyring
-        .lookup(&alias)
+    sign_checkpoint(
+        &state.keyring,
+        &state.journal,
+        &state.config.journal.audit_key,
+    )
+    .await
+}
+
+async fn sign_checkpoint(
+    keyring: &Keyring,
+    journal: &Journal,
+    alias: &str,
+) -> Result<Option<u64>, String> {
+    let entry = keyring
+        .lookup(alias)
         .ok_or_else(|| format!("audit key {alias:?} is not loaded"))?;
     let key_type = entry.info.key_type.as_str();
-    write_checkpoint(&state.journal, &alias, key_type, |msg| async move {
-        state
-            .keyring
+    write_checkpoint(journal, alias, key_type, |msg| async move {
+        keyring
             .sign(&entry, SignInput::Message(msg))
             .await
             .map(|o| o.signature_bytes())
