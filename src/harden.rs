@@ -80,7 +80,6 @@ pub fn defer_termination<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-
 /// Refuse a file that a group or other users may write, or that is owned by
 /// someone other than us or root. `what` names the file in errors.
 pub fn check_private_file(path: &Path, what: &str, deny_group_read: bool) -> Result<(), String> {

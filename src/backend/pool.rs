@@ -300,7 +300,6 @@ impl WorkerPool {
     pub fn live_workers(&self) -> usize {
         self.live.load(Ordering::Relaxed)
     }
-
 }
 
 async fn run_slot(

@@ -31,6 +31,7 @@ pub mod ctl;
 pub mod journal;
 pub mod keys;
 pub mod out;
+pub mod output;
 pub mod sign;
 pub mod status;
 pub mod token;

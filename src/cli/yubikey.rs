@@ -318,7 +318,7 @@ pub fn list_keys(
         let arr: Vec<Value> = keys
             .iter()
             .map(|k| match k {
-                Ok(k) => super::keys::key_json(k),
+                Ok(k) => super::output::key_json(k),
                 Err((slot, e)) => json!({"slot": slot.to_string(), "error": e}),
             })
             .collect();
@@ -351,7 +351,7 @@ pub fn print_piv_key(k: &KeyInfo, pem: bool) {
     if let Some(pk) = &k.public_key {
         outln!("    public key  {}", crate::protocol::to_hex(pk));
     }
-    super::keys::print_pem(k, pem);
+    super::output::print_pem(k, pem);
     let source = match p.policy_source {
         PolicySource::Device => "reported by the device",
         PolicySource::Certificate => {
