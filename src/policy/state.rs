@@ -23,7 +23,7 @@ use rust_decimal::Decimal;
 use super::amount::to_decimal;
 use super::breaker::Breaker;
 use super::bucket::Bucket;
-use super::config::{RateConfig, address_key};
+use super::config::RateConfig;
 use super::feeds::{FeedBook, FeedError};
 use super::halts::{Halt, HaltScope, Halts};
 use super::open_orders::{OpenBook, OpenOrder, Tally};
@@ -280,21 +280,6 @@ impl PolicyState {
             self.notional
                 .get(scope)
                 .map_or(0, |w| w.sum(now_ms, span_ms)),
-        )
-    }
-
-    /// Transfers of `key` to `destination` in `asset` within the last 24 h.
-    pub fn transferred_within_day(
-        &self,
-        key: &str,
-        destination: &str,
-        asset: &str,
-        now_ms: u64,
-    ) -> Decimal {
-        let now = self.clock_at(now_ms);
-        to_decimal(
-            self.transfer_window(key, &address_key(destination), asset)
-                .map_or(0, |w| w.sum(now, DAY_MS)),
         )
     }
 }
