@@ -38,6 +38,8 @@ mod window;
 mod props;
 #[cfg(test)]
 mod props_execution;
+#[cfg(test)]
+mod rules_tests;
 
 pub use config::{
     ANY_SYMBOL, ApprovalAllowance, BreakerConfig, DEFAULT_MAX_ORDERS_PER_REQUEST,
