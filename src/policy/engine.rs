@@ -21,7 +21,7 @@
 
 use rust_decimal::Decimal;
 
-use super::Request;
+use super::batch::Request;
 use super::feeds::FeedError;
 use super::halts::{Halt, HaltScope};
 use super::prices::RefPrice;

@@ -20,6 +20,7 @@
 //! See docs/policy.md for the configuration reference and the semantics.
 
 mod amount;
+mod batch;
 mod breaker;
 mod bucket;
 mod config;
@@ -41,6 +42,7 @@ mod props_execution;
 #[cfg(test)]
 mod rules_tests;
 
+pub use batch::Request;
 pub use config::{
     ANY_SYMBOL, ApprovalAllowance, BreakerConfig, DEFAULT_MAX_ORDERS_PER_REQUEST,
     DEFAULT_OPEN_ORDER_TTL_MS, DEFAULT_PRICE_MAX_AGE_MS, FeeAllowance, IdentityLimits, KeyLimits,
@@ -56,22 +58,6 @@ pub use prices::RefPrice;
 pub use rules::Policy;
 pub use state::PolicyState;
 pub use verdict::{Denial, Rule, Scope, Verdict, rule_feeds_breaker};
-
-use crate::order::Intent;
-
-/// One request to judge: who asks, with which key, for what, when.
-#[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
-    /// The identity's name (from `[identities]`).
-    pub identity: &'a str,
-    /// The key's alias (from `[keys]`).
-    pub key: &'a str,
-    /// What the request asks for; judged as one batch.
-    pub intents: &'a [Intent],
-    /// When, in ms since the Unix epoch. Live: the time the decision is
-    /// journaled with; replay: that journaled time.
-    pub now_ms: u64,
-}
 
 /// 24 hours in ms.
 pub const DAY_MS: u64 = 86_400_000;

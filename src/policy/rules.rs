@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
-use super::amount::{MAX_UNITS, to_decimal, units_ceil, units_floor};
+use super::amount::{to_decimal, units_ceil, units_floor};
+use super::batch::{Batch, Flow, Request};
 use super::config::{
     ANY_SYMBOL, ApprovalAllowance, BreakerConfig, DEFAULT_MAX_ORDERS_PER_REQUEST,
     DEFAULT_OPEN_ORDER_TTL_MS, DEFAULT_PRICE_MAX_AGE_MS, FeeAllowance, IdentityLimits, KeyLimits,
@@ -14,10 +15,10 @@ use super::config::{
     same_address,
 };
 use super::halts::HaltScope;
-use super::state::{Flow, PolicyState};
+use super::state::PolicyState;
 use super::verdict::{Denial, Rule, Scope, Verdict};
-use super::{DAY_MS, Request, WINDOWS};
-use crate::order::{Intent, NewOrder};
+use super::{DAY_MS, WINDOWS};
+use crate::order::Intent;
 
 /// A money limit, as configured and in units (rounded down).
 #[derive(Debug, Clone, PartialEq)]
@@ -166,62 +167,6 @@ fn key_rules(d: &KeyLimits, own: Option<&KeyLimits>) -> KeyRules {
         transfers: o.transfers,
         approvals: o.approvals,
         fees: o.fees,
-    }
-}
-
-/// What a batch asks for in total (shared by `evaluate` and `commit`).
-pub(crate) struct Batch<'a> {
-    /// Tokens from the orders bucket (every intent but cancels).
-    pub orders: u64,
-    /// Tokens from the cancels bucket.
-    pub cancels: u64,
-    /// Opening (not reduce-only) orders and their notional in units
-    /// (`MAX_UNITS` when not representable).
-    pub opening: Vec<(&'a NewOrder, i128)>,
-    pub opening_units: i128,
-    /// (canonical destination, asset) → total in units.
-    pub transfers: BTreeMap<(String, &'a str), i128>,
-}
-
-impl<'a> Batch<'a> {
-    pub fn of(intents: &'a [Intent]) -> Batch<'a> {
-        let mut b = Batch {
-            orders: 0,
-            cancels: 0,
-            opening: Vec::new(),
-            opening_units: 0,
-            transfers: BTreeMap::new(),
-        };
-        for intent in intents {
-            match intent {
-                Intent::Cancel { .. } | Intent::ScheduleCancel { .. } | Intent::InvalidateNonce => {
-                    b.cancels += 1
-                }
-                _ => b.orders += 1,
-            }
-            match intent {
-                Intent::Place(o) | Intent::Modify { new: o, .. } if !o.reduce_only => {
-                    let units = o.notional().and_then(units_ceil).unwrap_or(MAX_UNITS);
-                    b.opening.push((o, units));
-                    b.opening_units = b.opening_units.saturating_add(units);
-                }
-                Intent::Transfer {
-                    destination,
-                    asset,
-                    amount,
-                    ..
-                } => {
-                    let units = units_ceil(*amount).unwrap_or(MAX_UNITS);
-                    let t = b
-                        .transfers
-                        .entry((address_key(destination), asset.as_str()))
-                        .or_default();
-                    *t = t.saturating_add(units);
-                }
-                _ => {}
-            }
-        }
-        b
     }
 }
 

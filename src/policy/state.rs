@@ -20,7 +20,9 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
+use super::DAY_MS;
 use super::amount::to_decimal;
+use super::batch::{Batch, Flow, Request};
 use super::breaker::Breaker;
 use super::bucket::Bucket;
 use super::config::RateConfig;
@@ -28,20 +30,10 @@ use super::feeds::{FeedBook, FeedError};
 use super::halts::{Halt, HaltScope, Halts};
 use super::open_orders::{OpenBook, OpenOrder, Tally};
 use super::prices::RefPrice;
-use super::rules::{Batch, Policy};
+use super::rules::Policy;
 use super::verdict::Scope;
 use super::window::Window;
-use super::{DAY_MS, Request};
 use crate::order::OrderRef;
-
-/// Which token bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum Flow {
-    /// Every intent except cancels.
-    Orders,
-    /// `cancel` and `schedule_cancel`.
-    Cancels,
-}
 
 /// Counters, windows, open orders, breakers and reference prices.
 #[derive(Debug, Clone, Default, PartialEq)]
