@@ -28,6 +28,7 @@ mod engine;
 mod execution;
 mod feeds;
 mod halts;
+mod limits;
 mod open_orders;
 mod prices;
 mod rules;
@@ -53,18 +54,8 @@ pub use config::{FeedLimits, FeedsConfig};
 pub use engine::{Engine, Outcome};
 pub use feeds::FeedError;
 pub use halts::{Halt, HaltScope, Halts};
+pub use limits::{DAY_MS, Policy};
 pub use open_orders::OpenOrder;
 pub use prices::RefPrice;
-pub use rules::Policy;
 pub use state::PolicyState;
 pub use verdict::{Denial, Rule, Scope, Verdict, rule_feeds_breaker};
-
-/// 24 hours in ms.
-pub const DAY_MS: u64 = 86_400_000;
-
-/// The rolling notional windows: rule and span.
-pub(crate) const WINDOWS: [(Rule, u64); 3] = [
-    (Rule::NotionalPerMinute, 60_000),
-    (Rule::NotionalPerHour, 3_600_000),
-    (Rule::NotionalPerDay, DAY_MS),
-];

@@ -20,7 +20,6 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
-use super::DAY_MS;
 use super::amount::to_decimal;
 use super::batch::{Batch, Flow, Request};
 use super::breaker::Breaker;
@@ -28,9 +27,9 @@ use super::bucket::Bucket;
 use super::config::RateConfig;
 use super::feeds::{FeedBook, FeedError};
 use super::halts::{Halt, HaltScope, Halts};
+use super::limits::{DAY_MS, Policy};
 use super::open_orders::{OpenBook, OpenOrder, Tally};
 use super::prices::RefPrice;
-use super::rules::Policy;
 use super::verdict::Scope;
 use super::window::Window;
 use crate::order::OrderRef;
