@@ -122,21 +122,70 @@ pub struct Policy {
     shadow: Option<Box<Policy>>,
 }
 
+/// The settings an identity's and a key's table share, as configured.
+/// `config` keeps the two tables apart (each rejects unknown keys, which
+/// serde's `flatten` would not), so each gives this view of itself and
+/// `ScopeRules::merge` merges it once for both.
+struct ScopeLimits<'a> {
+    orders_rate: &'a Option<RateConfig>,
+    cancels_rate: &'a Option<RateConfig>,
+    /// Per minute, hour, day (as `WINDOWS`).
+    caps: [Option<Decimal>; 3],
+    max_open_orders: Option<u32>,
+    max_open_notional: Option<Decimal>,
+}
+
+impl<'a> From<&'a IdentityLimits> for ScopeLimits<'a> {
+    fn from(l: &'a IdentityLimits) -> ScopeLimits<'a> {
+        ScopeLimits {
+            orders_rate: &l.orders_rate,
+            cancels_rate: &l.cancels_rate,
+            caps: [
+                l.max_notional_per_minute,
+                l.max_notional_per_hour,
+                l.max_notional_per_day,
+            ],
+            max_open_orders: l.max_open_orders,
+            max_open_notional: l.max_open_notional,
+        }
+    }
+}
+
+impl<'a> From<&'a KeyLimits> for ScopeLimits<'a> {
+    fn from(l: &'a KeyLimits) -> ScopeLimits<'a> {
+        ScopeLimits {
+            orders_rate: &l.orders_rate,
+            cancels_rate: &l.cancels_rate,
+            caps: [
+                l.max_notional_per_minute,
+                l.max_notional_per_hour,
+                l.max_notional_per_day,
+            ],
+            max_open_orders: l.max_open_orders,
+            max_open_notional: l.max_open_notional,
+        }
+    }
+}
+
+impl ScopeRules {
+    /// The one scope merge: a table's own settings over the defaults',
+    /// setting by setting.
+    fn merge(o: ScopeLimits, d: ScopeLimits) -> ScopeRules {
+        ScopeRules {
+            orders_rate: o.orders_rate.as_ref().or(d.orders_rate.as_ref()).cloned(),
+            cancels_rate: o.cancels_rate.as_ref().or(d.cancels_rate.as_ref()).cloned(),
+            caps: [0, 1, 2].map(|i| Cap::new(o.caps[i].or(d.caps[i]))),
+            max_open_orders: o.max_open_orders.or(d.max_open_orders).map(u64::from),
+            max_open_notional: Cap::new(o.max_open_notional.or(d.max_open_notional)),
+        }
+    }
+}
+
 fn identity_rules(d: &IdentityLimits, own: Option<&IdentityLimits>) -> IdentityRules {
     let o = own.cloned().unwrap_or_default();
     let d = d.clone();
     IdentityRules {
-        scope: ScopeRules {
-            orders_rate: o.orders_rate.or(d.orders_rate),
-            cancels_rate: o.cancels_rate.or(d.cancels_rate),
-            caps: [
-                Cap::new(o.max_notional_per_minute.or(d.max_notional_per_minute)),
-                Cap::new(o.max_notional_per_hour.or(d.max_notional_per_hour)),
-                Cap::new(o.max_notional_per_day.or(d.max_notional_per_day)),
-            ],
-            max_open_orders: o.max_open_orders.or(d.max_open_orders).map(u64::from),
-            max_open_notional: Cap::new(o.max_open_notional.or(d.max_open_notional)),
-        },
+        scope: ScopeRules::merge((&o).into(), (&d).into()),
         reduce_only: o.reduce_only.or(d.reduce_only).unwrap_or(false),
         breaker: o.breaker.or(d.breaker),
     }
@@ -146,17 +195,7 @@ fn key_rules(d: &KeyLimits, own: Option<&KeyLimits>) -> KeyRules {
     let o = own.cloned().unwrap_or_default();
     let d = d.clone();
     KeyRules {
-        scope: ScopeRules {
-            orders_rate: o.orders_rate.or(d.orders_rate),
-            cancels_rate: o.cancels_rate.or(d.cancels_rate),
-            caps: [
-                Cap::new(o.max_notional_per_minute.or(d.max_notional_per_minute)),
-                Cap::new(o.max_notional_per_hour.or(d.max_notional_per_hour)),
-                Cap::new(o.max_notional_per_day.or(d.max_notional_per_day)),
-            ],
-            max_open_orders: o.max_open_orders.or(d.max_open_orders).map(u64::from),
-            max_open_notional: Cap::new(o.max_open_notional.or(d.max_open_notional)),
-        },
+        scope: ScopeRules::merge((&o).into(), (&d).into()),
         max_order_notional: o.max_order_notional.or(d.max_order_notional),
         max_leverage: o.max_leverage.or(d.max_leverage),
         price_max_age_ms: o
