@@ -37,6 +37,8 @@ mod verdict;
 mod window;
 
 #[cfg(test)]
+mod limits_tests;
+#[cfg(test)]
 mod props;
 #[cfg(test)]
 mod props_execution;
