@@ -18,6 +18,27 @@
 //!   for live requests, `replay` for journal records.
 //!
 //! See docs/policy.md for the configuration reference and the semantics.
+//!
+//! # Files, bottom up
+//!
+//! A file imports only files above it in this list, so there are no
+//! cycles (`mod.rs` only declares and re-exports; the test files,
+//! `*_tests.rs` and `props*.rs`, sit on top):
+//!
+//! 1. `amount`, `verdict`, `window`, `prices`, `halts`, `config`: no other
+//!    policy file. `config` mirrors `[policy]`, price feeds' settings
+//!    included.
+//! 2. `bucket`, `breaker` (on `config`), `open_orders` (on `amount`,
+//!    `verdict`); `batch`: the [`Request`] and what it asks for in total
+//!    (`Flow`, `Batch`), for both `evaluate` and `commit`.
+//! 3. `feeds`: price updates into references; `limits`: the compiled
+//!    limits ([`Policy`], its construction, the one scope merge,
+//!    [`DAY_MS`] and the notional windows).
+//! 4. `state`: [`PolicyState`] and the calls that change it.
+//! 5. `execution`: one order's own checks.
+//! 6. `rules`: the checks of a request, [`Policy::evaluate`] (it calls
+//!    `execution`'s order checks).
+//! 7. `engine`: [`Engine`], a policy, its state and its shadow.
 
 mod amount;
 mod batch;
