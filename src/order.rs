@@ -2,6 +2,11 @@
 //! to do, in typed form. A venue parses its wire format into these; policy
 //! judges only these; the journal records them so policy state can be
 //! rebuilt at start. Nothing here knows a wire format or a limit.
+//!
+//! Also here, for the same reason: the scopes a halt covers
+//! ([`HaltScope`]), which policy enforces and the journal records.
+
+use std::fmt;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -192,5 +197,44 @@ impl Intent {
             Intent::Modify { new, .. } => new.reduce_only,
             _ => false,
         }
+    }
+}
+
+/// What a halt covers: a scope in which new risk is refused (see
+/// `crate::policy::Halts`). Journaled by halt and resume records.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "scope", content = "name", rename_all = "snake_case")]
+pub enum HaltScope {
+    /// Every identity and key: the kill switch.
+    All,
+    Identity(String),
+    Key(String),
+    /// One identity, halted by its tripped dead-man's switch. Kept apart
+    /// from an operator's halt of the identity: re-arming lifts only this
+    /// one, and an operator's `resume` never lifts it.
+    Trip(String),
+}
+
+impl fmt::Display for HaltScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HaltScope::All => f.write_str("everything"),
+            HaltScope::Identity(n) => write!(f, "identity {n:?}"),
+            HaltScope::Key(k) => write!(f, "key {k:?}"),
+            HaltScope::Trip(n) => write!(f, "the dead-man's switch of identity {n:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_json_shape() {
+        let j = serde_json::to_string(&HaltScope::Identity("bot".into())).unwrap();
+        assert_eq!(j, r#"{"scope":"identity","name":"bot"}"#);
+        let all: HaltScope = serde_json::from_str(r#"{"scope":"all"}"#).unwrap();
+        assert_eq!(all, HaltScope::All);
     }
 }

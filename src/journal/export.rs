@@ -32,7 +32,7 @@ use super::record::{Decision, Event, Record, now_ms};
 use super::segment::{self, Damage, ScanError, Summary};
 use super::verify;
 use crate::order::{Intent, NewOrder};
-use crate::policy::HaltScope;
+use crate::order::HaltScope;
 
 /// Version of the JSON report's layout. Additions (new sections, new
 /// fields) keep the number; a changed meaning or a removed field bumps it.

@@ -100,14 +100,14 @@ pub enum Event {
     },
     /// An operator halted new risk in `target`.
     Halt {
-        target: crate::policy::HaltScope,
+        target: crate::order::HaltScope,
         reason: String,
         reducing_allowed: bool,
         by: String,
     },
     /// An operator lifted the halt on `target`.
     Resume {
-        target: crate::policy::HaltScope,
+        target: crate::order::HaltScope,
         by: String,
     },
     /// An operator re-armed `identity`'s switch (clearing a trip and its

@@ -7,34 +7,12 @@
 //! is rebuilt from the journal with the rest of the state.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// What a halt covers.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(tag = "scope", content = "name", rename_all = "snake_case")]
-pub enum HaltScope {
-    /// Every identity and key: the kill switch.
-    All,
-    Identity(String),
-    Key(String),
-    /// One identity, halted by its tripped dead-man's switch. Kept apart
-    /// from an operator's halt of the identity: re-arming lifts only this
-    /// one, and an operator's `resume` never lifts it.
-    Trip(String),
-}
-
-impl fmt::Display for HaltScope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HaltScope::All => f.write_str("everything"),
-            HaltScope::Identity(n) => write!(f, "identity {n:?}"),
-            HaltScope::Key(k) => write!(f, "key {k:?}"),
-            HaltScope::Trip(n) => write!(f, "the dead-man's switch of identity {n:?}"),
-        }
-    }
-}
+// The scopes are shared vocabulary (the journal records them in halt and
+// resume records): they live in `crate::order`.
+pub use crate::order::HaltScope;
 
 /// One halt in force.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,13 +91,5 @@ mod tests {
         assert!(hs.clear(&HaltScope::All));
         assert!(!hs.clear(&HaltScope::All));
         assert_eq!(hs.covering("bot", "cex").len(), 0);
-    }
-
-    #[test]
-    fn scope_json_shape() {
-        let j = serde_json::to_string(&HaltScope::Identity("bot".into())).unwrap();
-        assert_eq!(j, r#"{"scope":"identity","name":"bot"}"#);
-        let all: HaltScope = serde_json::from_str(r#"{"scope":"all"}"#).unwrap();
-        assert_eq!(all, HaltScope::All);
     }
 }
