@@ -15,9 +15,10 @@ use sha2::{Digest, Sha256};
 use crate::backend::piv::PivHandle;
 use crate::backend::pool::WorkerPool;
 use crate::backend::uri::{Pkcs11Uri, UriError};
-use crate::backend::{BackendError, KeyInfo, KeyType, TokenIdentity};
+use crate::backend::{BackendError, KeyInfo, KeySelector, KeyType, TokenIdentity};
 use crate::config::KeyConfig;
 use crate::crypto::{self, CryptoError, secp256k1::RecoverableSignature};
+use crate::journal::KeyRef;
 
 /// The public half of a key, parsed once.
 #[derive(Clone)]
@@ -46,6 +47,29 @@ pub struct KeyEntry {
     pub info: KeyInfo,
     source: KeySource,
     verifier: Verifier,
+}
+
+// The journal names token keys (in rotation and zeroisation records) but
+// knows nothing of backends: its `KeyRef` is made from a token key, and
+// turned back into a selector, here.
+impl KeyRef {
+    /// How the journal names the token key `info`.
+    pub fn of(info: &KeyInfo) -> KeyRef {
+        KeyRef {
+            label: info.label.clone(),
+            id: hex::encode(&info.id),
+            public_key: info.public_key.as_deref().map(hex::encode),
+        }
+    }
+
+    /// The selector that finds this key on the token.
+    pub fn selector(&self) -> KeySelector {
+        let id = hex::decode(&self.id).unwrap_or_default();
+        KeySelector {
+            label: Some(self.label.clone()),
+            id: (!id.is_empty()).then_some(id),
+        }
+    }
 }
 
 /// What to sign.

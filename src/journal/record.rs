@@ -257,7 +257,10 @@ pub struct Decision {
     pub intents_omitted: Option<u64>,
 }
 
-/// One token key, as rotation and zeroisation records name it.
+/// One token key, as rotation and zeroisation records name it. Made from
+/// a token key by `KeyRef::of`, and turned back into the selector that
+/// finds it by `KeyRef::selector`, both in `crate::keyring`: the journal
+/// knows nothing of backends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRef {
@@ -266,25 +269,6 @@ pub struct KeyRef {
     pub id: String,
     /// The public key, hex (none for HMAC).
     pub public_key: Option<String>,
-}
-
-impl KeyRef {
-    pub fn of(info: &crate::backend::KeyInfo) -> KeyRef {
-        KeyRef {
-            label: info.label.clone(),
-            id: hex::encode(&info.id),
-            public_key: info.public_key.as_deref().map(hex::encode),
-        }
-    }
-
-    /// The selector that finds this key on the token.
-    pub fn selector(&self) -> crate::backend::KeySelector {
-        let id = hex::decode(&self.id).unwrap_or_default();
-        crate::backend::KeySelector {
-            label: Some(self.label.clone()),
-            id: (!id.is_empty()).then_some(id),
-        }
-    }
 }
 
 /// A key as recorded at start.
