@@ -24,6 +24,7 @@ pub mod order;
 pub mod policy;
 pub mod protocol;
 pub mod refusals;
+pub mod report;
 pub mod secret;
 pub mod server;
 pub mod state;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::{Env, key, path_str};
 use serde_json::{Value, json};
-use tradeward::journal::export::format_rfc3339;
+use tradeward::report::format_rfc3339;
 
 fn text(o: &Output) -> String {
     format!(

@@ -13,10 +13,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tradeward::journal::export::{
-    Aggregate, Period, csv_row, format_rfc3339, intents_json, parse_time,
-};
 use tradeward::journal::record::{Event, decode, encode, line_hash};
+use tradeward::report::{Aggregate, Period, csv_row, format_rfc3339, intents_json, parse_time};
 
 /// 10000-01-01T00:00:00Z in milliseconds.
 const YEAR_10000_MS: u64 = 253_402_300_800_000;

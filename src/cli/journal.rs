@@ -10,9 +10,9 @@ use serde_json::json;
 use super::TokenArgs;
 use crate::backend::{KeyType, SignMechanism};
 use crate::config::Config;
-use crate::journal::export::{self, Period, parse_time};
 use crate::journal::segment::FoundCheckpoint;
 use crate::journal::verify::{CheckpointCheck, verify};
+use crate::report::{self, Period, parse_time};
 
 #[derive(Subcommand)]
 pub enum JournalCommand {
@@ -347,19 +347,19 @@ fn export_cmd(
     let period = Period::new(from, to)?;
     let (dir, _) = journal_dir(&config, &dir)?;
     let format = match format {
-        ExportFormat::Csv => export::Format::Csv,
-        ExportFormat::Json => export::Format::Json,
+        ExportFormat::Csv => report::Format::Csv,
+        ExportFormat::Json => report::Format::Json,
     };
     let Some(path) = output else {
         // A closed pipe ends the command in out::Stdout (docs/operations.md).
         let mut out = std::io::BufWriter::new(super::out::Stdout);
-        export::export(&dir, period, format, &mut out).map_err(|e| e.to_string())?;
+        report::export(&dir, period, format, &mut out).map_err(|e| e.to_string())?;
         return Ok(());
     };
     let n = export_to_file(&dir, period, format, &path)?;
     let bound = |b: Option<u64>, edge: &str, open: &str| {
         b.map_or(open.to_string(), |ms| {
-            format!("{} ({edge})", export::format_rfc3339(ms))
+            format!("{} ({edge})", report::format_rfc3339(ms))
         })
     };
     outln!(
@@ -378,9 +378,9 @@ fn export_cmd(
 fn export_to_file(
     dir: &Path,
     period: Period,
-    format: export::Format,
+    format: report::Format,
     path: &Path,
-) -> Result<export::Exported, String> {
+) -> Result<report::Exported, String> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let name = path
@@ -397,7 +397,7 @@ fn export_to_file(
         .open(&tmp)
         .map_err(|e| format!("{}: {e}", tmp.display()))?;
     let mut out = std::io::BufWriter::new(file);
-    let result = export::export(dir, period, format, &mut out)
+    let result = report::export(dir, period, format, &mut out)
         .map_err(|e| e.to_string())
         .and_then(|n| {
             out.flush().map_err(|e| e.to_string())?;

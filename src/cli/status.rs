@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::journal::export::format_rfc3339;
+use crate::report::format_rfc3339;
 
 /// The summary of a `status` answer.
 pub fn render(v: &Value) -> String {

@@ -11,7 +11,6 @@
 //! dead-man's switch) rebuild their state from it.
 
 pub mod checkpoint;
-pub mod export;
 pub mod record;
 pub mod recover;
 pub mod segment;

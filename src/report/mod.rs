@@ -28,9 +28,9 @@ use std::path::Path;
 use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};
 
-use super::record::{Decision, Event, Record, now_ms};
-use super::segment::{self, Damage, ScanError, Summary};
-use super::verify;
+use crate::journal::record::{Decision, Event, Record, now_ms};
+use crate::journal::segment::{self, Damage, ScanError, Summary};
+use crate::journal::verify;
 use crate::order::{Intent, NewOrder};
 use crate::order::HaltScope;
 
