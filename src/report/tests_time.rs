@@ -1,7 +1,13 @@
 //! Time bounds, RFC 3339 record times and periods.
 
-use super::time::{MS_PER_DAY, days_in_month};
+use super::time::MS_PER_DAY;
 use super::*;
+
+/// Days in month `m` of year `y`.
+fn days_in_month(y: u64, m: u64) -> u64 {
+    let month = ::time::Month::try_from(m as u8).unwrap();
+    u64::from(month.length(y as i32))
+}
 
 fn at(s: &str) -> u64 {
     parse_time(s).unwrap_or_else(|e| panic!("{e}"))

@@ -1,61 +1,31 @@
 //! Time in the report: the command line's bounds (parsed), record times
 //! (written as RFC 3339 in UTC), and the period a report covers.
+//!
+//! The calendar (leap years, month lengths, days since the epoch) is the
+//! `time` crate's; what is here is the report's own strict grammar for a
+//! bound and its fixed output format.
+
+use ::time::{Date, Month, UtcDateTime};
 
 pub(super) const MS_PER_DAY: u64 = 86_400_000;
 
+/// 400 Gregorian years in milliseconds: the calendar repeats after them.
+const MS_PER_400_YEARS: u64 = 146_097 * MS_PER_DAY;
+
 const TIME_FORMS: &str = "YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ (UTC) or Unix milliseconds";
-
-fn is_leap(y: u64) -> bool {
-    (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
-}
-
-pub(super) fn days_in_month(y: u64, m: u64) -> u64 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if is_leap(y) => 29,
-        _ => 28,
-    }
-}
-
-/// Days since 1970-01-01 of a valid date in or after 1970 (the proleptic
-/// Gregorian calendar, as in "days from civil").
-fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
-    // Count years from March, so the leap day is the last of the year.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day count since 1970-01-01.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
-}
 
 /// Format milliseconds since the epoch as RFC 3339 in UTC with
 /// milliseconds, e.g. `2025-03-01T14:05:09.042Z`.
 pub fn format_rfc3339(ms: u64) -> String {
-    let (y, mo, d) = civil_from_days(ms / MS_PER_DAY);
-    let in_day = ms % MS_PER_DAY;
-    let (h, mi, s, milli) = (
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000,
-    );
+    // `time` reaches the year 9999, a record's time any u64 (past the year
+    // 584 million). As the calendar repeats every 400 years, the time is
+    // placed within the first 400 years from 1970 and the cycles it
+    // skipped are added back to the year.
+    let cycles = ms / MS_PER_400_YEARS;
+    let t = UtcDateTime::UNIX_EPOCH + std::time::Duration::from_millis(ms % MS_PER_400_YEARS);
+    let y = u64::from(t.year().unsigned_abs()) + cycles * 400;
+    let (mo, d) = (u8::from(t.month()), t.day());
+    let (h, mi, s, milli) = (t.hour(), t.minute(), t.second(), t.millisecond());
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
 }
 
@@ -85,16 +55,18 @@ pub fn parse_time(s: &str) -> Result<u64, String> {
     else {
         return Err(bad("not a date"));
     };
-    if !(1..=12).contains(&mo) {
+    let Some(month) = u8::try_from(mo).ok().and_then(|m| Month::try_from(m).ok()) else {
         return Err(bad("month out of range"));
-    }
-    if d == 0 || d > days_in_month(y, mo) {
+    };
+    // Four digits of year and two of day: the casts lose nothing.
+    let Ok(date) = Date::from_calendar_date(y as i32, month, d as u8) else {
         return Err(bad("day out of range"));
-    }
+    };
     if y < 1970 {
         return Err(bad("before 1970"));
     }
-    let day_ms = days_from_civil(y, mo, d) * MS_PER_DAY;
+    // Midnight of a day in or after 1970: not negative.
+    let day_ms = date.midnight().as_utc().unix_timestamp().unsigned_abs() * 1000;
     let rest = &s[10..];
     if rest.is_empty() {
         return Ok(day_ms);
