@@ -1,6 +1,10 @@
-//! The CSV export: one row per decision in the period, RFC 4180.
+//! The CSV export: one row per decision in the period, written by the
+//! `csv` crate as RFC 4180 has it (a field is quoted when it holds a comma,
+//! a double quote, CR or LF, with inner double quotes doubled; lines end in
+//! CRLF).
 
 use std::borrow::Cow;
+use std::io::{self, Write};
 
 use super::time::format_rfc3339;
 use crate::journal::record::Decision;
@@ -24,29 +28,62 @@ pub const CSV_COLUMNS: [&str; 15] = [
     "intents",
 ];
 
-/// One CSV field: quoted when it holds a comma, a double quote, CR or LF,
-/// with inner double quotes doubled.
-pub fn csv_field(s: &str) -> Cow<'_, str> {
-    if s.contains([',', '"', '\r', '\n']) {
-        Cow::Owned(format!("\"{}\"", s.replace('"', "\"\"")))
-    } else {
-        Cow::Borrowed(s)
+/// A `csv` writer for the report's dialect.
+pub(super) fn writer<W: Write>(out: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .quote_style(csv::QuoteStyle::Necessary)
+        .from_writer(out)
+}
+
+/// Writes the CSV report: the header, then one row per decision.
+pub struct CsvWriter<W: Write>(csv::Writer<W>);
+
+impl<W: Write> CsvWriter<W> {
+    pub fn new(out: W) -> Self {
+        CsvWriter(writer(out))
+    }
+
+    /// The header line.
+    pub fn header(&mut self) -> io::Result<()> {
+        self.0.write_record(CSV_COLUMNS).map_err(io_error)
+    }
+
+    /// The row of one decision record.
+    pub fn row(&mut self, seq: u64, ts_ms: u64, d: &Decision) -> io::Result<()> {
+        let fields = row_fields(seq, ts_ms, d);
+        self.0
+            .write_record(fields.iter().map(|f| f.as_bytes()))
+            .map_err(io_error)
+    }
+
+    /// Write out what is buffered.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
     }
 }
 
-fn csv_line<'a>(fields: impl IntoIterator<Item = Cow<'a, str>>) -> String {
-    let mut line = fields
-        .into_iter()
-        .map(|f| csv_field(&f).into_owned())
-        .collect::<Vec<_>>()
-        .join(",");
-    line.push_str("\r\n");
-    line
+/// The I/O error behind a `csv` error. Rows always have the header's
+/// length and fields are text, so nothing else can fail; if it did, it is
+/// still a failure to write.
+fn io_error(e: csv::Error) -> io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => io::Error::other(format!("{other:?}")),
+    }
+}
+
+/// What `write` writes, as text.
+fn line(write: impl FnOnce(&mut CsvWriter<Vec<u8>>) -> io::Result<()>) -> String {
+    let mut w = CsvWriter::new(Vec::new());
+    write(&mut w).expect("writing to memory cannot fail");
+    let bytes = w.0.into_inner().expect("writing to memory cannot fail");
+    String::from_utf8(bytes).expect("text fields make a line of text")
 }
 
 /// The header line (with its CRLF).
 pub fn csv_header() -> String {
-    csv_line(CSV_COLUMNS.iter().map(|c| Cow::Borrowed(*c)))
+    line(|w| w.header())
 }
 
 /// The `intents` field of a CSV row: the decision's typed intents as
@@ -59,10 +96,16 @@ pub fn intents_json(d: &Decision) -> String {
         .unwrap_or_default()
 }
 
-/// The CSV line (with its CRLF) of one decision record.
+/// The CSV line (with its CRLF) of one decision record, as the export
+/// writes it.
 pub fn csv_row(seq: u64, ts_ms: u64, d: &Decision) -> String {
+    line(|w| w.row(seq, ts_ms, d))
+}
+
+/// The fields of one decision's row, in the order of [`CSV_COLUMNS`].
+fn row_fields(seq: u64, ts_ms: u64, d: &Decision) -> [Cow<'_, str>; 15] {
     let opt = |v: &Option<String>| Cow::Owned(v.clone().unwrap_or_default());
-    csv_line([
+    [
         Cow::Owned(seq.to_string()),
         Cow::Owned(format_rfc3339(ts_ms)),
         Cow::Borrowed(d.identity.as_str()),
@@ -78,5 +121,5 @@ pub fn csv_row(seq: u64, ts_ms: u64, d: &Decision) -> String {
         opt(&d.venue),
         Cow::Owned(d.nonce.map(|n| n.to_string()).unwrap_or_default()),
         Cow::Owned(intents_json(d)),
-    ])
+    ]
 }

@@ -45,7 +45,7 @@ use crate::journal::record::{Event, now_ms};
 use crate::journal::segment::{self, Damage, ScanError};
 
 pub use self::aggregate::Aggregate;
-pub use self::csv::{CSV_COLUMNS, csv_field, csv_header, csv_row, intents_json};
+pub use self::csv::{CSV_COLUMNS, CsvWriter, csv_header, csv_row, intents_json};
 pub use self::model::{REPORT_VERSION, Report};
 pub use self::time::{Period, format_rfc3339, parse_time};
 
@@ -108,8 +108,8 @@ pub fn export(
     match format {
         Format::Csv => {
             segment::scan(dir, &mut |_, _| {})?;
-            out.write_all(csv_header().as_bytes())
-                .map_err(ExportError::Write)?;
+            let mut rows = CsvWriter::new(&mut *out);
+            rows.header().map_err(ExportError::Write)?;
             let mut write_err = None;
             segment::scan(dir, &mut |rec, _| {
                 if write_err.is_some() || !period.contains(rec.ts_ms) {
@@ -118,7 +118,7 @@ pub fn export(
                 n.records += 1;
                 if let Event::Decision(d) = &rec.event {
                     n.decisions += 1;
-                    if let Err(e) = out.write_all(csv_row(rec.seq, rec.ts_ms, d).as_bytes()) {
+                    if let Err(e) = rows.row(rec.seq, rec.ts_ms, d) {
                         write_err = Some(e);
                     }
                 }
@@ -126,6 +126,7 @@ pub fn export(
             if let Some(e) = write_err {
                 return Err(ExportError::Write(e));
             }
+            rows.flush().map_err(ExportError::Write)?;
         }
         Format::Json => {
             let mut agg = Aggregate::new(period);

@@ -1,11 +1,17 @@
 //! CSV quoting and rows.
 
-use std::borrow::Cow;
-
 use super::tests::decision;
 use super::tests_orders::{cancel, order_decision, place};
 use super::*;
 use crate::order::Intent;
+
+/// One field as the export writes it (the first of a row of two).
+fn csv_field(s: &str) -> String {
+    let mut w = super::csv::writer(Vec::new());
+    w.write_record([s, ""]).unwrap();
+    let line = String::from_utf8(w.into_inner().unwrap()).unwrap();
+    line.strip_suffix(",\r\n").unwrap().to_string()
+}
 
 #[test]
 fn csv_quoting_follows_rfc_4180() {
@@ -20,7 +26,6 @@ fn csv_quoting_follows_rfc_4180() {
     // Spaces, quotes-free punctuation and non-ASCII stay as they are.
     assert_eq!(csv_field(" padded ; x'y "), " padded ; x'y ");
     assert_eq!(csv_field("ключ"), "ключ");
-    assert!(matches!(csv_field("plain"), Cow::Borrowed(_)));
 }
 
 /// A minimal RFC 4180 reader, to check rows round-trip.
