@@ -9,11 +9,17 @@
 //! else stops the start until an operator runs `tradeward journal recover`,
 //! and every record is handed to a visitor so that later parts (policy,
 //! dead-man's switch) rebuild their state from it.
+//!
+//! Where the lines are kept is a [`Store`]: today the segment files
+//! ([`SegmentStore`]); the interface is there so that a store on PostgreSQL
+//! can be a second one. The journal knows nothing of policy or backends,
+//! and what reads it for people (`journal export`) lives in `crate::report`.
 
 pub mod checkpoint;
 pub mod record;
 pub mod recover;
 pub mod segment;
+pub mod store;
 pub mod verify;
 mod writer;
 
@@ -25,8 +31,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 pub use record::{Decision, Event, KeyRef, KeySummary, Record};
-pub use segment::{Damage, Location, ScanError};
-pub use writer::{Appended, JournalError};
+pub use segment::{Damage, Location, ScanError, SegmentStore};
+pub use store::{Appended, Store, StoreError};
+pub use writer::JournalError;
 
 use writer::{Command, Writer};
 
@@ -160,7 +167,12 @@ impl Journal {
             ScanError::Io(e) => OpenError::Io(e),
         })?;
         let (index, len) = summary.last_segment.unwrap_or((1, 0));
-        let writer = Writer::open(dir, index, len, max_segment, summary.next_seq, summary.head)?;
+        let head = Appended {
+            seq: summary.next_seq - 1,
+            hash: summary.head,
+        };
+        let store = SegmentStore::open(dir, index, len, max_segment, head)?;
+        let writer = Writer::new(Box::new(store));
         let (tx, rx) = mpsc::channel(65_536);
         std::thread::Builder::new()
             .name("journal".into())

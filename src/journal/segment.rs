@@ -6,6 +6,8 @@
 //! segment carries the hash of the last record of the one before, so
 //! archived segments still verify as one chain.
 //!
+//! [`SegmentStore`] appends to them: the journal's [`Store`] on disk.
+//!
 //! `scan` reads every record in order and checks the chain. It tells a torn
 //! tail (the last write of a crashed agent: a fragment without its newline,
 //! or one unreadable final line, at the very end of the last segment) from
@@ -13,12 +15,15 @@
 //! an operator.
 
 use std::collections::VecDeque;
-use std::io::Read;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 
 use super::record::{Event, GENESIS, Record, decode, line_hash};
+use super::store::{Appended, Store, StoreError};
 
 /// How many recent (seq, hash) pairs a scan remembers to check checkpoints.
 const CHECKPOINT_REACH: usize = 1 << 16;
@@ -399,6 +404,152 @@ impl LineHashes {
     }
 }
 
+/// The segment files as a [`Store`]: appends go to the last segment, and a
+/// new segment starts when a batch would take the current one past
+/// `max_segment` bytes. Durable means `fdatasync`ed.
+///
+/// A failed write or sync cuts the segment back to its last durable
+/// length, so the chain on disk stays whole and the next append simply
+/// tries again: the journal recovers by itself once the disk has room or
+/// the I/O error clears.
+pub struct SegmentStore {
+    dir: PathBuf,
+    segment_index: u64,
+    file: File,
+    /// Bytes written to the open segment, durable or not.
+    size: u64,
+    max_segment: u64,
+    /// The last record written, durable or not.
+    head: Appended,
+    /// The store at its last successful sync: where a failure cuts back to.
+    synced: Synced,
+}
+
+/// The store's state at its last successful sync (in the open segment).
+#[derive(Clone, Copy)]
+struct Synced {
+    size: u64,
+    head: Appended,
+}
+
+fn open_segment(dir: &Path, index: u64) -> std::io::Result<File> {
+    let f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(dir.join(segment_name(index)))?;
+    // Make the new directory entry durable too.
+    File::open(dir)?.sync_all()?;
+    Ok(f)
+}
+
+impl SegmentStore {
+    /// Continue the journal in `dir` at segment `index`, cut to `len` bytes
+    /// (dropping a torn tail), whose last record is `head`.
+    pub fn open(
+        dir: &Path,
+        index: u64,
+        len: u64,
+        max_segment: u64,
+        head: Appended,
+    ) -> std::io::Result<SegmentStore> {
+        let file = open_segment(dir, index)?;
+        if file.metadata()?.len() != len {
+            file.set_len(len)?;
+            file.sync_all()?;
+        }
+        Ok(SegmentStore {
+            dir: dir.to_path_buf(),
+            segment_index: index,
+            file,
+            size: len,
+            max_segment,
+            head,
+            synced: Synced { size: len, head },
+        })
+    }
+
+    /// Whether written records are still waiting for a sync.
+    fn dirty(&self) -> bool {
+        self.size != self.synced.size || self.head != self.synced.head
+    }
+
+    fn mark_synced(&mut self) {
+        self.synced = Synced {
+            size: self.size,
+            head: self.head,
+        };
+    }
+
+    /// Cut the segment and the head back to the last durable record.
+    fn cut_back(&mut self, error: std::io::Error) -> StoreError {
+        let lost = self.head.seq - self.synced.head.seq;
+        let _ = self.file.set_len(self.synced.size);
+        let _ = self.file.sync_data();
+        self.size = self.synced.size;
+        self.head = self.synced.head;
+        StoreError { error, lost }
+    }
+}
+
+impl Store for SegmentStore {
+    fn head(&self) -> Appended {
+        self.head
+    }
+
+    fn append(&mut self, lines: &[u8], last: Appended, durable: bool) -> Result<(), StoreError> {
+        if !lines.is_empty() && self.size > 0 && self.size + lines.len() as u64 > self.max_segment {
+            // Whatever the old segment holds is made durable before the
+            // next one starts, so a cut never has to reach back into it.
+            if self.dirty() {
+                self.file.sync_data().map_err(|e| self.cut_back(e))?;
+                self.mark_synced();
+            }
+            let file = open_segment(&self.dir, self.segment_index + 1)
+                .map_err(|error| StoreError { error, lost: 0 })?;
+            self.file = file;
+            self.segment_index += 1;
+            self.size = 0;
+            self.synced.size = 0;
+        }
+        if let Err(e) = self.file.write_all(lines) {
+            return Err(self.cut_back(e));
+        }
+        self.size += lines.len() as u64;
+        self.head = last;
+        if durable {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        self.file.sync_data().map_err(|e| self.cut_back(e))?;
+        self.mark_synced();
+        Ok(())
+    }
+
+    fn scan(&self, from: u64, visit: &mut dyn FnMut(&Record)) -> Result<Appended, ScanError> {
+        let s = scan(&self.dir, &mut |rec, _| {
+            if rec.seq >= from {
+                visit(rec)
+            }
+        })?;
+        Ok(Appended {
+            seq: s.next_seq - 1,
+            hash: s.head,
+        })
+    }
+}
+
+impl Drop for SegmentStore {
+    fn drop(&mut self) {
+        // The writer is stopping: records nobody waited for are made
+        // durable too. A failure has no one left to tell.
+        let _ = self.file.sync_all();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,5 +662,73 @@ mod tests {
         assert!(!hex_is(&hex::encode(other), &h));
         assert!(!hex_is(&hex::encode(h).to_uppercase(), &h));
         assert!(!hex_is(&hex::encode(h)[..62], &h));
+    }
+
+    #[test]
+    fn a_segment_store_keeps_lines_as_given_and_reads_back_from_a_seq() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = chain(5);
+        let batch = |seqs: std::ops::Range<usize>| {
+            let mut b = Vec::new();
+            for line in &lines[seqs.start - 1..seqs.end - 1] {
+                b.extend_from_slice(line);
+                b.push(b'\n');
+            }
+            b
+        };
+        let at = |seq: usize| Appended {
+            seq: seq as u64,
+            hash: line_hash(&lines[seq - 1]),
+        };
+        let empty = Appended {
+            seq: 0,
+            hash: GENESIS,
+        };
+        let mut store = SegmentStore::open(dir.path(), 1, 0, 1 << 20, empty).unwrap();
+        assert_eq!(store.head(), empty);
+        store.append(&batch(1..3), at(2), false).unwrap();
+        assert_eq!(store.head(), at(2));
+        store.append(&batch(3..6), at(5), true).unwrap();
+        assert_eq!(store.head(), at(5));
+        let mut seen = Vec::new();
+        assert_eq!(store.scan(3, &mut |r| seen.push(r.seq)).unwrap(), at(5));
+        assert_eq!(seen, [3, 4, 5]);
+        drop(store);
+        let written = std::fs::read(dir.path().join(segment_name(1))).unwrap();
+        assert_eq!(written, batch(1..6));
+        // Reopened shorter (a torn tail cut off), it continues from there.
+        let len = batch(1..4).len() as u64;
+        let mut store = SegmentStore::open(dir.path(), 1, len, 1 << 20, at(3)).unwrap();
+        store.append(&batch(4..5), at(4), true).unwrap();
+        let mut seen = Vec::new();
+        assert_eq!(store.scan(1, &mut |r| seen.push(r.seq)).unwrap(), at(4));
+        assert_eq!(seen, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_segment_store_rolls_to_a_new_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = chain(4);
+        let empty = Appended {
+            seq: 0,
+            hash: GENESIS,
+        };
+        // Room for one line per segment.
+        let max = lines[0].len() as u64 + 1;
+        let mut store = SegmentStore::open(dir.path(), 1, 0, max, empty).unwrap();
+        for (i, line) in lines.iter().enumerate() {
+            let mut b = line.clone();
+            b.push(b'\n');
+            let last = Appended {
+                seq: i as u64 + 1,
+                hash: line_hash(line),
+            };
+            store.append(&b, last, i % 2 == 1).unwrap();
+        }
+        drop(store);
+        let mut seen = Vec::new();
+        let s = scan(dir.path(), &mut |r, at| seen.push((r.seq, at.line))).unwrap();
+        assert_eq!(s.segments, 4);
+        assert_eq!(seen, [(1, 1), (2, 1), (3, 1), (4, 1)]);
     }
 }

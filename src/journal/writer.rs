@@ -1,5 +1,5 @@
-//! The journal's single writer: a thread that owns the open segment and
-//! appends with group commit.
+//! The journal's single writer: a thread that owns the store and appends
+//! with group commit.
 //!
 //! Requests queue on a channel. The writer takes everything that is queued,
 //! encodes and chains the records, writes them with one `write` and makes
@@ -14,20 +14,20 @@
 //! a second fsync, queued in front of the client's next decision.
 //!
 //! A failed write or sync is answered with an error (the caller denies: fail
-//! closed), the segment is cut back to its last durable length, and the next
+//! closed), the store goes back to its last durable record, and the next
 //! batch simply tries again, so the journal recovers by itself once the disk
 //! has room or the I/O error clears.
+//!
+//! Where the lines go is the [`Store`]'s business (today the segment
+//! files); the writer chains the records and decides when to wait for
+//! durability.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::record::{Event, Record, encode, line_hash, now_ms};
-use super::segment::segment_name;
+use super::store::{Appended, Store, StoreError};
 
 /// Largest number of records in one group commit.
 const MAX_BATCH: usize = 4096;
@@ -35,13 +35,6 @@ const MAX_BATCH: usize = 4096;
 /// How long written records that nobody waits for may stay unsynced while
 /// no other record arrives.
 pub const LAZY_SYNC_AFTER: Duration = Duration::from_millis(2);
-
-/// Where a record landed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Appended {
-    pub seq: u64,
-    pub hash: [u8; 32],
-}
 
 /// Why a record could not be made durable.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -66,72 +59,18 @@ pub(super) enum Command {
 }
 
 pub(super) struct Writer {
-    dir: PathBuf,
-    segment_index: u64,
-    file: File,
-    /// Bytes written to the open segment, durable or not.
-    size: u64,
-    max_segment: u64,
-    /// The chain as written, durable or not.
-    next_seq: u64,
-    prev: [u8; 32],
-    /// The chain as last made durable: where a failure cuts back to.
-    synced: Synced,
-}
-
-/// The journal's state at its last successful sync (in the open segment).
-#[derive(Clone, Copy)]
-struct Synced {
-    size: u64,
-    next_seq: u64,
-    prev: [u8; 32],
-}
-
-fn open_segment(dir: &Path, index: u64) -> std::io::Result<File> {
-    let f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(dir.join(segment_name(index)))?;
-    // Make the new directory entry durable too.
-    File::open(dir)?.sync_all()?;
-    Ok(f)
+    store: Box<dyn Store>,
+    /// Records were appended without waiting for durability since the
+    /// store was last made durable (or went back to its durable end).
+    unsynced: bool,
 }
 
 impl Writer {
-    /// Continue the journal at segment `index`, cut to `len` bytes.
-    pub(super) fn open(
-        dir: &Path,
-        index: u64,
-        len: u64,
-        max_segment: u64,
-        next_seq: u64,
-        prev: [u8; 32],
-    ) -> std::io::Result<Writer> {
-        let file = open_segment(dir, index)?;
-        if file.metadata()?.len() != len {
-            file.set_len(len)?;
-            file.sync_all()?;
+    pub(super) fn new(store: Box<dyn Store>) -> Writer {
+        Writer {
+            store,
+            unsynced: false,
         }
-        Ok(Writer {
-            dir: dir.to_path_buf(),
-            segment_index: index,
-            file,
-            size: len,
-            max_segment,
-            next_seq,
-            prev,
-            synced: Synced {
-                size: len,
-                next_seq,
-                prev,
-            },
-        })
-    }
-
-    /// Whether written records are still waiting for a sync.
-    fn dirty(&self) -> bool {
-        self.size != self.synced.size || self.next_seq != self.synced.next_seq
     }
 
     /// Serve commands until every sender is gone.
@@ -142,7 +81,7 @@ impl Writer {
             .build();
         let mut batch = Vec::new();
         loop {
-            let first = match (&timer, self.dirty()) {
+            let first = match (&timer, self.unsynced) {
                 (Ok(rt), true) => {
                     // The timer must be made inside the runtime's context.
                     let wait = async { tokio::time::timeout(LAZY_SYNC_AFTER, rx.recv()).await };
@@ -175,13 +114,15 @@ impl Writer {
             }
             self.commit(&mut batch);
         }
-        let _ = self.file.sync_all();
+        // Dropping the store (with `self`) makes what it holds durable,
+        // records nobody waited for included.
     }
 
     fn commit(&mut self, batch: &mut Vec<Command>) {
         let mut buf = Vec::with_capacity(256 * batch.len());
-        let mut seq = self.next_seq;
-        let mut prev = self.prev;
+        let head = self.store.head();
+        let mut seq = head.seq + 1;
+        let mut prev = head.hash;
         let mut waiters = Vec::with_capacity(batch.len());
         let mut heads = Vec::new();
         let mut must_sync = false;
@@ -210,110 +151,73 @@ impl Writer {
                 }
             }
         }
-        if !buf.is_empty() || (must_sync && self.dirty()) {
-            match self.write(&buf, seq, prev, must_sync) {
-                Ok(()) => {
-                    for (reply, a) in waiters {
-                        if let Some(r) = reply {
-                            let _ = r.send(Ok(a));
-                        }
-                    }
-                }
-                Err((e, lost)) => {
-                    tracing::error!(error = %e, records = waiters.len(), unsynced_lost = lost, "journal write failed; denying until it works again");
-                    let err = JournalError::Unavailable(e.to_string());
-                    for (reply, _) in waiters {
-                        if let Some(r) = reply {
-                            let _ = r.send(Err(err.clone()));
-                        }
+        let written = if !buf.is_empty() {
+            let last = Appended {
+                seq: seq - 1,
+                hash: prev,
+            };
+            Some(self.store.append(&buf, last, must_sync))
+        } else if must_sync && self.unsynced {
+            Some(self.store.sync())
+        } else {
+            None
+        };
+        match written {
+            Some(Ok(())) => {
+                self.unsynced = !must_sync;
+                for (reply, a) in waiters {
+                    if let Some(r) = reply {
+                        let _ = r.send(Ok(a));
                     }
                 }
             }
+            Some(Err(StoreError { error: e, lost })) => {
+                // The store is back at its last durable record.
+                self.unsynced = false;
+                tracing::error!(error = %e, records = waiters.len(), unsynced_lost = lost, "journal write failed; denying until it works again");
+                let err = JournalError::Unavailable(e.to_string());
+                for (reply, _) in waiters {
+                    if let Some(r) = reply {
+                        let _ = r.send(Err(err.clone()));
+                    }
+                }
+            }
+            None => {}
         }
-        let head = (self.next_seq > 1).then_some(Appended {
-            seq: self.next_seq - 1,
-            hash: self.prev,
-        });
+        let head = self.store.head();
+        let head = (head.seq > 0).then_some(head);
         for h in heads {
             let _ = h.send(head);
         }
     }
 
-    /// Write `buf` (the records up to `next_seq`, ending in `prev`) and,
-    /// if `sync`, make everything written so far durable. On failure the
-    /// segment is cut back to its last durable length and the chain to its
-    /// last durable record; the error comes with the number of records
-    /// written earlier without a waiter that were lost with the cut.
-    fn write(
-        &mut self,
-        buf: &[u8],
-        next_seq: u64,
-        prev: [u8; 32],
-        sync: bool,
-    ) -> Result<(), (std::io::Error, u64)> {
-        if !buf.is_empty() && self.size > 0 && self.size + buf.len() as u64 > self.max_segment {
-            // Whatever the old segment holds is made durable before the
-            // next one starts, so a cut never has to reach back into it.
-            if self.dirty() {
-                self.file.sync_data().map_err(|e| self.cut_back(e))?;
-                self.mark_synced();
-            }
-            let file = open_segment(&self.dir, self.segment_index + 1).map_err(|e| (e, 0))?;
-            self.file = file;
-            self.segment_index += 1;
-            self.size = 0;
-            self.synced.size = 0;
-        }
-        if let Err(e) = self.file.write_all(buf) {
-            return Err(self.cut_back(e));
-        }
-        self.size += buf.len() as u64;
-        self.next_seq = next_seq;
-        self.prev = prev;
-        if sync {
-            self.file.sync_data().map_err(|e| self.cut_back(e))?;
-            self.mark_synced();
-        }
-        Ok(())
-    }
-
     /// Make records written without a waiter durable (the journal has been
     /// quiet for a while).
     fn sync_pending(&mut self) {
-        match self.file.sync_data() {
-            Ok(()) => self.mark_synced(),
-            Err(e) => {
-                let (e, lost) = self.cut_back(e);
-                tracing::error!(error = %e, unsynced_lost = lost, "journal sync failed; records nobody waited for were cut back");
-            }
+        self.unsynced = false;
+        if let Err(StoreError { error: e, lost }) = self.store.sync() {
+            tracing::error!(error = %e, unsynced_lost = lost, "journal sync failed; records nobody waited for were cut back");
         }
-    }
-
-    fn mark_synced(&mut self) {
-        self.synced = Synced {
-            size: self.size,
-            next_seq: self.next_seq,
-            prev: self.prev,
-        };
-    }
-
-    /// Cut the segment and the chain back to the last durable record, so
-    /// the chain on disk stays whole and the next batch starts from there.
-    fn cut_back(&mut self, e: std::io::Error) -> (std::io::Error, u64) {
-        let lost = self.next_seq - self.synced.next_seq;
-        let _ = self.file.set_len(self.synced.size);
-        let _ = self.file.sync_data();
-        self.size = self.synced.size;
-        self.next_seq = self.synced.next_seq;
-        self.prev = self.synced.prev;
-        (e, lost)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
     use crate::journal::record::{GENESIS, decode};
+    use crate::journal::segment::{SegmentStore, segment_name};
+
+    /// A writer on a new segment store in `dir`.
+    fn writer(dir: &Path, max_segment: u64) -> Writer {
+        let empty = Appended {
+            seq: 0,
+            hash: GENESIS,
+        };
+        let store = SegmentStore::open(dir, 1, 0, max_segment, empty).unwrap();
+        Writer::new(Box::new(store))
+    }
 
     fn note(n: u32) -> Box<Event> {
         Box::new(Event::Note {
@@ -332,7 +236,7 @@ mod tests {
     #[test]
     fn records_nobody_waits_for_share_the_next_sync_or_get_their_own() {
         let dir = tempfile::tempdir().unwrap();
-        let w = Writer::open(dir.path(), 1, 0, 1 << 20, 1, GENESIS).unwrap();
+        let w = writer(dir.path(), 1 << 20);
         let (tx, rx) = mpsc::channel(16);
         let thread = std::thread::spawn(move || w.run(rx));
         // Alone, a record without a waiter is written and then synced once
@@ -379,7 +283,7 @@ mod tests {
     fn unsynced_records_are_synced_before_a_segment_rolls() {
         let dir = tempfile::tempdir().unwrap();
         // Segments of about two records.
-        let w = Writer::open(dir.path(), 1, 0, 200, 1, GENESIS).unwrap();
+        let w = writer(dir.path(), 200);
         let (tx, rx) = mpsc::channel(16);
         let thread = std::thread::spawn(move || w.run(rx));
         for n in 0..6 {
