@@ -18,6 +18,7 @@ pub mod deadman;
 pub mod harden;
 pub mod journal;
 pub mod keyring;
+pub mod metrics;
 pub mod nonces;
 pub mod order;
 pub mod policy;

@@ -173,6 +173,9 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            crate::metrics::get()
+                .journal_group_commit
+                .observe(batch.len() as f64);
             self.commit(&mut batch);
         }
         let _ = self.file.sync_all();
@@ -220,6 +223,7 @@ impl Writer {
                     }
                 }
                 Err((e, lost)) => {
+                    crate::metrics::get().journal_errors.inc();
                     tracing::error!(error = %e, records = waiters.len(), unsynced_lost = lost, "journal write failed; denying until it works again");
                     let err = JournalError::Unavailable(e.to_string());
                     for (reply, _) in waiters {
@@ -255,7 +259,7 @@ impl Writer {
             // Whatever the old segment holds is made durable before the
             // next one starts, so a cut never has to reach back into it.
             if self.dirty() {
-                self.file.sync_data().map_err(|e| self.cut_back(e))?;
+                self.sync_data().map_err(|e| self.cut_back(e))?;
                 self.mark_synced();
             }
             let file = open_segment(&self.dir, self.segment_index + 1).map_err(|e| (e, 0))?;
@@ -271,7 +275,7 @@ impl Writer {
         self.next_seq = next_seq;
         self.prev = prev;
         if sync {
-            self.file.sync_data().map_err(|e| self.cut_back(e))?;
+            self.sync_data().map_err(|e| self.cut_back(e))?;
             self.mark_synced();
         }
         Ok(())
@@ -280,13 +284,24 @@ impl Writer {
     /// Make records written without a waiter durable (the journal has been
     /// quiet for a while).
     fn sync_pending(&mut self) {
-        match self.file.sync_data() {
+        match self.sync_data() {
             Ok(()) => self.mark_synced(),
             Err(e) => {
+                crate::metrics::get().journal_errors.inc();
                 let (e, lost) = self.cut_back(e);
                 tracing::error!(error = %e, unsynced_lost = lost, "journal sync failed; records nobody waited for were cut back");
             }
         }
+    }
+
+    /// One fsync of the segment, timed.
+    fn sync_data(&self) -> std::io::Result<()> {
+        let started = std::time::Instant::now();
+        let r = self.file.sync_data();
+        crate::metrics::get()
+            .journal_fsync_seconds
+            .observe(crate::metrics::seconds(started.elapsed()));
+        r
     }
 
     fn mark_synced(&mut self) {
