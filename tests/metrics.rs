@@ -48,7 +48,10 @@ fn http_get(port: u16, target: &str) -> (String, String) {
     s.read_to_end(&mut raw).unwrap();
     let text = String::from_utf8(raw).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (head.lines().next().unwrap_or("").to_string(), body.to_string())
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
 }
 
 /// An agent with an HMAC key for Binance-style REST signing under a small
@@ -164,13 +167,19 @@ fn endpoint_serves_what_the_agent_did() {
     assert!(text.contains("tradeward_build_info{version=\""), "{text}");
     assert!(text.contains("tradeward_policy_info{sha256=\""), "{text}");
     assert!(
-        sample(&text, "tradeward_authorize_seconds_count{op=\"rest.sign_request\"}")
-            .is_some_and(|n| n >= 2.0),
+        sample(
+            &text,
+            "tradeward_authorize_seconds_count{op=\"rest.sign_request\"}"
+        )
+        .is_some_and(|n| n >= 2.0),
         "{text}"
     );
     assert!(sample(&text, "tradeward_journal_fsync_seconds_count").is_some_and(|n| n >= 1.0));
     // No secret, payload or request content in the exposition.
-    assert!(!text.contains("LTCBTC") && !text.contains(&env.pin()), "{text}");
+    assert!(
+        !text.contains("LTCBTC") && !text.contains(&env.pin()),
+        "{text}"
+    );
 
     // Anything but GET /metrics is refused; garbage does not stop the
     // endpoint, and neither does a client that never sends a full request.
@@ -256,7 +265,10 @@ fn prometheus_scrapes_the_agent() {
     let _server = Server(
         Command::new("prometheus")
             .arg(format!("--config.file={}", conf.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("tsdb").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{web}"))
             .stdout(Stdio::null())
             .stderr(log)
@@ -309,7 +321,10 @@ fn alert_rules_are_valid() {
 fn a_remote_or_malformed_listen_address_stops_the_start() {
     let env = setup("[metrics]\nlisten = \"0.0.0.0:9464\"");
     let e = env.try_start_agent().err().expect("must not start");
-    assert!(e.contains("metrics.listen") && e.contains("allow_remote"), "{e}");
+    assert!(
+        e.contains("metrics.listen") && e.contains("allow_remote"),
+        "{e}"
+    );
     let env = setup("[metrics]\nlisten = \"localhost-9464\"");
     let e = env.try_start_agent().err().expect("must not start");
     assert!(e.contains("metrics.listen"), "{e}");
@@ -332,10 +347,17 @@ fn textfile_is_written() {
     let agent = env.start_agent();
     let mut c = agent.client();
     trade(&mut c);
-    common::wait_until("the textfile counts the signatures", Duration::from_secs(20), || {
-        std::fs::read_to_string(&file).is_ok_and(|t| {
-            sample(&t, "tradeward_signatures_total{key=\"hmac\",key_type=\"hmac\"}") == Some(2.0)
-        })
-    });
+    common::wait_until(
+        "the textfile counts the signatures",
+        Duration::from_secs(20),
+        || {
+            std::fs::read_to_string(&file).is_ok_and(|t| {
+                sample(
+                    &t,
+                    "tradeward_signatures_total{key=\"hmac\",key_type=\"hmac\"}",
+                ) == Some(2.0)
+            })
+        },
+    );
     drop(agent);
 }
