@@ -361,3 +361,62 @@ fn textfile_is_written() {
     );
     drop(agent);
 }
+
+/// The systemd drop-in for the endpoint: systemd's checker accepts the
+/// unit with it, and it stays loopback-only and hardened.
+#[test]
+fn systemd_drop_in_verifies() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let unit = std::fs::read_to_string(root.join("deploy/systemd/tradeward.service")).unwrap();
+    let drop_in = std::fs::read_to_string(root.join("deploy/systemd/metrics.conf")).unwrap();
+    for must in ["IPAddressDeny=any", "IPAddressAllow=localhost"] {
+        assert!(drop_in.contains(must), "drop-in lacks {must:?}");
+    }
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED systemd-analyze checks: systemd-analyze is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("tradeward.service");
+    std::fs::write(&copy, unit.replace("/usr/local/bin/tradeward", "/bin/true")).unwrap();
+    std::fs::create_dir(dir.path().join("tradeward.service.d")).unwrap();
+    std::fs::write(
+        dir.path().join("tradeward.service.d/metrics.conf"),
+        &drop_in,
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("IP address allow list with only localhost"),
+        "the drop-in was not applied: {text}"
+    );
+    let level: f64 = text
+        .lines()
+        .find_map(|l| {
+            l.split("Overall exposure level for tradeward.service: ")
+                .nth(1)
+        })
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level in: {text}"));
+    assert!(level <= 2.0, "exposure {level}: {text}");
+}
