@@ -173,10 +173,11 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            let records = batch.len();
+            self.commit(&mut batch);
             crate::metrics::get()
                 .journal_group_commit
-                .observe(batch.len() as f64);
-            self.commit(&mut batch);
+                .observe(records as f64);
         }
         let _ = self.file.sync_all();
     }
