@@ -184,6 +184,9 @@ metrics! {
         "Heartbeats accepted, by identity.", &["identity"]);
     deadman_trips: IntCounterVec = counter_vec("tradeward_deadman_trips_total",
         "Dead-man's switch trips, by identity.", &["identity"]);
+    halts: IntCounterVec = counter_vec("tradeward_halts_total",
+        "Operator halts, by scope (all, identity, key) and name (empty for all).",
+        &["scope", "name"]);
     connections: IntGaugeVec = gauge_vec("tradeward_connections",
         "Open connections, by identity.", &["identity"]);
     deadman_tripped: IntGaugeVec = gauge_vec("tradeward_deadman_tripped",

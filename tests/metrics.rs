@@ -193,6 +193,32 @@ fn endpoint_serves_what_the_agent_did() {
     assert_eq!(status, "HTTP/1.1 200 OK");
     drop(silent);
 
+    // An operator halt shows in the counter and the identity's gauge.
+    let mut admin = Client::connect(&env.sock.parent().unwrap().join("admin.sock")).unwrap();
+    admin
+        .call(
+            "halt",
+            json!({"scope": "identity", "name": "developer", "reason": "test"}),
+        )
+        .unwrap();
+    let (_, text) = http_get(port, "/metrics");
+    assert_eq!(
+        sample(
+            &text,
+            "tradeward_halts_total{name=\"developer\",scope=\"identity\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "tradeward_halted{identity=\"developer\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, "tradeward_deadman_tripped{identity=\"developer\"}"),
+        Some(0.0)
+    );
+
     if !have("promtool") {
         eprintln!("SKIPPED promtool check metrics: promtool is not installed (package prometheus)");
         return;
