@@ -211,12 +211,26 @@ pub async fn authorize<T>(
             Judge::Policy { reason } => {
                 let mut intents = plan.intents.unwrap_or_default();
                 st.engine.price_market_orders(&alias, &mut intents, now);
+                let identity = req.caller.identity.as_str();
+                let was_open = st.engine.state().breaker_open_until(identity, now);
                 let outcome = st.engine.decide(&crate::policy::Request {
-                    identity: &req.caller.identity,
+                    identity,
                     key: &alias,
                     intents: &intents,
                     now_ms: now,
                 });
+                if was_open.is_none()
+                    && st
+                        .engine
+                        .state()
+                        .breaker_open_until(identity, now)
+                        .is_some()
+                {
+                    crate::metrics::get()
+                        .breaker_openings
+                        .with_label_values(&[identity])
+                        .inc();
+                }
                 if let Some(shadow) = &outcome.shadow
                     && shadow.allowed() != outcome.verdict.allowed()
                 {

@@ -184,6 +184,8 @@ metrics! {
         "Heartbeats accepted, by identity.", &["identity"]);
     deadman_trips: IntCounterVec = counter_vec("tradeward_deadman_trips_total",
         "Dead-man's switch trips, by identity.", &["identity"]);
+    breaker_openings: IntCounterVec = counter_vec("tradeward_breaker_openings_total",
+        "Circuit breaker openings (by policy denials), by identity.", &["identity"]);
     halts: IntCounterVec = counter_vec("tradeward_halts_total",
         "Operator halts, by scope (all, identity, key) and name (empty for all).",
         &["scope", "name"]);

@@ -78,6 +78,9 @@ fn setup(metrics: &str) -> Env {
 venue = "binance"
 markets = ["spot"]
 
+[policy.identity_defaults]
+breaker = {{ denials = 3, window_ms = 60000, cooldown_ms = 60000 }}
+
 [policy.keys.hmac]
 max_notional_per_day = "10"
 
@@ -97,7 +100,8 @@ fn order(quantity: &str) -> Value {
                       "quantity": quantity, "price": "0.1"}})
 }
 
-/// Two allowed orders and three denied (over the size limit).
+/// Two allowed orders and three denied (over the size limit); the third
+/// denial opens the identity's breaker.
 fn trade(c: &mut Client) {
     for _ in 0..2 {
         c.call("rest.sign_request", order("1")).unwrap();
@@ -164,6 +168,18 @@ fn endpoint_serves_what_the_agent_did() {
         sample(&text, "tradeward_connections{identity=\"developer\"}"),
         Some(1.0)
     );
+    assert_eq!(
+        sample(
+            &text,
+            "tradeward_breaker_openings_total{identity=\"developer\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "tradeward_breaker_open{identity=\"developer\"}"),
+        Some(1.0)
+    );
     assert!(text.contains("tradeward_build_info{version=\""), "{text}");
     assert!(text.contains("tradeward_policy_info{sha256=\""), "{text}");
     assert!(
@@ -188,7 +204,7 @@ fn endpoint_serves_what_the_agent_did() {
     silent.write_all(b"GET /metr").unwrap();
     let mut junk = TcpStream::connect(("127.0.0.1", port)).unwrap();
     junk.write_all(&[0xff; 20_000]).unwrap_or(());
-    c.call("rest.sign_request", order("1")).unwrap();
+    c.call("list_keys", json!({})).unwrap();
     let (status, _) = http_get(port, "/metrics");
     assert_eq!(status, "HTTP/1.1 200 OK");
     drop(silent);
