@@ -373,7 +373,7 @@ fn a_remote_or_malformed_listen_address_stops_the_start() {
 }
 
 #[test]
-fn textfile_is_written() {
+fn textfile_is_written_and_counts_a_trip() {
     let env = setup("");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tradeward.prom");
@@ -381,7 +381,7 @@ fn textfile_is_written() {
     std::fs::write(
         &env.config,
         format!(
-            "{text}\n[metrics]\ntextfile = {:?}\ntextfile_interval_s = 1\n",
+            "{text}\n[deadman]\nmin_timeout_ms = 200\n\n[metrics]\ntextfile = {:?}\ntextfile_interval_s = 1\n",
             file.display().to_string()
         ),
     )
@@ -389,15 +389,19 @@ fn textfile_is_written() {
     let agent = env.start_agent();
     let mut c = agent.client();
     trade(&mut c);
+    // A heartbeat, then none: the switch trips.
+    c.call("heartbeat", json!({"timeout_ms": 300})).unwrap();
+    let sigs = "tradeward_signatures_total{key=\"hmac\",key_type=\"hmac\"}";
+    let trips = "tradeward_deadman_trips_total{identity=\"developer\"}";
+    let tripped = "tradeward_deadman_tripped{identity=\"developer\"}";
     common::wait_until(
-        "the textfile counts the signatures",
+        "the textfile counts the signatures and the trip",
         Duration::from_secs(20),
         || {
             std::fs::read_to_string(&file).is_ok_and(|t| {
-                sample(
-                    &t,
-                    "tradeward_signatures_total{key=\"hmac\",key_type=\"hmac\"}",
-                ) == Some(2.0)
+                sample(&t, sigs) == Some(2.0)
+                    && sample(&t, trips) == Some(1.0)
+                    && sample(&t, tripped) == Some(1.0)
             })
         },
     );
