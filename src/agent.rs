@@ -208,6 +208,16 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         tracing::info!(records = report.records, segments = report.segments,
             checkpoints = report.checkpoints.len(),
             orders = decision_state.replayed_orders, "journal replayed");
+        // Checkpoint what was replayed before writing anything else. What a
+        // run leaves uncovered is then only what it appended after its last
+        // checkpoint, however many crashed runs came before it, and the
+        // check above stays a tampering alarm rather than a crash counter.
+        if report.uncovered > 0 {
+            let covers = sign_checkpoint(&keyring, &journal, &cfg.journal.audit_key)
+                .await
+                .map_err(|e| format!("cannot checkpoint the replayed journal: {e}"))?;
+            tracing::info!(uncovered = report.uncovered, covers = ?covers, "journal: replayed records checkpointed");
+        }
         let mut hyperliquid = std::collections::HashMap::new();
         for (alias, k) in &cfg.keys {
             if let Some(h) = &k.hyperliquid {
@@ -312,6 +322,7 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
                 _ = term.recv() => tracing::info!("SIGTERM: draining"),
                 _ = int.recv() => tracing::info!("SIGINT: draining"),
             }
+            crate::supervise::stopping();
             stopper.cancel();
         });
         let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
@@ -352,7 +363,13 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             shutdown.clone(),
             server::Role::Operator,
         ));
+        let watchdog = crate::supervise::spawn_watchdog(state.clone(), shutdown.clone());
+        // Sockets bound, start-up checks and self-test passed: serving.
+        crate::supervise::ready();
         server::serve(listener, state.clone(), shutdown, server::Role::Bot).await;
+        if let Some(w) = watchdog {
+            let _ = w.await;
+        }
         let _ = admin.await;
         let _ = watcher.await;
         let _ = reloader.await;
@@ -456,15 +473,25 @@ async fn verify_checkpoints(
 
 /// Sign the journal head with the audit key and append the checkpoint.
 async fn checkpoint(state: &AgentState) -> Result<Option<u64>, String> {
-    let alias = state.config.journal.audit_key.clone();
-    let entry = state
-        .keyring
-        .lookup(&alias)
+    sign_checkpoint(
+        &state.keyring,
+        &state.journal,
+        &state.config.journal.audit_key,
+    )
+    .await
+}
+
+async fn sign_checkpoint(
+    keyring: &Keyring,
+    journal: &Journal,
+    alias: &str,
+) -> Result<Option<u64>, String> {
+    let entry = keyring
+        .lookup(alias)
         .ok_or_else(|| format!("audit key {alias:?} is not loaded"))?;
     let key_type = entry.info.key_type.as_str();
-    write_checkpoint(&state.journal, &alias, key_type, |msg| async move {
-        state
-            .keyring
+    write_checkpoint(journal, alias, key_type, |msg| async move {
+        keyring
             .sign(&entry, SignInput::Message(msg))
             .await
             .map(|o| o.signature_bytes())

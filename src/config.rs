@@ -217,6 +217,10 @@ pub struct AgentConfig {
     /// Skip the start-up sign-and-verify self-test (not recommended).
     #[serde(default = "yes")]
     pub self_test: bool,
+    /// Shape of log lines: "plain" (default) or "json" (`--log-format`
+    /// overrides it).
+    #[serde(default)]
+    pub log_format: crate::logging::LogFormat,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -80,20 +80,6 @@ pub fn defer_termination<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-/// Whether core dumps are off for this process (for status and tests).
-pub fn core_dumps_disabled() -> bool {
-    // SAFETY: getrlimit with a valid out pointer; prctl get is read-only.
-    unsafe {
-        let mut r = libc::rlimit {
-            rlim_cur: 1,
-            rlim_max: 1,
-        };
-        libc::getrlimit(libc::RLIMIT_CORE, &mut r) == 0
-            && r.rlim_cur == 0
-            && libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) == 0
-    }
-}
-
 /// Refuse a file that a group or other users may write, or that is owned by
 /// someone other than us or root. `what` names the file in errors.
 pub fn check_private_file(path: &Path, what: &str, deny_group_read: bool) -> Result<(), String> {

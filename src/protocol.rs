@@ -61,6 +61,16 @@ pub enum ErrorCode {
     Internal,
 }
 
+/// The code as on the wire (`policy_denied`), for logs too.
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match serde_json::to_value(self) {
+            Ok(Value::String(s)) => f.write_str(&s),
+            _ => write!(f, "{self:?}"),
+        }
+    }
+}
+
 impl ErrorCode {
     /// Whether the same request may succeed if sent again later.
     pub fn retryable(self) -> bool {

@@ -1,6 +1,8 @@
 //! The journal, driven through the real agent: decisions on record before
 //! answers, verification that catches each kind of tampering, torn-tail
-//! repair, recovery, fail-closed on a full disk, and SIGKILL under load.
+//! repair, recovery, fail-closed on a full disk, SIGKILL under load, and a
+//! crash loop that the uncovered-records alarm must not mistake for
+//! tampering.
 
 mod common;
 
@@ -638,4 +640,135 @@ fn segments_roll_and_archived_segments_still_verify_as_one_chain() {
     assert!(out.status.success(), "{}", text(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["first_seq"], 1);
+}
+
+/// Every start checkpoints what it replayed, so a crash loop of short runs
+/// (each far below `checkpoint_every`, each killed before its interval
+/// checkpoint) never piles up uncovered records until a start is refused;
+/// a tail whose checkpoints were stripped still is.
+#[test]
+fn a_crash_loop_never_trips_the_uncovered_alarm_but_stripped_checkpoints_do() {
+    let env = setup();
+    let cfg = std::fs::read_to_string(&env.config).unwrap();
+    // A run writes 4 to 6 records (note, start, one or two decisions with
+    // their signatures): never 8, and never 3600 s. The alarm fires above
+    // 16, which records of 3 such runs would pass without start checkpoints.
+    std::fs::write(
+        &env.config,
+        cfg.replace(
+            "audit_key = \"audit\"\n",
+            "audit_key = \"audit\"\ncheckpoint_every = 8\ncheckpoint_interval_secs = 3600\n\
+             max_uncovered_at_start = 16\n",
+        ),
+    )
+    .unwrap();
+    let runs = 12u8;
+    for run in 0..runs {
+        let agent = env
+            .try_start_agent()
+            .unwrap_or_else(|e| panic!("start {run} refused: {e}"));
+        let mut c = agent.client();
+        for i in 0..1 + run % 2 {
+            let mut d = [7u8; 32];
+            (d[0], d[1]) = (run, i);
+            c.sign_digest("eth", &d)
+                .unwrap_or_else(|e| panic!("run {run}: {e}"));
+        }
+        drop(c);
+        // SIGKILL: no stop record, no final checkpoint.
+        drop(agent);
+    }
+    let out = verify(&env);
+    assert!(out.status.success(), "{}", text(&out));
+    let lines: Vec<String> = std::fs::read_to_string(segment(&env))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let recs: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kind = |r: &Value| r["kind"].as_str().unwrap().to_string();
+    assert_eq!(
+        recs.iter().filter(|r| kind(r) == "start").count(),
+        runs as usize
+    );
+    assert!(!recs.iter().any(|r| kind(r) == "stop"));
+    // Every start after the first checkpointed the journal it found before
+    // writing anything else: the record before each later `start` (and its
+    // notes) is a checkpoint covering the record before it.
+    let mut starts = 0;
+    for (i, r) in recs.iter().enumerate() {
+        if kind(r) != "start" {
+            continue;
+        }
+        starts += 1;
+        if starts == 1 {
+            continue;
+        }
+        let mut j = i - 1;
+        while kind(&recs[j]) == "note" {
+            j -= 1;
+        }
+        assert_eq!(
+            kind(&recs[j]),
+            "checkpoint",
+            "before start at seq {}",
+            r["seq"]
+        );
+        assert_eq!(recs[j]["covers"], recs[j - 1]["seq"]);
+    }
+    // What the last run left uncovered is one run's records at most.
+    let out = env.run(&[
+        "journal",
+        "verify",
+        "--config",
+        common::path_str(&env.config),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let uncovered = v["uncovered"].as_u64().unwrap();
+    assert!((1..=6).contains(&uncovered), "uncovered {uncovered}");
+
+    // A forger strips the checkpoints from the journal's tail (after the
+    // third run's start), renumbers and re-chains: the chain links and the
+    // remaining checkpoints verify, but far more records follow the last
+    // one than the agent ever leaves behind, so it will not start.
+    let third_start = recs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| kind(r) == "start")
+        .nth(2)
+        .unwrap()
+        .0;
+    let mut forged: Vec<String> = lines[..=third_start].to_vec();
+    forged.extend(
+        lines[third_start + 1..]
+            .iter()
+            .filter(|l| !l.contains("\"kind\":\"checkpoint\""))
+            .cloned(),
+    );
+    for (i, l) in forged.iter_mut().enumerate() {
+        let mut v: serde_json::Map<String, Value> = serde_json::from_str(l).unwrap();
+        v.insert("seq".into(), Value::from(i as u64 + 1));
+        *l = serde_json::to_string(&v).unwrap();
+    }
+    rechain(&mut forged);
+    write_lines(&segment(&env), &forged);
+    let out = verify(&env);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("not covered"), "{}", text(&out));
+    let err = env
+        .try_start_agent()
+        .err()
+        .expect("agent started on a tail stripped of its checkpoints");
+    assert!(err.contains("follow the last checkpoint"), "{err}");
+    // The genuine journal starts again.
+    write_lines(&segment(&env), &lines);
+    let mut agent = env.start_agent();
+    assert!(agent.client().sign_digest("eth", &[99; 32]).is_ok());
+    assert!(agent.stop().success());
+    assert!(verify(&env).status.success());
 }

@@ -502,37 +502,28 @@ impl Token {
                 })?;
                 let point = crypto::secp256k1::uncompressed(sk.verifying_key());
                 drop(sk);
-                let public = vec![
-                    Attribute::Class(ObjectClass::PUBLIC_KEY),
-                    Attribute::KeyType(CkKeyType::EC),
-                    Attribute::Token(true),
-                    Attribute::Private(false),
-                    Attribute::Verify(true),
-                    Attribute::EcParams(oid::SECP256K1.to_vec()),
-                    Attribute::EcPoint(crypto::der_octet_string(&point)),
-                    Attribute::Label(lbl.clone()),
-                    Attribute::Id(id.clone()),
-                ];
-                let mut private = vec![
-                    Attribute::Class(ObjectClass::PRIVATE_KEY),
-                    Attribute::KeyType(CkKeyType::EC),
-                    Attribute::Token(true),
-                    Attribute::Private(true),
-                    Attribute::Sensitive(true),
-                    Attribute::Extractable(false),
-                    Attribute::Sign(true),
-                    Attribute::EcParams(oid::SECP256K1.to_vec()),
-                    Attribute::Label(lbl),
-                    Attribute::Id(id.clone()),
-                    Attribute::Value(secret.to_vec()),
-                ];
-                let r = self.session.create_object(&private);
-                wipe(&mut private);
-                let priv_handle = r.map_err(ck)?;
-                if let Err(e) = self.session.create_object(&public) {
-                    let _ = self.session.destroy_object(priv_handle);
-                    return Err(ck(e));
-                }
+                self.create_pair(CkKeyType::EC, oid::SECP256K1, &point, secret, &lbl, &id)?;
+            }
+            KeyType::Ed25519 => {
+                // The private key is the RFC 8032 seed (CKA_VALUE as PKCS#11
+                // 3.0 defines it for CKK_EC_EDWARDS).
+                let seed: &[u8; 32] = secret.try_into().map_err(|_| {
+                    BackendError::Invalid(format!(
+                        "an Ed25519 private key is a 32-byte seed, not {} bytes",
+                        secret.len()
+                    ))
+                })?;
+                let sk = ed25519_dalek::SigningKey::from_bytes(seed);
+                let point = sk.verifying_key().to_bytes();
+                drop(sk);
+                self.create_pair(
+                    CkKeyType::EC_EDWARDS,
+                    oid::ED25519,
+                    &point,
+                    secret,
+                    &lbl,
+                    &id,
+                )?;
             }
             other => {
                 return Err(BackendError::Invalid(format!(
@@ -549,7 +540,30 @@ impl Token {
         };
         let (h, info) = self.find_key(&sel)?;
         let probe = [0u8; 32];
-        if let Err(e) = self.sign_raw(h, kt.mechanism(), &probe) {
+        let signed = self.sign_raw(h, kt.mechanism(), &probe);
+        // And that it signs with the key whose public half was stored next
+        // to it (a token that read CKA_VALUE some other way would not).
+        let matches = |sig: &[u8]| match (kt, info.public_key.as_deref()) {
+            (KeyType::Hmac, _) => true,
+            (KeyType::Ed25519, Some(pk)) => crypto::ed25519::verifying_key(pk)
+                .and_then(|vk| crypto::ed25519::finish(&vk, &probe, sig))
+                .is_ok(),
+            (KeyType::Secp256k1, Some(pk)) => crypto::secp256k1::verifying_key(pk)
+                .and_then(|vk| crypto::secp256k1::finish(&vk, &probe, sig))
+                .is_ok(),
+            _ => false,
+        };
+        if let Ok(sig) = &signed
+            && !matches(sig)
+        {
+            let _ = self.delete(&sel);
+            return Err(BackendError::Invalid(
+                "the token stored the key but its signature does not verify with the public key \
+                 derived from the imported secret; it was removed again"
+                    .into(),
+            ));
+        }
+        if let Err(e) = signed {
             let _ = self.delete(&sel);
             return Err(BackendError::Invalid(format!(
                 "the token stored the key but cannot sign with it ({e}); it was removed again{}",
@@ -561,6 +575,53 @@ impl Token {
             )));
         }
         Ok(info)
+    }
+
+    /// Store an imported key pair: the private key as a sensitive,
+    /// non-extractable token object, then its public half (the private key
+    /// is removed again if that fails). The template copy of the secret is
+    /// wiped.
+    fn create_pair(
+        &self,
+        kt: CkKeyType,
+        params: &[u8],
+        point: &[u8],
+        secret: &[u8],
+        label: &[u8],
+        id: &[u8],
+    ) -> Result<(), BackendError> {
+        let public = vec![
+            Attribute::Class(ObjectClass::PUBLIC_KEY),
+            Attribute::KeyType(kt),
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Verify(true),
+            Attribute::EcParams(params.to_vec()),
+            Attribute::EcPoint(crypto::der_octet_string(point)),
+            Attribute::Label(label.to_vec()),
+            Attribute::Id(id.to_vec()),
+        ];
+        let mut private = vec![
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::KeyType(kt),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Sign(true),
+            Attribute::EcParams(params.to_vec()),
+            Attribute::Label(label.to_vec()),
+            Attribute::Id(id.to_vec()),
+            Attribute::Value(secret.to_vec()),
+        ];
+        let r = self.session.create_object(&private);
+        wipe(&mut private);
+        let priv_handle = r.map_err(ck)?;
+        if let Err(e) = self.session.create_object(&public) {
+            let _ = self.session.destroy_object(priv_handle);
+            return Err(ck(e));
+        }
+        Ok(())
     }
 
     /// Destroy a key and its public half.

@@ -66,7 +66,6 @@ pub struct WorkerPool {
     /// Worker slots still trying to keep a worker up.
     slots: Arc<AtomicUsize>,
     sign_timeout: Duration,
-    pids: Arc<std::sync::Mutex<Vec<Option<u32>>>>,
     /// The key table every worker follows: the configured keys, then each
     /// key added by a rotation. A worker that knows fewer keys is brought
     /// up to date (`AddKey`) before its next job.
@@ -118,6 +117,10 @@ async fn spawn(
     table: &Arc<std::sync::RwLock<Vec<KeySelector>>>,
 ) -> Result<(Running, Vec<KeyInfo>, TokenIdentity, u32), BackendError> {
     let mut cmd = Command::new(&cfg.program);
+    cmd.env(
+        crate::logging::FORMAT_ENV,
+        crate::logging::format().as_str(),
+    );
     cmd.arg("worker")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -178,24 +181,22 @@ impl WorkerPool {
         let workers = cfg.workers.max(1);
         let table = Arc::new(std::sync::RwLock::new(cfg.keys.clone()));
         let (first, keys, token, pid) = spawn(&cfg, &table).await?;
+        tracing::info!(slot = 0, pid, "signing worker started");
         let (tx, rx) = mpsc::channel::<Job>(1024);
         let rx = Arc::new(Mutex::new(rx));
         let live = Arc::new(AtomicUsize::new(0));
-        let pids = Arc::new(std::sync::Mutex::new(vec![None; workers]));
         let slots = Arc::new(AtomicUsize::new(workers));
         let sign_timeout = cfg.sign_timeout;
-        pids.lock().expect("pids")[0] = Some(pid);
         let mut first = Some(first);
         for slot in 0..workers {
             let cfg = cfg.clone();
             let rx = rx.clone();
             let live = live.clone();
-            let pids = pids.clone();
             let initial = first.take();
             let slots = slots.clone();
             let table = table.clone();
             tokio::spawn(async move {
-                run_slot(slot, cfg, table, rx.clone(), live, pids, initial).await;
+                run_slot(slot, cfg, table, rx.clone(), live, initial).await;
                 if slots.fetch_sub(1, Ordering::Relaxed) == 1 {
                     // The last slot gave up: answer everything still queued
                     // now rather than at its timeout.
@@ -215,7 +216,6 @@ impl WorkerPool {
                 live,
                 slots,
                 sign_timeout,
-                pids,
                 table,
             },
             keys,
@@ -300,17 +300,6 @@ impl WorkerPool {
     pub fn live_workers(&self) -> usize {
         self.live.load(Ordering::Relaxed)
     }
-
-    /// Process ids of the running workers (for status and tests).
-    pub fn worker_pids(&self) -> Vec<u32> {
-        self.pids
-            .lock()
-            .expect("pids")
-            .iter()
-            .flatten()
-            .copied()
-            .collect()
-    }
 }
 
 async fn run_slot(
@@ -319,7 +308,6 @@ async fn run_slot(
     table: Arc<std::sync::RwLock<Vec<KeySelector>>>,
     rx: Arc<Mutex<mpsc::Receiver<Job>>>,
     live: Arc<AtomicUsize>,
-    pids: Arc<std::sync::Mutex<Vec<Option<u32>>>>,
     mut initial: Option<Running>,
 ) {
     let mut backoff = Duration::from_millis(50);
@@ -329,7 +317,6 @@ async fn run_slot(
             None => match spawn(&cfg, &table).await {
                 Ok((r, _, _, pid)) => {
                     tracing::info!(slot, pid, "signing worker started");
-                    pids.lock().expect("pids")[slot] = Some(pid);
                     backoff = Duration::from_millis(50);
                     r
                 }
@@ -348,7 +335,6 @@ async fn run_slot(
         live.fetch_add(1, Ordering::Relaxed);
         serve(&cfg, &table, &rx, &mut running).await;
         live.fetch_sub(1, Ordering::Relaxed);
-        pids.lock().expect("pids")[slot] = None;
         let status = stop_worker(running).await;
         // Restart at once. (Not after taking the queue's lock: an idle
         // sibling holds it while it waits for work, which could delay the

@@ -30,6 +30,10 @@ pub enum KeysCommand {
         /// Print the result as JSON
         #[arg(long)]
         json: bool,
+        /// Also print a secp256k1 or P-256 public key as PEM (an Ed25519
+        /// one always is)
+        #[arg(long)]
+        pem: bool,
         /// Where to create the key
         #[arg(long, value_enum, default_value_t = Backend::Pkcs11)]
         backend: Backend,
@@ -38,10 +42,11 @@ pub enum KeysCommand {
         #[command(flatten)]
         token: TokenArgs,
     },
-    /// Import an existing secret once (an exchange HMAC secret, or a secp256k1
-    /// private key), read from stdin or a file, never from the command line
+    /// Import an existing secret once (an exchange HMAC secret, an Ed25519
+    /// API key, or a secp256k1 private key), read from stdin or a file,
+    /// never from the command line
     Import {
-        /// Key type: secp256k1 or hmac
+        /// Key type: secp256k1, ed25519 or hmac
         #[arg(long = "type")]
         key_type: KeyType,
         /// Label (CKA_LABEL) for the imported key; must be unused
@@ -51,13 +56,18 @@ pub enum KeysCommand {
         #[arg(long)]
         from_file: Option<PathBuf>,
         /// How the secret is written: text (the bytes as given, minus a
-        /// trailing newline; default for hmac), hex (default for secp256k1)
-        /// or base64
+        /// trailing newline; default for hmac), hex (default for secp256k1
+        /// and an ed25519 seed) or base64. An ed25519 key in a PKCS#8 PEM
+        /// (-----BEGIN PRIVATE KEY-----) is recognised as such
         #[arg(long, value_enum)]
         encoding: Option<SecretEncoding>,
         /// Print the result as JSON
         #[arg(long)]
         json: bool,
+        /// Also print a secp256k1 public key as PEM (an Ed25519 one always
+        /// is)
+        #[arg(long)]
+        pem: bool,
         #[command(flatten)]
         token: TokenArgs,
     },
@@ -68,6 +78,10 @@ pub enum KeysCommand {
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
+        /// Also print secp256k1 and P-256 public keys as PEM (Ed25519 ones
+        /// always are)
+        #[arg(long)]
+        pem: bool,
         /// Which store to list
         #[arg(long, value_enum, default_value_t = Backend::Pkcs11)]
         backend: Backend,
@@ -134,52 +148,13 @@ pub enum SecretEncoding {
     Base64,
 }
 
-/// JSON description of a key, as `keys list --json` prints it.
-pub fn key_json(k: &KeyInfo) -> Value {
-    let mut v = json!({
-        "label": k.label,
-        "id": hex::encode(&k.id),
-        "type": k.key_type.as_str(),
-        "sensitive": k.sensitive,
-        "extractable": k.extractable,
-        "local": k.local,
-        "always_sensitive": k.always_sensitive,
-        "never_extractable": k.never_extractable,
-        "uri": k.uri(),
-    });
-    let m = v.as_object_mut().expect("object");
-    if let Some(pk) = &k.public_key {
-        m.insert("public_key".into(), to_hex(pk).into());
-    }
-    if let Some(a) = k.eth_address() {
-        m.insert("address".into(), a.into());
-    }
-    if let Some(b) = k.base58() {
-        m.insert("public_key_base58".into(), b.into());
-    }
-    if let Some(p) = &k.piv {
-        m.insert(
-            "yubikey".into(),
-            json!({
-                "serial": p.serial,
-                "slot": p.slot.to_string(),
-                "firmware": p.version,
-                "pin_policy": p.pin_policy.map(|x| x.as_str()),
-                "touch_policy": p.touch_policy.map(|x| x.as_str()),
-                "policy_source": p.policy_source,
-                "origin": p.origin,
-                "certificate_subject": p.certificate_subject,
-            }),
-        );
-    }
-    v
-}
+pub use super::output::{key_json, print_pem, public_key_pem};
 
 fn yes_no(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
 
-fn print_key(k: &KeyInfo) {
+fn print_key(k: &KeyInfo, pem: bool) {
     outln!("{}  ({}, id {})", k.label, k.key_type, hex::encode(&k.id));
     if let Some(a) = k.eth_address() {
         outln!("    address     {a}");
@@ -190,6 +165,7 @@ fn print_key(k: &KeyInfo) {
     if let Some(pk) = &k.public_key {
         outln!("    public key  {}", to_hex(pk));
     }
+    print_pem(k, pem);
     outln!(
         "    sensitive {}  extractable {}  generated on device {}",
         yes_no(k.sensitive),
@@ -304,6 +280,7 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
             key_type,
             label,
             json,
+            pem,
             backend: Backend::Yubikey,
             yubikey,
             token,
@@ -325,7 +302,7 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                 outln!("{}", key_json(&info));
             } else {
                 outln!("Generated on the YubiKey:");
-                super::yubikey::print_piv_key(&info);
+                super::yubikey::print_piv_key(&info, pem);
             }
             Ok(())
         }
@@ -333,6 +310,7 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
             key_type,
             label,
             json,
+            pem,
             backend: Backend::Pkcs11,
             yubikey,
             token,
@@ -346,7 +324,7 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                 outln!("{}", key_json(&info));
             } else {
                 outln!("Generated on the token:");
-                print_key(&info);
+                print_key(&info, pem);
             }
             Ok(())
         }
@@ -356,23 +334,24 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
             from_file,
             encoding,
             json,
+            pem,
             token,
         } => {
-            if !matches!(key_type, KeyType::Secp256k1 | KeyType::Hmac) {
+            if key_type == KeyType::P256 {
                 return Err(format!(
                     "cannot import {key_type} keys; generate them on the token instead"
                 ));
             }
-            let encoding = encoding.unwrap_or(if key_type == KeyType::Hmac {
-                SecretEncoding::Text
-            } else {
-                SecretEncoding::Hex
-            });
             if from_file.is_none() && std::io::stdin().is_terminal() {
                 errln!("Paste the secret, then press Enter and Ctrl-D:");
             }
             let raw = crate::secret::read_secret(from_file.as_deref())?;
-            let secret = decode_secret(&raw, encoding)?;
+            let secret = match key_type {
+                KeyType::Ed25519 => ed25519_seed(&raw, encoding)?,
+                KeyType::Hmac => decode_secret(&raw, encoding.unwrap_or(SecretEncoding::Text))?,
+                _ => decode_secret(&raw, encoding.unwrap_or(SecretEncoding::Hex))?,
+            };
+            drop(raw);
             let t = token.open()?;
             let info = t
                 .import(key_type, &label, &secret)
@@ -381,12 +360,13 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                 outln!("{}", key_json(&info));
             } else {
                 outln!("Imported (sensitive, not extractable; not generated on the device):");
-                print_key(&info);
+                print_key(&info, pem);
             }
             Ok(())
         }
         KeysCommand::List {
             json,
+            pem,
             backend: Backend::Yubikey,
             serial,
             token,
@@ -395,10 +375,11 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                 serial,
                 ..Default::default()
             };
-            super::yubikey::list_keys(&args, token.config.as_deref(), json)
+            super::yubikey::list_keys(&args, token.config.as_deref(), json, pem)
         }
         KeysCommand::List {
             json,
+            pem,
             backend: Backend::Pkcs11,
             serial: _,
             token,
@@ -422,7 +403,7 @@ pub fn run(cmd: KeysCommand) -> Result<(), String> {
                     keys.len()
                 );
                 for k in &keys {
-                    print_key(k);
+                    print_key(k, pem);
                 }
             }
             Ok(())
@@ -492,4 +473,45 @@ fn decode_secret(raw: &[u8], enc: SecretEncoding) -> Result<Zeroizing<Vec<u8>>, 
                 .map_err(|_| "secret is not valid base64".to_string())?,
         ),
     })
+}
+
+/// An Ed25519 private key to import: a PKCS#8 PEM document (recognised by
+/// its `-----BEGIN` line; what `openssl genpkey -algorithm ed25519` writes
+/// and what Binance's key-generation instructions produce), or the raw
+/// 32-byte seed of RFC 8032 in hex (default) or base64. Raw binary is not
+/// accepted: the trailing-newline trimming of `read_secret` could eat a
+/// seed's last byte.
+fn ed25519_seed(raw: &[u8], enc: Option<SecretEncoding>) -> Result<Zeroizing<Vec<u8>>, String> {
+    let text = std::str::from_utf8(raw).map(str::trim);
+    if let Ok(t) = text
+        && t.starts_with("-----BEGIN")
+    {
+        if enc.is_some() {
+            return Err("--encoding is for a raw seed; a PEM document is read as it is".into());
+        }
+        let seed = crate::crypto::ed25519::seed_from_pkcs8_pem(t).map_err(|e| e.to_string())?;
+        return Ok(Zeroizing::new(seed.to_vec()));
+    }
+    let enc = enc.unwrap_or(SecretEncoding::Hex);
+    if matches!(enc, SecretEncoding::Text) {
+        return Err(
+            "an Ed25519 key is read as a PKCS#8 PEM (-----BEGIN PRIVATE KEY-----) or as its 32-byte \
+             seed in hex or base64, not as raw bytes"
+                .into(),
+        );
+    }
+    let seed = decode_secret(raw, enc)?;
+    if seed.len() != 32 {
+        return Err(format!(
+            "an Ed25519 private key is a 32-byte seed; this is {} bytes{}",
+            seed.len(),
+            if seed.len() == 64 {
+                " (64 bytes is the seed followed by the public key, as some libraries store it: \
+                 give the first 32, or the key as a PKCS#8 PEM)"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok(seed)
 }

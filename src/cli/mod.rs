@@ -31,6 +31,7 @@ pub mod ctl;
 pub mod journal;
 pub mod keys;
 pub mod out;
+pub mod output;
 pub mod sign;
 pub mod status;
 pub mod token;
@@ -70,6 +71,10 @@ pub enum Command {
         /// Check the config, keys and self-test, then exit without listening
         #[arg(long)]
         check: bool,
+        /// Shape of log lines: plain (journald-friendly) or json (one object
+        /// per line); overrides [agent] log_format
+        #[arg(long, value_enum)]
+        log_format: Option<crate::logging::LogFormat>,
     },
     /// Manage tokens (development token set-up)
     #[command(subcommand)]
@@ -88,6 +93,13 @@ pub enum Command {
     /// YubiKey PIV devices: first set-up, listing, attestation
     #[command(subcommand)]
     Yubikey(yubikey::YubikeyCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `tradeward man > tradeward.1`
+    Man,
     /// Internal: a signing worker process started by the agent
     #[command(hide = true)]
     Worker,
@@ -179,19 +191,42 @@ pub fn main() -> i32 {
         // Help, version and usage errors: printed like any other output.
         Err(e) => return out::clap_exit(&e),
     };
-    init_logging(matches!(
-        cli.command,
-        Command::Agent { .. } | Command::Worker
-    ));
+    match &cli.command {
+        Command::Agent {
+            config, log_format, ..
+        } => crate::logging::init(
+            true,
+            log_format.or_else(|| crate::logging::configured_format(config)),
+        ),
+        Command::Worker => crate::logging::init(true, None),
+        _ => crate::logging::init(false, None),
+    }
     let result = match cli.command {
         Command::Worker => return crate::backend::worker::run(),
-        Command::Agent { config, check } => crate::agent::run(&config, check),
+        Command::Agent { config, check, .. } => crate::agent::run(&config, check),
         Command::Token(c) => token::run(c),
         Command::Keys(c) => keys::run(c),
         Command::Journal(c) => journal::run(c),
         Command::Sign(a) => sign::run(a),
         Command::Ctl(a) => ctl::run(a),
         Command::Yubikey(c) => yubikey::run(c),
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "tradeward",
+                &mut buf,
+            );
+            out::stdout_bytes(&buf)
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut buf)
+                .map_err(|e| e.to_string())
+                .and_then(|()| out::stdout_bytes(&buf))
+        }
     };
     match result {
         Ok(()) => 0,
@@ -200,25 +235,4 @@ pub fn main() -> i32 {
             1
         }
     }
-}
-
-/// Logs go to stderr (journald captures them under systemd). Level from
-/// `TRADEWARD_LOG` (e.g. `debug`), default `info` for the agent and `warn`
-/// for operator commands. Log lines never carry PINs or key material.
-fn init_logging(agent: bool) {
-    // The yubikey crate logs every failed probe of an empty reader as an
-    // error; its failures reach the operator as tradeward errors instead.
-    let default = if agent {
-        "info,yubikey=off"
-    } else {
-        "warn,yubikey=off"
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TRADEWARD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
 }

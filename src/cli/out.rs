@@ -35,6 +35,19 @@ pub fn stdout_fmt(args: fmt::Arguments<'_>) {
     }
 }
 
+/// Write bytes to standard output (generated files: completions, the man
+/// page), with the same closed-pipe handling.
+pub fn stdout_bytes(bytes: &[u8]) -> Result<(), String> {
+    let r = {
+        let mut o = io::stdout().lock();
+        o.write_all(bytes).and_then(|()| o.flush())
+    };
+    if let Err(e) = r {
+        stdout_failed(e);
+    }
+    Ok(())
+}
+
 /// Write to standard error, best effort (what `errln!` and `err!` expand
 /// to). Flushed, so a prompt shows before the answer is read.
 pub fn stderr_fmt(args: fmt::Arguments<'_>) {

@@ -296,7 +296,12 @@ pub fn generate_key(
 }
 
 /// `keys list --backend yubikey`: every key on one device (no PIN).
-pub fn list_keys(args: &YubikeyKeyArgs, config: Option<&Path>, json: bool) -> Result<(), String> {
+pub fn list_keys(
+    args: &YubikeyKeyArgs,
+    config: Option<&Path>,
+    json: bool,
+    pem: bool,
+) -> Result<(), String> {
     let serial = match target(args, config, None, None)?.0 {
         Some(s) => s,
         None => {
@@ -313,7 +318,7 @@ pub fn list_keys(args: &YubikeyKeyArgs, config: Option<&Path>, json: bool) -> Re
         let arr: Vec<Value> = keys
             .iter()
             .map(|k| match k {
-                Ok(k) => super::keys::key_json(k),
+                Ok(k) => super::output::key_json(k),
                 Err((slot, e)) => json!({"slot": slot.to_string(), "error": e}),
             })
             .collect();
@@ -325,7 +330,7 @@ pub fn list_keys(args: &YubikeyKeyArgs, config: Option<&Path>, json: bool) -> Re
         outln!("YubiKey {serial}: {} key(s)", keys.len());
         for k in &keys {
             match k {
-                Ok(k) => print_piv_key(k),
+                Ok(k) => print_piv_key(k, pem),
                 Err((slot, e)) => outln!("slot {slot}: {e}"),
             }
         }
@@ -334,7 +339,7 @@ pub fn list_keys(args: &YubikeyKeyArgs, config: Option<&Path>, json: bool) -> Re
 }
 
 /// Print one YubiKey key for people.
-pub fn print_piv_key(k: &KeyInfo) {
+pub fn print_piv_key(k: &KeyInfo, pem: bool) {
     let Some(p) = &k.piv else { return };
     outln!(
         "slot {} ({})  {}  ({})",
@@ -346,6 +351,7 @@ pub fn print_piv_key(k: &KeyInfo) {
     if let Some(pk) = &k.public_key {
         outln!("    public key  {}", crate::protocol::to_hex(pk));
     }
+    super::output::print_pem(k, pem);
     let source = match p.policy_source {
         PolicySource::Device => "reported by the device",
         PolicySource::Certificate => {

@@ -24,6 +24,8 @@ pub enum CryptoError {
     VerifyFailed,
     #[error("digest must be exactly 32 bytes, got {0}")]
     BadDigestLength(usize),
+    #[error("{0}")]
+    BadPrivateKey(String),
 }
 
 /// Parse a CKA_EC_POINT value. The standard says it is a DER OCTET STRING
@@ -127,6 +129,27 @@ pub fn verify_message(
     }
 }
 
+/// A public key as a PEM `PUBLIC KEY` document (X.509
+/// SubjectPublicKeyInfo, RFC 5280; Ed25519 as RFC 8410 has it, the ECDSA
+/// curves with their named-curve OID and the uncompressed point), the form
+/// exchanges' API-key registration and OpenSSL read. LF line endings, with
+/// a final one.
+pub fn public_key_pem(key_type: &str, public_key: &[u8]) -> Result<String, CryptoError> {
+    use ::p256::pkcs8::{EncodePublicKey, LineEnding};
+    let pem = match key_type {
+        "ed25519" => ed25519::verifying_key(public_key)?.to_public_key_pem(LineEnding::LF),
+        "secp256k1" => k256::PublicKey::from_sec1_bytes(public_key)
+            .map_err(|_| CryptoError::BadPublicKey("secp256k1"))?
+            .to_public_key_pem(LineEnding::LF),
+        "p256" => ::p256::PublicKey::from_sec1_bytes(public_key)
+            .map_err(|_| CryptoError::BadPublicKey("P-256"))?
+            .to_public_key_pem(LineEnding::LF),
+        _ => return Err(CryptoError::BadPublicKey("a key type with a public key")),
+    };
+    // Encoding a valid key cannot fail; a failure is reported, not hidden.
+    pem.map_err(|_| CryptoError::BadPublicKey("encodable"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +165,51 @@ mod tests {
         assert_eq!(unwrap_ec_point(&point), point);
         let ed = [9u8; 32];
         assert_eq!(unwrap_ec_point(&der_octet_string(&ed)), ed);
+    }
+
+    #[test]
+    fn public_key_pem_is_subject_public_key_info() {
+        use ::p256::elliptic_curve::sec1::ToSec1Point;
+        use base64::Engine;
+        let body = |pem: &str, label: &str| {
+            let b64: String = pem
+                .strip_prefix(&format!("-----BEGIN {label}-----\n"))
+                .and_then(|p| p.strip_suffix(&format!("-----END {label}-----\n")))
+                .unwrap_or_else(|| panic!("not a {label} PEM: {pem}"))
+                .lines()
+                .collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap()
+        };
+        // Ed25519 (RFC 8410): SEQUENCE { SEQUENCE { id-Ed25519 }, BIT STRING key }.
+        let ed = hex::decode("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+            .unwrap();
+        let der = body(&public_key_pem("ed25519", &ed).unwrap(), "PUBLIC KEY");
+        assert_eq!(hex::encode(&der[..12]), "302a300506032b6570032100");
+        assert_eq!(der[12..], ed[..]);
+        // ECDSA: id-ecPublicKey with the named curve, the uncompressed point.
+        let k1 = k256::SecretKey::from_slice(&[1u8; 32])
+            .unwrap()
+            .public_key();
+        let k1_point = k1.to_sec1_point(false).as_bytes().to_vec();
+        let compressed = k1.to_sec1_point(true).as_bytes().to_vec();
+        for point in [&k1_point, &compressed] {
+            let der = body(&public_key_pem("secp256k1", point).unwrap(), "PUBLIC KEY");
+            assert!(
+                der.windows(oid::SECP256K1.len())
+                    .any(|w| w == oid::SECP256K1)
+            );
+            assert!(der.ends_with(&k1_point));
+        }
+        let p2 = ::p256::SecretKey::from_slice(&[1u8; 32])
+            .unwrap()
+            .public_key();
+        let p2_point = p2.to_sec1_point(false).as_bytes().to_vec();
+        let der = body(&public_key_pem("p256", &p2_point).unwrap(), "PUBLIC KEY");
+        assert!(der.windows(oid::P256.len()).any(|w| w == oid::P256));
+        assert!(der.ends_with(&p2_point));
+        assert!(public_key_pem("hmac", &[]).is_err());
+        assert!(public_key_pem("p256", &k1_point).is_err());
     }
 }

@@ -21,11 +21,11 @@
 
 use rust_decimal::Decimal;
 
-use super::Request;
+use super::batch::Request;
 use super::feeds::FeedError;
 use super::halts::{Halt, HaltScope};
+use super::limits::Policy;
 use super::prices::RefPrice;
-use super::rules::Policy;
 use super::state::PolicyState;
 use super::verdict::Verdict;
 use crate::order::{Intent, OrderRef};

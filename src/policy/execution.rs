@@ -14,8 +14,8 @@ use rust_decimal::Decimal;
 
 use super::amount::units_ceil;
 use super::config::{SymbolLimits, same_address};
+use super::limits::{KeyRules, Policy};
 use super::prices::{RefPrice, band_edge, within_band};
-use super::rules::{KeyRules, Policy};
 use super::state::PolicyState;
 use super::verdict::{Denial, Rule, Scope};
 use crate::order::{Intent, NewOrder};

@@ -18,8 +18,30 @@
 //!   for live requests, `replay` for journal records.
 //!
 //! See docs/policy.md for the configuration reference and the semantics.
+//!
+//! # Files, bottom up
+//!
+//! A file imports only files above it in this list, so there are no
+//! cycles (`mod.rs` only declares and re-exports; the test files,
+//! `*_tests.rs` and `props*.rs`, sit on top):
+//!
+//! 1. `amount`, `verdict`, `window`, `prices`, `halts`, `config`: no other
+//!    policy file. `config` mirrors `[policy]`, price feeds' settings
+//!    included.
+//! 2. `bucket`, `breaker` (on `config`), `open_orders` (on `amount`,
+//!    `verdict`); `batch`: the [`Request`] and what it asks for in total
+//!    (`Flow`, `Batch`), for both `evaluate` and `commit`.
+//! 3. `feeds`: price updates into references; `limits`: the compiled
+//!    limits ([`Policy`], its construction, the one scope merge,
+//!    [`DAY_MS`] and the notional windows).
+//! 4. `state`: [`PolicyState`] and the calls that change it.
+//! 5. `execution`: one order's own checks.
+//! 6. `rules`: the checks of a request, [`Policy::evaluate`] (it calls
+//!    `execution`'s order checks).
+//! 7. `engine`: [`Engine`], a policy, its state and its shadow.
 
 mod amount;
+mod batch;
 mod breaker;
 mod bucket;
 mod config;
@@ -27,6 +49,7 @@ mod engine;
 mod execution;
 mod feeds;
 mod halts;
+mod limits;
 mod open_orders;
 mod prices;
 mod rules;
@@ -35,10 +58,15 @@ mod verdict;
 mod window;
 
 #[cfg(test)]
+mod limits_tests;
+#[cfg(test)]
 mod props;
 #[cfg(test)]
 mod props_execution;
+#[cfg(test)]
+mod rules_tests;
 
+pub use batch::Request;
 pub use config::{
     ANY_SYMBOL, ApprovalAllowance, BreakerConfig, DEFAULT_MAX_ORDERS_PER_REQUEST,
     DEFAULT_OPEN_ORDER_TTL_MS, DEFAULT_PRICE_MAX_AGE_MS, FeeAllowance, IdentityLimits, KeyLimits,
@@ -49,34 +77,8 @@ pub use config::{FeedLimits, FeedsConfig};
 pub use engine::{Engine, Outcome};
 pub use feeds::FeedError;
 pub use halts::{Halt, HaltScope, Halts};
+pub use limits::{DAY_MS, Policy};
 pub use open_orders::OpenOrder;
 pub use prices::RefPrice;
-pub use rules::Policy;
 pub use state::PolicyState;
 pub use verdict::{Denial, Rule, Scope, Verdict, rule_feeds_breaker};
-
-use crate::order::Intent;
-
-/// One request to judge: who asks, with which key, for what, when.
-#[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
-    /// The identity's name (from `[identities]`).
-    pub identity: &'a str,
-    /// The key's alias (from `[keys]`).
-    pub key: &'a str,
-    /// What the request asks for; judged as one batch.
-    pub intents: &'a [Intent],
-    /// When, in ms since the Unix epoch. Live: the time the decision is
-    /// journaled with; replay: that journaled time.
-    pub now_ms: u64,
-}
-
-/// 24 hours in ms.
-pub const DAY_MS: u64 = 86_400_000;
-
-/// The rolling notional windows: rule and span.
-pub(crate) const WINDOWS: [(Rule, u64); 3] = [
-    (Rule::NotionalPerMinute, 60_000),
-    (Rule::NotionalPerHour, 3_600_000),
-    (Rule::NotionalPerDay, DAY_MS),
-];

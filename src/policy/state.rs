@@ -21,27 +21,18 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 
 use super::amount::to_decimal;
+use super::batch::{Batch, Flow, Request};
 use super::breaker::Breaker;
 use super::bucket::Bucket;
-use super::config::{RateConfig, address_key};
+use super::config::RateConfig;
 use super::feeds::{FeedBook, FeedError};
 use super::halts::{Halt, HaltScope, Halts};
+use super::limits::{DAY_MS, Policy};
 use super::open_orders::{OpenBook, OpenOrder, Tally};
 use super::prices::RefPrice;
-use super::rules::{Batch, Policy};
 use super::verdict::Scope;
 use super::window::Window;
-use super::{DAY_MS, Request};
 use crate::order::OrderRef;
-
-/// Which token bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum Flow {
-    /// Every intent except cancels.
-    Orders,
-    /// `cancel` and `schedule_cancel`.
-    Cancels,
-}
 
 /// Counters, windows, open orders, breakers and reference prices.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -280,21 +271,6 @@ impl PolicyState {
             self.notional
                 .get(scope)
                 .map_or(0, |w| w.sum(now_ms, span_ms)),
-        )
-    }
-
-    /// Transfers of `key` to `destination` in `asset` within the last 24 h.
-    pub fn transferred_within_day(
-        &self,
-        key: &str,
-        destination: &str,
-        asset: &str,
-        now_ms: u64,
-    ) -> Decimal {
-        let now = self.clock_at(now_ms);
-        to_decimal(
-            self.transfer_window(key, &address_key(destination), asset)
-                .map_or(0, |w| w.sum(now, DAY_MS)),
         )
     }
 }

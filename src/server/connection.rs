@@ -197,7 +197,7 @@ pub async fn run(
         let req = match parse_request(&payload) {
             Ok(r) => r,
             Err((id, e)) => {
-                tracing::info!(identity = %identity.name, code = ?e.code, "malformed request");
+                tracing::info!(identity = %identity.name, code = %e.code, "malformed request");
                 let _ = tx.send(err_response(id, &e)).await;
                 continue;
             }

@@ -186,7 +186,7 @@ pub async fn dispatch(state: &AgentState, who: &Identity, req: Request) -> Value
     match result {
         Ok(v) => ok_response(req.id, v),
         Err(e) => {
-            tracing::info!(identity = %who.name, pid = ?who.pid, op = %req.op, code = ?e.code, reason = %e.message, "request refused");
+            tracing::info!(identity = %who.name, pid = ?who.pid, op = %req.op, code = %e.code, reason = %e.message, "request refused");
             if !e.journaled {
                 journal_denial(state, who, &req, &e).await;
             }
