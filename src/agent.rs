@@ -289,6 +289,16 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         let listener = server::socket::bind(&socket_path, cfg.agent.socket_group.as_deref())?;
         let admin_listener = server::socket::bind(&admin_path, cfg.admin.socket_group.as_deref())
             .map_err(|e| format!("admin socket: {e}"))?;
+        // Opt-in metrics endpoint, bound before serving so a taken port
+        // stops the start.
+        let metrics_listener = match cfg.metrics.listen_addr()? {
+            Some(addr) => {
+                let l = server::metrics::bind(addr).await?;
+                tracing::info!(address = %addr, "metrics endpoint listening");
+                Some(l)
+            }
+            None => None,
+        };
         tracing::info!(socket = %socket_path.display(), workers, pid = std::process::id(), "agent listening");
         let state = Arc::new(AgentState {
             config: cfg,
@@ -333,6 +343,18 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             })
         };
         let checkpoints = tokio::spawn(checkpoint_loop(state.clone(), shutdown.clone()));
+        crate::metrics::get().start_time.set(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+        );
+        let metrics_http = metrics_listener.map(|l| {
+            tokio::spawn(server::metrics::serve(l, state.clone(), shutdown.clone()))
+        });
+        let metrics_file = state.config.metrics.textfile.clone().map(|path| {
+            let every = Duration::from_secs(state.config.metrics.textfile_interval_s);
+            tokio::spawn(server::metrics::textfile_loop(path, every, state.clone(), shutdown.clone()))
+        });
         // Trips overdue from before this start happen here, at once.
         let watcher = tokio::spawn(crate::deadman::watch::run(state.clone(), shutdown.clone()));
         let admin = tokio::spawn(server::serve(
@@ -352,6 +374,9 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         let _ = watcher.await;
         let _ = reloader.await;
         let _ = checkpoints.await;
+        for task in [metrics_http, metrics_file].into_iter().flatten() {
+            let _ = task.await;
+        }
         let _ = std::fs::remove_file(&socket_path);
         let _ = std::fs::remove_file(&admin_path);
         if let Err(e) = journal.append(Event::Stop { reason: "signal".into() }).await {

@@ -190,6 +190,7 @@ pub async fn authorize<T>(
     req: Request<'_>,
     plan: impl FnOnce(&mut State, u64) -> Result<Plan<T>, ProtoError>,
 ) -> Result<Signed<T>, ProtoError> {
+    let started = std::time::Instant::now();
     let alias = req.entry.alias.clone();
     let (input, extra, pending) = {
         let mut st = state.state.lock().await;
@@ -210,12 +211,26 @@ pub async fn authorize<T>(
             Judge::Policy { reason } => {
                 let mut intents = plan.intents.unwrap_or_default();
                 st.engine.price_market_orders(&alias, &mut intents, now);
+                let identity = req.caller.identity.as_str();
+                let was_open = st.engine.state().breaker_open_until(identity, now);
                 let outcome = st.engine.decide(&crate::policy::Request {
-                    identity: &req.caller.identity,
+                    identity,
                     key: &alias,
                     intents: &intents,
                     now_ms: now,
                 });
+                if was_open.is_none()
+                    && st
+                        .engine
+                        .state()
+                        .breaker_open_until(identity, now)
+                        .is_some()
+                {
+                    crate::metrics::get()
+                        .breaker_openings
+                        .with_label_values(&[identity])
+                        .inc();
+                }
                 if let Some(shadow) = &outcome.shadow
                     && shadow.allowed() != outcome.verdict.allowed()
                 {
@@ -275,8 +290,17 @@ pub async fn authorize<T>(
         }
         (plan.input, plan.extra, pending)
     };
+    let waited = std::time::Instant::now();
     let recorded = pending.durable().await.map_err(journal_unavailable)?;
+    let metrics = crate::metrics::get();
+    metrics
+        .durable_wait_seconds
+        .observe(crate::metrics::seconds(waited.elapsed()));
     let output = sign_and_record(state, req.entry, input, recorded.seq).await?;
+    metrics
+        .authorize_seconds
+        .with_label_values(&[req.op])
+        .observe(crate::metrics::seconds(started.elapsed()));
     tracing::debug!(identity = %req.caller.identity, key = %alias, seq = recorded.seq, "signed");
     Ok(Signed {
         output,
@@ -301,8 +325,20 @@ async fn sign_and_record(
     input: SignInput,
     decision_seq: u64,
 ) -> Result<SignOutput, ProtoError> {
-    match state.keyring.sign(entry, input).await {
+    let key_type = entry.info.key_type.as_str();
+    let metrics = crate::metrics::get();
+    let started = std::time::Instant::now();
+    let signed = state.keyring.sign(entry, input).await;
+    metrics
+        .token_sign_seconds
+        .with_label_values(&[key_type])
+        .observe(crate::metrics::seconds(started.elapsed()));
+    match signed {
         Ok(out) => {
+            metrics
+                .signatures
+                .with_label_values(&[entry.alias.as_str(), key_type])
+                .inc();
             state
                 .journal
                 .append_nowait(Event::Signature {
@@ -314,6 +350,13 @@ async fn sign_and_record(
             Ok(out)
         }
         Err(e) => {
+            let kind = match &e {
+                SignError::Input(_) => "input",
+                SignError::Backend(b) if b.retryable() => "backend_unavailable",
+                SignError::Backend(_) => "backend",
+                SignError::Crypto(_) => "bad_signature",
+            };
+            metrics.backend_errors.with_label_values(&[kind]).inc();
             let err = sign_error(e);
             state
                 .journal
@@ -337,6 +380,10 @@ pub fn admit_refusal(
     feeds_breaker: bool,
     now_ms: u64,
 ) -> crate::refusals::Admit {
+    crate::metrics::get()
+        .denials
+        .with_label_values(&[identity, rule])
+        .inc();
     state
         .refusals
         .lock()

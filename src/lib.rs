@@ -1,5 +1,41 @@
 //! tradeward: an ssh-agent-style signing agent for trading bots, with keys
-//! kept in hardware. See DESIGN in the docs folder for the invariants.
+//! kept in hardware. The invariants it keeps are in the project's design
+//! notes; the docs folder says how to use it.
+//!
+//! # Layout
+//!
+//! The parts, in the order a request flows through them (each imports only
+//! parts listed after it):
+//!
+//! - [`cli`]: the `tradeward` command: the agent, operator provisioning and
+//!   inspection, and a scripting client.
+//! - [`agent`]: the composition root: start-up checks, journal replay, the
+//!   server, the dead-man's watcher and checkpoints, orderly stop;
+//!   [`supervise`] (systemd readiness and watchdog), [`logging`] and
+//!   [`metrics`] (the Prometheus registry every part counts into).
+//! - [`server`]: the sockets, framing, peer identity and dispatch; one thin
+//!   op per request kind, which parses parameters and calls `authorize`.
+//! - [`deadman`]: the live dead-man's switch: timers, trips, the on-trip
+//!   hook; it signs its instructions through `authorize` too.
+//! - [`authorize`]: THE signing path: lock, plan (nonce, timestamp, the
+//!   venue's bytes), judge (policy, halt check, or the agent's own rule),
+//!   journal the decision durably, sign, record the signature.
+//! - [`context`]: the agent's shared state (config, keyring, journal,
+//!   decision state); [`refusals`]: what a refusal may cost the journal.
+//! - [`state`]: what the journal rebuilds at start: the policy engine's
+//!   state, switches, key history, nonces ([`nonces`]).
+//! - [`venue`]: one module per venue: strict parsing into typed intents and
+//!   the exact bytes to sign; `venue::fields` says what judges each field.
+//! - [`policy`]: pure decisions over typed intents and state.
+//! - [`report`]: `journal export`, the compliance report over the journal.
+//! - [`journal`]: the append-only, hash-chained, checkpointed store, behind
+//!   a small store interface.
+//! - [`keyring`] and [`backend`]: keys in PKCS#11 tokens (worker processes)
+//!   and YubiKeys; [`crypto`]: signature formats and verification.
+//! - Shared vocabulary and leaves: [`order`] (typed intents), [`protocol`]
+//!   (the wire's error codes and framing types), [`config`], [`clock`],
+//!   [`secret`], [`totp`], [`harden`] (process hardening), [`client`] (the
+//!   Rust client for bots).
 
 // Output goes through cli::out, which handles a closed pipe; println! and
 // friends would panic on one.
@@ -19,6 +55,7 @@ pub mod harden;
 pub mod journal;
 pub mod keyring;
 pub mod logging;
+pub mod metrics;
 pub mod nonces;
 pub mod order;
 pub mod policy;

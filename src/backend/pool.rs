@@ -340,6 +340,7 @@ async fn run_slot(
         // sibling holds it while it waits for work, which could delay the
         // restart until the next request.)
         tracing::warn!(slot, ?status, "signing worker exited; restarting");
+        crate::metrics::get().worker_restarts.inc();
     }
 }
 

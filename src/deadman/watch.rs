@@ -69,6 +69,10 @@ pub async fn trip_due(state: &Arc<AgentState>) -> Option<Instant> {
             );
             let late_ms = now_ms.saturating_sub(deadline_ms);
             tracing::warn!(identity = %identity, deadline_ms, late_ms, "dead-man's switch tripped: identity halted");
+            crate::metrics::get()
+                .deadman_trips
+                .with_label_values(&[identity.as_str()])
+                .inc();
             let pending = state
                 .journal
                 .submit(Event::Trip {

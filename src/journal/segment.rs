@@ -404,6 +404,16 @@ impl LineHashes {
     }
 }
 
+/// One `fdatasync` of a segment, timed for the metrics.
+fn timed_sync(file: &File) -> std::io::Result<()> {
+    let started = std::time::Instant::now();
+    let r = file.sync_data();
+    crate::metrics::get()
+        .journal_fsync_seconds
+        .observe(crate::metrics::seconds(started.elapsed()));
+    r
+}
+
 /// The segment files as a [`Store`]: appends go to the last segment, and a
 /// new segment starts when a batch would take the current one past
 /// `max_segment` bytes. Durable means `fdatasync`ed.
@@ -502,7 +512,7 @@ impl Store for SegmentStore {
             // Whatever the old segment holds is made durable before the
             // next one starts, so a cut never has to reach back into it.
             if self.dirty() {
-                self.file.sync_data().map_err(|e| self.cut_back(e))?;
+                timed_sync(&self.file).map_err(|e| self.cut_back(e))?;
                 self.mark_synced();
             }
             let file = open_segment(&self.dir, self.segment_index + 1)
@@ -524,7 +534,7 @@ impl Store for SegmentStore {
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {
-        self.file.sync_data().map_err(|e| self.cut_back(e))?;
+        timed_sync(&self.file).map_err(|e| self.cut_back(e))?;
         self.mark_synced();
         Ok(())
     }

@@ -112,7 +112,11 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            let records = batch.len();
             self.commit(&mut batch);
+            crate::metrics::get()
+                .journal_group_commit
+                .observe(records as f64);
         }
         // Dropping the store (with `self`) makes what it holds durable,
         // records nobody waited for included.
@@ -174,6 +178,7 @@ impl Writer {
             Some(Err(StoreError { error: e, lost })) => {
                 // The store is back at its last durable record.
                 self.unsynced = false;
+                crate::metrics::get().journal_errors.inc();
                 tracing::error!(error = %e, records = waiters.len(), unsynced_lost = lost, "journal write failed; denying until it works again");
                 let err = JournalError::Unavailable(e.to_string());
                 for (reply, _) in waiters {
@@ -196,6 +201,7 @@ impl Writer {
     fn sync_pending(&mut self) {
         self.unsynced = false;
         if let Err(StoreError { error: e, lost }) = self.store.sync() {
+            crate::metrics::get().journal_errors.inc();
             tracing::error!(error = %e, unsynced_lost = lost, "journal sync failed; records nobody waited for were cut back");
         }
     }

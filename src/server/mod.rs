@@ -4,6 +4,7 @@
 
 pub mod connection;
 pub mod frame;
+pub mod metrics;
 pub mod ops;
 pub mod peer;
 pub mod socket;

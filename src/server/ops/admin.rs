@@ -173,6 +173,16 @@ pub async fn run(
             };
             pending.durable().await.map_err(journal_unavailable)?;
             tracing::warn!(target = %target, by = %by(who), "halted by operator");
+            let (kind, name) = match &target {
+                HaltScope::All => ("all", ""),
+                HaltScope::Identity(n) => ("identity", n.as_str()),
+                HaltScope::Trip(n) => ("trip", n.as_str()),
+                HaltScope::Key(n) => ("key", n.as_str()),
+            };
+            crate::metrics::get()
+                .halts
+                .with_label_values(&[kind, name])
+                .inc();
             Ok(json!({"halted": target, "reducing_allowed": reducing_allowed}))
         }
         "resume" => {

@@ -80,6 +80,10 @@ pub async fn run(
         .await
         .map_err(crate::authorize::journal_unavailable)?;
     let (sw, now_ms) = view;
+    crate::metrics::get()
+        .heartbeats
+        .with_label_values(&[who.name.as_str()])
+        .inc();
     let mut out = json!({
         "identity": who.name,
         "timeout_ms": sw.timeout_ms,

@@ -166,6 +166,23 @@ pub async fn dispatch(state: &AgentState, who: &Identity, req: Request) -> Value
             ),
         )),
     };
+    // Label values from the agent's own names only (bounded series).
+    let op_label = if OPS.contains(&op) || admin::OPS.contains(&op) {
+        op
+    } else {
+        "unknown"
+    };
+    let outcome = match &result {
+        Ok(_) => "ok".to_string(),
+        Err(e) => serde_json::to_value(e.code)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_else(|| "error".into()),
+    };
+    crate::metrics::get()
+        .requests
+        .with_label_values(&[op_label, outcome.as_str()])
+        .inc();
     match result {
         Ok(v) => ok_response(req.id, v),
         Err(e) => {
