@@ -9,7 +9,7 @@
 //!
 //! - [`cli`]: the `tradeward` command: the agent, operator provisioning and
 //!   inspection, and a scripting client.
-//! - [`agent`]: the composition root: start-up checks, journal replay, the
+//! - [`agent`](mod@agent): the composition root: start-up checks, journal replay, the
 //!   server, the dead-man's watcher and checkpoints, orderly stop;
 //!   [`supervise`] (systemd readiness and watchdog), [`logging`] and
 //!   [`metrics`] (the Prometheus registry every part counts into).
