@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use std::sync::LazyLock;
 
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use serde::Deserialize;
 
@@ -112,6 +112,10 @@ fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric")
 }
 
+fn float_gauge_vec(name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    GaugeVec::new(Opts::new(name, help), labels).expect("valid metric")
+}
+
 fn histogram(name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
     Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).expect("valid metric")
 }
@@ -200,6 +204,18 @@ metrics! {
         "1 while a halt (all, identity or trip) covers the identity.", &["identity"]);
     breaker_open: IntGaugeVec = gauge_vec("tradeward_breaker_open",
         "1 while the identity's circuit breaker is open.", &["identity"]);
+    open_orders: IntGaugeVec = gauge_vec("tradeward_open_orders",
+        "Orders counted as open (policy's conservative accounting), by key.", &["key"]);
+    open_orders_cap: IntGaugeVec = gauge_vec("tradeward_open_orders_cap",
+        "The key's max_open_orders (absent when none is configured).", &["key"]);
+    open_notional: GaugeVec = float_gauge_vec("tradeward_open_notional",
+        "Notional of the orders counted as open, by key (quote units).", &["key"]);
+    open_notional_cap: GaugeVec = float_gauge_vec("tradeward_open_notional_cap",
+        "The key's max_open_notional (absent when none is configured).", &["key"]);
+    notional_day: GaugeVec = float_gauge_vec("tradeward_notional_day",
+        "Opening notional authorised within the last 24 h, by key (quote units).", &["key"]);
+    notional_day_cap: GaugeVec = float_gauge_vec("tradeward_notional_day_cap",
+        "The key's max_notional_per_day (absent when none is configured).", &["key"]);
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {

@@ -130,6 +130,28 @@ fn endpoint_serves_what_the_agent_did() {
 
     let (status, text) = http_get(port, "/metrics");
     assert_eq!(status, "HTTP/1.1 200 OK", "{text}");
+    // Each key's use of its caps: two orders of 1 at 0.1 against a daily
+    // cap of 10, both counted as open; no open-order cap configured.
+    assert_eq!(
+        sample(&text, "tradeward_notional_day{key=\"hmac\"}"),
+        Some(0.2),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "tradeward_notional_day_cap{key=\"hmac\"}"),
+        Some(10.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "tradeward_open_orders{key=\"hmac\"}"),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "tradeward_open_orders_cap{key=\"hmac\"}"),
+        None,
+        "{text}"
+    );
     assert_eq!(
         sample(
             &text,
@@ -357,6 +379,43 @@ fn alert_rules_are_valid() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Every metric the Grafana dashboard and the alert rules name is one the
+/// agent declares, so neither shows an empty panel after a rename.
+#[test]
+fn dashboard_and_alerts_name_only_declared_metrics() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let declared = std::fs::read_to_string(root.join("src/metrics.rs")).unwrap();
+    let dash: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("deploy/grafana/tradeward.json")).unwrap(),
+    )
+    .expect("the dashboard is JSON");
+    let mut exprs: Vec<String> = dash["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .map(|t| t["expr"].as_str().expect("expr").to_string())
+        .collect();
+    assert!(exprs.len() >= 10, "{exprs:?}");
+    exprs.push(std::fs::read_to_string(root.join("deploy/prometheus/alerts.yml")).unwrap());
+    for e in &exprs {
+        for (i, _) in e.match_indices("tradeward_") {
+            let name: String = e[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(&name);
+            assert!(
+                declared.contains(&format!("\"{base}\"")),
+                "{name} is not a metric the agent declares ({e})"
+            );
+        }
+    }
 }
 
 #[test]

@@ -30,6 +30,18 @@ use super::state::PolicyState;
 use super::verdict::Verdict;
 use crate::order::{Intent, OrderRef};
 
+/// What a key has used of its caps at a moment, and the caps (for metrics
+/// and status; `None`: no such cap configured).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyUsage {
+    pub open_orders: u64,
+    pub open_notional: Decimal,
+    pub notional_day: Decimal,
+    pub max_open_orders: Option<u64>,
+    pub max_open_notional: Option<Decimal>,
+    pub max_notional_per_day: Option<Decimal>,
+}
+
 /// The enforced verdict and, with a shadow policy, the shadow's.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
@@ -67,6 +79,22 @@ impl Engine {
 
     pub fn state(&self) -> &PolicyState {
         &self.state
+    }
+
+    /// `key`'s use of its open-order and rolling-notional caps at `now_ms`
+    /// (enforced policy and state).
+    pub fn key_usage(&self, key: &str, now_ms: u64) -> KeyUsage {
+        let rules = &self.policy.key(key).scope;
+        let scope = super::Scope::Key(key.to_string());
+        let (open_orders, open_notional) = self.state.open_exposure(&scope, now_ms);
+        KeyUsage {
+            open_orders,
+            open_notional,
+            notional_day: self.state.notional_within(&scope, now_ms, super::DAY_MS),
+            max_open_orders: rules.max_open_orders,
+            max_open_notional: rules.max_open_notional.as_ref().map(|c| c.value),
+            max_notional_per_day: rules.caps[2].as_ref().map(|c| c.value),
+        }
     }
 
     pub fn shadow_state(&self) -> Option<&PolicyState> {

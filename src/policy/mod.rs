@@ -74,7 +74,7 @@ pub use config::{
     same_address,
 };
 pub use config::{FeedLimits, FeedsConfig};
-pub use engine::{Engine, Outcome};
+pub use engine::{Engine, KeyUsage, Outcome};
 pub use feeds::FeedError;
 pub use halts::{Halt, HaltScope, Halts};
 pub use limits::{DAY_MS, Policy};

@@ -156,8 +156,36 @@ pub async fn render(state: &AgentState) -> String {
         let open = ps.breaker_open_until(id, now).is_some();
         m.breaker_open.with_label_values(&[id]).set(i64::from(open));
     }
+    // Each key's use of its caps, against the caps (for "cap nearly used").
+    for key in state.config.keys.keys() {
+        let usage = st.engine.key_usage(key, now);
+        let k = [key.as_str()];
+        m.open_orders
+            .with_label_values(&k)
+            .set(usage.open_orders as i64);
+        m.open_notional
+            .with_label_values(&k)
+            .set(to_f64(usage.open_notional));
+        m.notional_day
+            .with_label_values(&k)
+            .set(to_f64(usage.notional_day));
+        if let Some(c) = usage.max_open_orders {
+            m.open_orders_cap.with_label_values(&k).set(c as i64);
+        }
+        if let Some(c) = usage.max_open_notional {
+            m.open_notional_cap.with_label_values(&k).set(to_f64(c));
+        }
+        if let Some(c) = usage.max_notional_per_day {
+            m.notional_day_cap.with_label_values(&k).set(to_f64(c));
+        }
+    }
     drop(st);
     m.encode()
+}
+
+fn to_f64(d: rust_decimal::Decimal) -> f64 {
+    use rust_decimal::prelude::ToPrimitive;
+    d.to_f64().unwrap_or(f64::MAX)
 }
 
 /// Rewrite `path` with the metrics every `every` until `shutdown`, and once
