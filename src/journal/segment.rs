@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 
 use super::record::{Event, GENESIS, Record, decode, line_hash};
-use super::store::{Appended, Store, StoreError};
+use super::store::{Appended, ScanStore, Store, StoreError};
 
 /// How many recent (seq, hash) pairs a scan remembers to check checkpoints.
 const CHECKPOINT_REACH: usize = 1 << 16;
@@ -538,6 +538,10 @@ impl Store for SegmentStore {
         self.mark_synced();
         Ok(())
     }
+}
+
+impl ScanStore for SegmentStore {
+    type ScanError = ScanError;
 
     fn scan(&self, from: u64, visit: &mut dyn FnMut(&Record)) -> Result<Appended, ScanError> {
         let s = scan(&self.dir, &mut |rec, _| {

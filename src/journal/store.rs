@@ -12,7 +12,6 @@
 //! records, and a scan checks the chain as it reads.
 
 use super::record::Record;
-use super::segment::ScanError;
 
 /// Where a record landed: its seq and chain hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +53,15 @@ pub trait Store: Send {
     /// Make every record appended so far durable; on failure, as
     /// [`Store::append`].
     fn sync(&mut self) -> Result<(), StoreError>;
+}
+
+/// Reading a store back. Apart from [`Store`] because what a damaged store
+/// looks like (and so its error) is the store's own: a segment file and a
+/// line for the segment files, something else for a database.
+pub trait ScanStore: Store {
+    type ScanError: std::error::Error;
 
     /// Hand the records from seq `from` on to `visit`, in order, with the
     /// chain checked; the head the store ends at.
-    fn scan(&self, from: u64, visit: &mut dyn FnMut(&Record)) -> Result<Appended, ScanError>;
+    fn scan(&self, from: u64, visit: &mut dyn FnMut(&Record)) -> Result<Appended, Self::ScanError>;
 }
