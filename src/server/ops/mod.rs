@@ -46,19 +46,16 @@ pub const OPS: &[&str] = &[
 ];
 
 /// SHA-256 of an op and its parameters as received (in their order), so a
-/// journal record can be matched to the request that caused it.
-pub fn request_digest(op: &str, params: &Map<String, Value>) -> String {
+/// journal record can be matched to the request that caused it, and the
+/// size of the encoded parameters (what a refusal's record notes), from one
+/// encoding.
+pub fn request_fingerprint(op: &str, params: &Map<String, Value>) -> (String, usize) {
+    let encoded = serde_json::to_vec(params).expect("json");
     let mut h = Sha256::new();
     h.update(op.as_bytes());
     h.update(b"\n");
-    h.update(serde_json::to_vec(params).expect("json"));
-    hex::encode(h.finalize())
-}
-
-/// The size of a request's parameters, encoded (what a refusal's record
-/// notes as the request's size).
-pub fn request_size(params: &Map<String, Value>) -> usize {
-    serde_json::to_vec(params).map_or(0, |v| v.len())
+    h.update(&encoded);
+    (hex::encode(h.finalize()), encoded.len())
 }
 
 /// The signing path's request for op `op` on `entry`, with the parameters
@@ -70,12 +67,13 @@ pub fn signing_request<'a>(
     entry: &'a crate::keyring::KeyEntry,
     params: &Map<String, Value>,
 ) -> crate::authorize::Request<'a> {
+    let (request_sha256, request_bytes) = request_fingerprint(op, params);
     crate::authorize::Request {
         caller: caller(who, request_id),
         op,
         entry,
-        request_sha256: request_digest(op, params),
-        request_bytes: request_size(params),
+        request_sha256,
+        request_bytes,
     }
 }
 
@@ -206,21 +204,14 @@ async fn journal_denial(state: &AgentState, who: &Identity, req: &Request, e: &P
     let op: String = req.op.chars().take(64).collect();
     let rule = match e.rule {
         Some(r) => r.to_string(),
-        None => serde_json::to_value(e.code)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default(),
+        None => e.code.to_string(),
     };
-    let decision = crate::authorize::DecisionBuilder::new(
-        &caller(who, req.id),
-        &op,
-        key,
-        request_digest(&req.op, &req.params),
-    )
-    .deny(&rule, e.message.chars().take(512).collect::<String>())
-    .build();
-    let mut decision = decision;
-    crate::refusals::bound(&mut decision, request_size(&req.params));
+    let (request_sha256, request_bytes) = request_fingerprint(&req.op, &req.params);
+    let mut decision =
+        crate::authorize::DecisionBuilder::new(&caller(who, req.id), &op, key, request_sha256)
+            .deny(&rule, e.message.chars().take(512).collect::<String>())
+            .build();
+    crate::refusals::bound(&mut decision, request_bytes);
     let now = crate::journal::record::now_ms();
     let events = crate::authorize::admit_refusal(state, &who.name, &decision.rule, false, now)
         .into_events(Event::Decision(decision));
