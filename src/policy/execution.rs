@@ -517,3 +517,27 @@ max_notional = "1000"
         }
     }
 }
+
+#[cfg(test)]
+mod config_tests {
+    use crate::policy::{Policy, PolicyConfig};
+
+    #[test]
+    fn fee_slippage_and_batch_settings_are_validated() {
+        let bad = [
+            "[keys.k]\nmax_orders_per_request = 0\n",
+            "[keys.k.symbols.BTC]\nmax_slippage = \"1\"\n",
+            "[keys.k.symbols.BTC]\nmax_slippage = \"-0.1\"\n",
+            "[[keys.k.fees]]\nkind = \"builder\"\npayee = \"0xab\"\nmax_rate = \"1\"\n",
+            "[[keys.k.fees]]\nkind = \"\"\npayee = \"0xab\"\nmax_rate = \"0.1\"\n",
+            "[[keys.k.fees]]\nkind = \"builder\"\npayee = \"0xAB\"\nmax_rate = \"0.1\"\n\
+             [[keys.k.fees]]\nkind = \"builder\"\npayee = \"0xab\"\nmax_rate = \"0.2\"\n",
+            "[[key_defaults.fees]]\nkind = \"builder\"\npayee = \"0xab\"\nmax_rate = \"0.1\"\n",
+        ];
+        for text in bad {
+            let cfg = PolicyConfig::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert!(Policy::from_config(cfg).is_err(), "accepted: {text}");
+        }
+        assert!(PolicyConfig::parse("[[keys.k.fees]]\nkind = \"builder\"\npayee = \"0xab\"\nmax_rate = \"0.1\"\nextra = 1\n").is_err());
+    }
+}
