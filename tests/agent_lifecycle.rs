@@ -327,10 +327,12 @@ fn killed_workers_are_restarted_and_in_flight_requests_fail_retryably() {
     assert_eq!(ok + retryable, 64);
     assert!(agent.is_running(), "the agent died with its workers");
 
-    // New workers come up and signing works again.
-    let r = sign_with_retry(&agent, [0xaa; 32], Duration::from_secs(30));
+    // New workers come up and signing works again. Generous deadlines: on a
+    // loaded 2-core machine a worker's start (module load, PIN derivation)
+    // has been seen to take well over 30 s.
+    let r = sign_with_retry(&agent, [0xaa; 32], Duration::from_secs(90));
     assert!(r["signature"].is_string());
-    common::wait_until("workers restarted", Duration::from_secs(30), || {
+    common::wait_until("workers restarted", Duration::from_secs(90), || {
         let now = agent.worker_pids();
         now.len() == 2 && now.iter().all(|p| !before.contains(p))
     });
