@@ -54,8 +54,7 @@ impl Caller {
     pub fn agent(identity: &str) -> Caller {
         Caller {
             identity: identity.to_string(),
-            // SAFETY: geteuid cannot fail.
-            uid: unsafe { libc::geteuid() },
+            uid: nix::unistd::geteuid().as_raw(),
             pid: Some(std::process::id() as i32),
             request_id: 0,
         }

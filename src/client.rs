@@ -3,15 +3,20 @@
 //! protocol in docs/protocol.md and nothing more; several requests may be
 //! sent before their answers are read (`send` / `recv`).
 
-use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::frame::ReadFrame;
+
 /// Environment variable naming the agent's socket (like SSH_AUTH_SOCK).
 pub const SOCK_ENV: &str = "TRADEWARD_SOCK";
+
+/// The largest response the client reads; a bigger length prefix is a
+/// protocol error, not an allocation.
+const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -54,14 +59,6 @@ impl Client {
         Ok(Client { stream, next_id: 1 })
     }
 
-    /// Connect to the socket named by `TRADEWARD_SOCK`.
-    pub fn connect_env() -> Result<Client, ClientError> {
-        let path = std::env::var_os(SOCK_ENV)
-            .map(PathBuf::from)
-            .ok_or_else(|| ClientError::Protocol(format!("{SOCK_ENV} is not set")))?;
-        Client::connect(&path)
-    }
-
     pub fn set_timeout(&self, t: Option<Duration>) -> std::io::Result<()> {
         self.stream.set_read_timeout(t)?;
         self.stream.set_write_timeout(t)
@@ -69,10 +66,7 @@ impl Client {
 
     /// Send raw bytes as one frame (tests use this for malformed input).
     pub fn send_frame(&mut self, payload: &[u8]) -> std::io::Result<()> {
-        let mut buf = Vec::with_capacity(4 + payload.len());
-        buf.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-        buf.extend_from_slice(payload);
-        self.stream.write_all(&buf)
+        crate::frame::write(&mut self.stream, payload)
     }
 
     /// Send a request without waiting; returns its id.
@@ -86,14 +80,18 @@ impl Client {
 
     /// Read the next response frame, whatever request it answers.
     pub fn recv(&mut self) -> Result<Value, ClientError> {
-        let mut len = [0u8; 4];
-        self.stream.read_exact(&mut len)?;
-        let len = u32::from_be_bytes(len) as usize;
-        if len > 64 * 1024 * 1024 {
-            return Err(ClientError::Protocol(format!("response of {len} bytes")));
-        }
-        let mut buf = vec![0u8; len];
-        self.stream.read_exact(&mut buf)?;
+        let buf = match crate::frame::read(&mut self.stream, MAX_RESPONSE)? {
+            ReadFrame::Frame(buf) => buf,
+            ReadFrame::Closed => {
+                return Err(ClientError::Io(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the agent closed the connection",
+                )));
+            }
+            ReadFrame::TooLarge(len) => {
+                return Err(ClientError::Protocol(format!("response of {len} bytes")));
+            }
+        };
         serde_json::from_slice(&buf)
             .map_err(|e| ClientError::Protocol(format!("bad JSON from agent: {e}")))
     }

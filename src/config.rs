@@ -527,8 +527,7 @@ impl Config {
         let mut uids = self.admin.uids.clone();
         uids.extend(self.admin.operators.iter().map(|o| o.uid));
         if uids.is_empty() {
-            // SAFETY: geteuid cannot fail.
-            uids.push(unsafe { libc::geteuid() });
+            uids.push(nix::unistd::geteuid().as_raw());
         }
         uids.sort_unstable();
         uids.dedup();
@@ -882,21 +881,10 @@ impl Config {
 
 /// The primary group of `uid`, from the user database.
 fn primary_gid(uid: u32) -> Option<u32> {
-    let mut buf = vec![0u8; 16 * 1024];
-    // SAFETY: getpwuid_r writes into `pwd` and `buf` (whose length we pass)
-    // and sets `result` to null or to `pwd`.
-    unsafe {
-        let mut pwd: libc::passwd = std::mem::zeroed();
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        let rc = libc::getpwuid_r(
-            uid,
-            &mut pwd,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut result,
-        );
-        (rc == 0 && !result.is_null()).then_some(pwd.pw_gid)
-    }
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.gid.as_raw())
 }
 
 /// Parse hex with an optional `0x` prefix.

@@ -99,8 +99,7 @@ pub fn check_private_file(path: &Path, what: &str, deny_group_read: bool) -> Res
             mode & 0o777
         ));
     }
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
+    let me = nix::unistd::geteuid().as_raw();
     if meta.uid() != me && meta.uid() != 0 {
         return Err(format!(
             "{what} {} is owned by uid {}, not by this user ({me}) or root",
@@ -109,4 +108,28 @@ pub fn check_private_file(path: &Path, what: &str, deny_group_read: bool) -> Res
         ));
     }
     Ok(())
+}
+
+/// Set an environment variable, for a PKCS#11 module that reads its
+/// configuration (e.g. `SOFTHSM2_CONF`) from the environment when it is
+/// loaded.
+///
+/// Why here: changing the environment is unsound while another thread may
+/// read it, so the crate's one place for `unsafe` system calls holds it, and
+/// callers promise what the name says: no other thread exists yet (the CLI
+/// before it opens a token; the agent before it starts its runtime).
+pub fn set_env_before_threads(
+    key: impl AsRef<std::ffi::OsStr>,
+    value: impl AsRef<std::ffi::OsStr>,
+) {
+    // SAFETY: the caller runs before any other thread is started.
+    unsafe { std::env::set_var(key, value) };
+}
+
+/// Remove an environment variable (a PIN handed over in the environment is
+/// not left there for children to inherit). Same promise as
+/// [`set_env_before_threads`].
+pub fn remove_env_before_threads(key: impl AsRef<std::ffi::OsStr>) {
+    // SAFETY: the caller runs before any other thread is started.
+    unsafe { std::env::remove_var(key) };
 }

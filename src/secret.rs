@@ -32,9 +32,9 @@ pub fn read_pin(source: PinSource<'_>) -> Result<SecretString, String> {
         PinSource::Env(var) => {
             let v = std::env::var(var)
                 .map_err(|_| format!("PIN environment variable {var} is not set"))?;
-            // SAFETY: called during start-up before any other thread exists
-            // (the agent reads its PIN before starting the runtime).
-            unsafe { std::env::remove_var(var) };
+            // Start-up, before any other thread exists (the agent reads its
+            // PIN before starting the runtime).
+            crate::harden::remove_env_before_threads(var);
             Zeroizing::new(v)
         }
         PinSource::Prompt => Zeroizing::new(

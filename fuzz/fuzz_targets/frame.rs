@@ -1,4 +1,5 @@
-//! Frame decoding on the bot socket (`server::frame`), over a byte stream
+//! Frame decoding (`frame`: the bot socket, the worker pipe and the client
+//! all use it), over a byte stream
 //! that may hold any number of frames, torn prefixes and oversized lengths.
 //!
 //! Asserts: reading never panics; a frame is exactly as long as its prefix
@@ -6,14 +7,15 @@
 //! oversized prefix is reported as `TooLarge` with the prefix's value and
 //! nothing after it is read; `Closed` comes only at the end of the stream;
 //! writing the frames back reproduces the stream byte for byte; every frame
-//! payload goes through the request parser without a panic.
+//! payload goes through the request parser without a panic; the blocking
+//! reader (worker, client) reads exactly what the async one (agent) reads.
 
 #![no_main]
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use tradeward::server::frame::{ReadFrame, read_frame, write_frame};
+use tradeward::frame::{ReadFrame, read, read_async as read_frame, write_async as write_frame};
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
@@ -22,6 +24,15 @@ fn runtime() -> &'static tokio::runtime::Runtime {
             .build()
             .expect("a current-thread runtime")
     })
+}
+
+/// A read's outcome, comparable across the two readers (their I/O errors
+/// differ in message, not in kind).
+fn outcome(r: &std::io::Result<ReadFrame>) -> String {
+    match r {
+        Ok(f) => format!("{f:?}"),
+        Err(e) => format!("error {:?}", e.kind()),
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -33,11 +44,20 @@ fuzz_target!(|data: &[u8]| {
     let max = usize::from(limit) * 4;
     runtime().block_on(async {
         let mut r = stream;
+        let mut blocking = stream;
         let mut rewritten = Vec::new();
         loop {
             let before = r.len();
             let offset = stream.len() - before;
-            match read_frame(&mut r, max).await {
+            let got = read_frame(&mut r, max).await;
+            let same = read(&mut blocking, max);
+            assert_eq!(
+                outcome(&got),
+                outcome(&same),
+                "blocking and async reads differ"
+            );
+            assert_eq!(r.len(), blocking.len());
+            match got {
                 Ok(ReadFrame::Frame(payload)) => {
                     assert!(payload.len() <= max, "frame above the limit");
                     let prefix: [u8; 4] = stream[offset..offset + 4].try_into().unwrap();

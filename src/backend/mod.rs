@@ -7,6 +7,7 @@ pub mod piv;
 pub mod pkcs11;
 pub mod pool;
 pub mod uri;
+#[allow(unsafe_code)]
 pub mod worker;
 
 use serde::{Deserialize, Serialize};

@@ -194,6 +194,7 @@ impl Token {
 
     /// Close this token's session from outside the normal flow. Used by tests
     /// to simulate a token that dropped our session.
+    #[cfg(feature = "test-hooks")]
     pub fn drop_session_for_test(&mut self) -> Result<(), BackendError> {
         let replacement = self.ctx.open_ro_session(self.slot).map_err(ck)?;
         let old = std::mem::replace(&mut self.session, replacement);
@@ -204,6 +205,7 @@ impl Token {
     }
 
     /// Log out all sessions of this process (tests: a logged-out token).
+    #[cfg(feature = "test-hooks")]
     pub fn logout_for_test(&self) -> Result<(), BackendError> {
         self.session.logout().map_err(ck)
     }

@@ -16,12 +16,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::BufReader;
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::worker::{FromWorker, InitParams, MAX_WORKER_FRAME, ToWorker};
 use super::{BackendError, KeyInfo, KeySelector, KeyType, TokenIdentity, TokenSelector};
+use crate::frame::ReadFrame;
 
 /// What the pool needs to start workers.
 #[derive(Clone)]
@@ -81,34 +82,25 @@ struct Running {
 }
 
 /// One frame, length and body, in one `write`: the worker wakes once per
-/// message instead of once per piece.
+/// message instead of once per piece. The buffer is wiped after: it may
+/// carry the PIN (`Init`).
 async fn write_msg(stdin: &mut ChildStdin, msg: &ToWorker) -> std::io::Result<()> {
-    let mut frame = vec![0u8; 4];
-    let r = async {
-        postcard::to_io(msg, &mut frame).map_err(std::io::Error::other)?;
-        let len = u32::try_from(frame.len() - 4).map_err(std::io::Error::other)?;
-        frame[..4].copy_from_slice(&len.to_be_bytes());
-        stdin.write_all(&frame).await?;
-        stdin.flush().await
-    }
-    .await;
-    // It may carry the PIN (Init).
-    zeroize::Zeroize::zeroize(&mut frame);
-    r
+    let frame = crate::frame::encode_with(|buf| {
+        postcard::to_io(msg, buf)
+            .map(drop)
+            .map_err(std::io::Error::other)
+    })?;
+    crate::frame::write_encoded_async(stdin, &frame).await
 }
 
 /// Read one frame. `stdout` is buffered, so a reply's length and body
 /// normally come in with one `read`.
 async fn read_msg(stdout: &mut BufReader<ChildStdout>) -> std::io::Result<FromWorker> {
-    let mut len = [0u8; 4];
-    stdout.read_exact(&mut len).await?;
-    let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_WORKER_FRAME {
-        return Err(std::io::Error::other("worker frame over the limit"));
+    match crate::frame::read_async(stdout, MAX_WORKER_FRAME).await? {
+        ReadFrame::Frame(buf) => postcard::from_bytes(&buf).map_err(std::io::Error::other),
+        ReadFrame::Closed => Err(std::io::ErrorKind::UnexpectedEof.into()),
+        ReadFrame::TooLarge(_) => Err(std::io::Error::other("worker frame over the limit")),
     }
-    let mut buf = vec![0u8; len];
-    stdout.read_exact(&mut buf).await?;
-    postcard::from_bytes(&buf).map_err(std::io::Error::other)
 }
 
 /// Start one worker and wait until it has logged in and found the keys.
@@ -353,8 +345,11 @@ async fn stop_worker(running: Running) -> std::io::Result<std::process::ExitStat
     } = running;
     drop(stdin);
     if let Some(pid) = child.id() {
-        // SAFETY: kill(2) on our own child's pid, which we have not reaped.
-        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        // Our own child, which we have not reaped, so the pid is still its.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
     }
     match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
         Ok(status) => status,

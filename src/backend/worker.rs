@@ -10,7 +10,6 @@
 //! postcard-encoded message. The PIN arrives over that pipe (never argv or
 //! the environment) and is held in a zeroizing secret.
 
-use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use cryptoki::object::ObjectHandle;
@@ -20,6 +19,7 @@ use zeroize::Zeroize;
 
 use super::pkcs11::{Token, is_session_loss};
 use super::{BackendError, KeyInfo, KeySelector, KeyType, TokenIdentity, TokenSelector};
+use crate::frame::ReadFrame;
 
 /// Largest message either side accepts on the worker pipe.
 pub const MAX_WORKER_FRAME: usize = 16 * 1024 * 1024;
@@ -76,34 +76,6 @@ pub enum FromWorker {
     Signed(Vec<u8>),
     Failed(BackendError),
     Key(KeyInfo),
-}
-
-/// Write one frame, length and body in one `write`, so the agent is woken
-/// once per reply.
-pub fn write_frame<W: Write>(w: &mut W, msg: &[u8]) -> std::io::Result<()> {
-    let len = u32::try_from(msg.len()).map_err(|_| std::io::Error::other("frame too large"))?;
-    let mut frame = Vec::with_capacity(4 + msg.len());
-    frame.extend_from_slice(&len.to_be_bytes());
-    frame.extend_from_slice(msg);
-    w.write_all(&frame)?;
-    w.flush()
-}
-
-/// Read one frame; `Ok(None)` on a clean end of stream.
-pub fn read_frame<R: Read>(r: &mut R) -> std::io::Result<Option<Vec<u8>>> {
-    let mut len = [0u8; 4];
-    match r.read_exact(&mut len) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_WORKER_FRAME {
-        return Err(std::io::Error::other("worker frame over the limit"));
-    }
-    let mut buf = vec![0u8; len];
-    r.read_exact(&mut buf)?;
-    Ok(Some(buf))
 }
 
 /// The worker's state: an open token and the resolved keys, plus what it
@@ -184,6 +156,8 @@ impl Signer {
         }
     }
 
+    /// The token itself, for tests that break its session on purpose.
+    #[cfg(feature = "test-hooks")]
     pub fn token_mut(&mut self) -> &mut Token {
         &mut self.token
     }
@@ -249,9 +223,13 @@ pub fn run() -> i32 {
     });
     let mut signer: Option<Signer> = None;
     loop {
-        let frame = match read_frame(&mut input) {
-            Ok(Some(f)) => f,
-            Ok(None) => return 0,
+        let frame = match crate::frame::read(&mut input, MAX_WORKER_FRAME) {
+            Ok(ReadFrame::Frame(f)) => f,
+            Ok(ReadFrame::Closed) => return 0,
+            Ok(ReadFrame::TooLarge(n)) => {
+                tracing::error!(size = n, "worker frame over the limit");
+                return 1;
+            }
             Err(e) => {
                 tracing::error!(error = %e, "worker pipe read failed");
                 return 1;
@@ -317,7 +295,9 @@ pub fn run() -> i32 {
                 return 1;
             }
         };
-        if write_frame(&mut *output, &bytes).is_err() {
+        // Length and body in one `write`, so the agent is woken once per
+        // reply.
+        if crate::frame::write(&mut *output, &bytes).is_err() {
             return 1;
         }
     }

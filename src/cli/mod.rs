@@ -152,9 +152,8 @@ impl TokenArgs {
         let module = check_module_path(&module, &allowed).map_err(|e| e.to_string())?;
         if let Some(p) = pk {
             for (k, v) in &p.env {
-                // SAFETY: the CLI is single-threaded here; no other thread
-                // reads the environment concurrently.
-                unsafe { std::env::set_var(k, v) };
+                // The CLI is single-threaded here.
+                crate::harden::set_env_before_threads(k, v);
             }
         }
         let selector = TokenSelector {

@@ -122,8 +122,8 @@ fn init_dev(dir: &Path, label: &str, module: Option<PathBuf>, force: bool) -> Re
     let so_pin = random_pin()?;
     write_private(&dir.join("user.pin"), &user_pin)?;
     write_private(&dir.join("so.pin"), &so_pin)?;
-    // SAFETY: single-threaded CLI; nothing else reads the environment now.
-    unsafe { std::env::set_var("SOFTHSM2_CONF", conf_path(&dir)) };
+    // The CLI is single-threaded here.
+    crate::harden::set_env_before_threads("SOFTHSM2_CONF", conf_path(&dir));
     let user_pin = SecretString::from(user_pin);
     let (label, serial) = init_token(&module, label, &SecretString::from(so_pin), &user_pin)
         .map_err(|e| e.to_string())?;
@@ -140,8 +140,7 @@ fn init_dev(dir: &Path, label: &str, module: Option<PathBuf>, force: bool) -> Re
     token
         .generate(KeyType::Ed25519, AUDIT_LABEL)
         .map_err(|e| e.to_string())?;
-    // SAFETY: as above.
-    let uid = unsafe { libc::getuid() };
+    let uid = nix::unistd::getuid().as_raw();
     let agent_toml = format!(
         r#"# Starter agent config for the development token (written by `tradeward token init-dev`).
 # Add [keys.ALIAS] sections and grant them to an identity; see docs/config.md.

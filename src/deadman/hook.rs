@@ -89,8 +89,11 @@ pub async fn run(
     let timed_out = status.is_err();
     if timed_out {
         if let Some(pid) = child.id() {
-            // SAFETY: kill(2) on the process group we created for it.
-            unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+            // The whole process group we created for it.
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
         let _ = child.start_kill();
         let _ = child.wait().await;

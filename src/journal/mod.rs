@@ -95,9 +95,8 @@ pub struct Journal {
 /// Take the journal folder's lock (an exclusive `flock` on
 /// `journal.lock`), so that two agents, or an agent and `journal recover`,
 /// never write the same journal.
-pub fn lock_dir(dir: &Path) -> Result<std::fs::File, OpenError> {
+pub fn lock_dir(dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, OpenError> {
     use std::os::unix::fs::OpenOptionsExt;
-    use std::os::unix::io::AsRawFd;
     let path = dir.join("journal.lock");
     let f = std::fs::OpenOptions::new()
         .create(true)
@@ -106,15 +105,12 @@ pub fn lock_dir(dir: &Path) -> Result<std::fs::File, OpenError> {
         .mode(0o600)
         .open(&path)
         .map_err(|e| OpenError::Folder(dir.into(), format!("{}: {e}", path.display())))?;
-    // SAFETY: flock on a descriptor we own.
-    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        return Err(OpenError::Folder(
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
+        OpenError::Folder(
             dir.into(),
             "the journal is in use by another agent (or a recovery); stop it first".into(),
-        ));
-    }
-    Ok(f)
+        )
+    })
 }
 
 /// Create the journal folder (0700) or check an existing one is private.

@@ -14,9 +14,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::AgentState;
-use super::frame::{ReadFrame, read_frame, write_frame};
 use super::ops;
 use super::peer::Identity;
+use crate::frame::{ReadFrame, read_async as read_frame, write_async as write_frame};
 use crate::journal::Event;
 use crate::protocol::{ErrorCode, ProtoError, err_response, parse_request};
 

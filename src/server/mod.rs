@@ -3,7 +3,6 @@
 //! what a request means is left to the op modules and the keyring.
 
 pub mod connection;
-pub mod frame;
 pub mod metrics;
 pub mod ops;
 pub mod peer;

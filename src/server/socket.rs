@@ -2,7 +2,6 @@
 //! of a live agent's path, clean-up of a dead one, and the right mode and
 //! group on the socket itself.
 
-use std::ffi::CString;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
@@ -10,18 +9,13 @@ use tokio::net::UnixListener;
 
 /// Look up a group's gid by name.
 pub fn group_gid(name: &str) -> Result<u32, String> {
-    let c = CString::new(name).map_err(|_| format!("bad group name {name:?}"))?;
-    let mut grp: libc::group = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    let mut out: *mut libc::group = std::ptr::null_mut();
-    // SAFETY: all pointers are valid for the duration of the call and the
-    // buffer length is passed correctly.
-    let rc =
-        unsafe { libc::getgrnam_r(c.as_ptr(), &mut grp, buf.as_mut_ptr(), buf.len(), &mut out) };
-    if rc != 0 || out.is_null() {
-        return Err(format!("no group named {name:?}"));
+    if name.contains('\0') {
+        return Err(format!("bad group name {name:?}"));
     }
-    Ok(grp.gr_gid)
+    match nix::unistd::Group::from_name(name) {
+        Ok(Some(g)) => Ok(g.gid.as_raw()),
+        _ => Err(format!("no group named {name:?}")),
+    }
 }
 
 /// Bind the agent socket at `path`.
