@@ -337,7 +337,7 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
                     }
                     match server::ops::admin::reload(&state, "SIGHUP").await {
                         Ok(v) => tracing::info!(result = %v, "SIGHUP: policy reloaded"),
-                        Err(e) => tracing::error!(error = %e.message, "SIGHUP: policy not reloaded; the old one stays"),
+                        Err(e) => tracing::error!(error = %e.error().message, "SIGHUP: policy not reloaded; the old one stays"),
                     }
                 }
             })

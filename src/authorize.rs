@@ -21,8 +21,8 @@
 //!    means no signature).
 //! 6. **Record the signature** (or the failure) against the decision.
 //!
-//! A denial comes back as a [`ProtoError`] marked as already recorded, so
-//! the server does not journal it a second time.
+//! A refusal comes back as a [`Refusal`] that says whether it is already
+//! on record, so the server journals exactly the ones that are not.
 
 use sha2::{Digest, Sha256};
 
@@ -128,6 +128,42 @@ impl DecisionBuilder {
     }
 }
 
+/// Why a request was not served, and whether the journal already holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// Not on record yet (bad parameters, a key not granted, an unknown
+    /// op): the server journals it as a denial.
+    Unrecorded(ProtoError),
+    /// Already on record: a policy denial, a signature that failed after its
+    /// decision was durable, an admin change the journal refused.
+    Recorded(ProtoError),
+    /// About the journal itself (it cannot make anything durable): there is
+    /// nothing to record it in.
+    Unrecordable(ProtoError),
+}
+
+impl Refusal {
+    /// The error the caller gets.
+    pub fn error(&self) -> &ProtoError {
+        match self {
+            Refusal::Unrecorded(e) | Refusal::Recorded(e) | Refusal::Unrecordable(e) => e,
+        }
+    }
+
+    pub fn into_error(self) -> ProtoError {
+        match self {
+            Refusal::Unrecorded(e) | Refusal::Recorded(e) | Refusal::Unrecordable(e) => e,
+        }
+    }
+}
+
+/// An op's own errors (parameters, grants) are not on record yet.
+impl From<ProtoError> for Refusal {
+    fn from(e: ProtoError) -> Self {
+        Refusal::Unrecorded(e)
+    }
+}
+
 /// How a request is judged.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Judge {
@@ -188,7 +224,7 @@ pub async fn authorize<T>(
     state: &AgentState,
     req: Request<'_>,
     plan: impl FnOnce(&mut State, u64) -> Result<Plan<T>, ProtoError>,
-) -> Result<Signed<T>, ProtoError> {
+) -> Result<Signed<T>, Refusal> {
     let started = std::time::Instant::now();
     let alias = req.entry.alias.clone();
     let (input, extra, pending) = {
@@ -264,7 +300,7 @@ pub async fn authorize<T>(
                         .halts()
                         .covering(&req.caller.identity, &alias);
                     if let Some((scope, halt)) = halts.first() {
-                        return Err(halted_error(scope, halt));
+                        return Err(halted_error(scope, halt).into());
                     }
                 }
                 builder
@@ -310,10 +346,10 @@ pub async fn authorize<T>(
 
 /// The error for a decision the journal could not make durable: nothing
 /// is signed (fail closed), and the caller may retry.
-pub fn journal_unavailable(e: JournalError) -> ProtoError {
-    ProtoError::new(ErrorCode::JournalUnavailable, e.to_string())
-        .retry_after(1000)
-        .journaled()
+pub fn journal_unavailable(e: JournalError) -> Refusal {
+    Refusal::Unrecordable(
+        ProtoError::new(ErrorCode::JournalUnavailable, e.to_string()).retry_after(1000),
+    )
 }
 
 /// Sign for an allowed decision already durable at `decision_seq`, then
@@ -323,7 +359,7 @@ async fn sign_and_record(
     entry: &KeyEntry,
     input: SignInput,
     decision_seq: u64,
-) -> Result<SignOutput, ProtoError> {
+) -> Result<SignOutput, Refusal> {
     let key_type = entry.info.key_type.as_str();
     let metrics = crate::metrics::get();
     let started = std::time::Instant::now();
@@ -365,7 +401,7 @@ async fn sign_and_record(
                     error: err.message.clone(),
                 })
                 .await;
-            Err(err.journaled())
+            Err(Refusal::Recorded(err))
         }
     }
 }
@@ -427,7 +463,7 @@ async fn deny_by_policy(
     mut decision: Decision,
     v: &Verdict,
     request_bytes: usize,
-) -> ProtoError {
+) -> Refusal {
     crate::refusals::bound(&mut decision, request_bytes);
     let (identity, rule) = (decision.identity.clone(), decision.rule.clone());
     record_refusal(
@@ -447,7 +483,7 @@ async fn deny_by_policy(
     if let Some(ms) = v.retry_after_ms() {
         err = err.retry_after(ms);
     }
-    err.journaled()
+    Refusal::Recorded(err)
 }
 
 /// The refusal of a request without intents (raw `sign`, typed data) by a

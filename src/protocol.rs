@@ -91,9 +91,6 @@ pub struct ProtoError {
     pub code: ErrorCode,
     pub message: String,
     pub retry_after_ms: Option<u64>,
-    /// Already on record in the journal (set by handlers that journal
-    /// their own outcome), so dispatch does not record it again.
-    pub journaled: bool,
     /// Structured detail (e.g. the policy denials: rule, limit, observed).
     pub detail: Option<Box<Value>>,
     /// The rule to journal the refusal under, when more precise than the
@@ -107,15 +104,9 @@ impl ProtoError {
             code,
             message: message.into(),
             retry_after_ms: None,
-            journaled: false,
             detail: None,
             rule: None,
         }
-    }
-
-    pub fn journaled(mut self) -> Self {
-        self.journaled = true;
-        self
     }
 
     pub fn retry_after(mut self, ms: u64) -> Self {
@@ -293,10 +284,61 @@ impl<'a> Params<'a> {
     }
 
     pub fn str(&self, name: &str) -> Result<&'a str, ProtoError> {
-        self.opt_str(name)?.ok_or_else(|| {
-            ProtoError::new(ErrorCode::BadParams, format!("missing parameter {name:?}"))
-        })
+        self.opt_str(name)?.ok_or_else(|| missing(name))
     }
+
+    /// An optional non-negative integer.
+    pub fn opt_u64(&self, name: &str) -> Result<Option<u64>, ProtoError> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| not_u64(name)),
+            Some(_) => Err(not_u64(name)),
+        }
+    }
+
+    pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, ProtoError> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(ProtoError::new(
+                ErrorCode::BadParams,
+                format!("{name} must be a boolean"),
+            )),
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> Result<bool, ProtoError> {
+        self.opt_bool(name)?.ok_or_else(|| missing(name))
+    }
+
+    /// A JSON object, as given (its contents are the op's to parse).
+    pub fn object(&self, name: &str) -> Result<&'a Value, ProtoError> {
+        match self.map.get(name) {
+            Some(v @ Value::Object(_)) => Ok(v),
+            None | Some(Value::Null) => Err(missing(name)),
+            Some(_) => Err(ProtoError::new(
+                ErrorCode::BadParams,
+                format!("{name} must be an object"),
+            )),
+        }
+    }
+
+    /// Any JSON value, as given, for parsers that judge its shape
+    /// themselves (a venue's request parameters).
+    pub fn value(&self, name: &str) -> Option<&'a Value> {
+        self.map.get(name)
+    }
+}
+
+fn missing(name: &str) -> ProtoError {
+    ProtoError::new(ErrorCode::BadParams, format!("missing parameter {name:?}"))
+}
+
+fn not_u64(name: &str) -> ProtoError {
+    ProtoError::new(
+        ErrorCode::BadParams,
+        format!("{name} must be a non-negative integer"),
+    )
 }
 
 #[cfg(test)]

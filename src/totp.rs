@@ -1,6 +1,6 @@
 //! TOTP (RFC 6238, HMAC-SHA-1, 30-second steps, 6 digits): the optional
 //! second factor an operator gives for the operations that loosen limits
-//! or touch keys (`server::ops::admin::TOTP_OPS`: resume, rearm, pause,
+//! or touch keys (`server::ops::Op`'s access: resume, rearm, pause,
 //! reload, rotate, rollback, zeroize).
 //!
 //! Why: the admin socket authenticates a uid, and anything running as that

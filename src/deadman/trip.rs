@@ -191,7 +191,8 @@ fn agent_request<'a>(identity: &str, op: &'a str, entry: &'a KeyEntry, why: &str
 
 /// The signing path's refusal, as an instruction's error: a journal that
 /// could not be written, or a signing failure (already recorded).
-fn instruction_error(e: ProtoError) -> InstructionError {
+fn instruction_error(e: crate::authorize::Refusal) -> InstructionError {
+    let e = e.into_error();
     match e.code {
         ErrorCode::JournalUnavailable => InstructionError::Journal(e.message),
         ErrorCode::BadParams => InstructionError::Venue(e.message),

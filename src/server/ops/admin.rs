@@ -9,6 +9,8 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::op::{Access, Op};
+use crate::authorize::Refusal;
 use crate::authorize::journal_unavailable;
 use crate::journal::Event;
 use crate::journal::record::now_ms;
@@ -16,11 +18,6 @@ use crate::policy::{Halt, HaltScope, Policy, Scope};
 use crate::protocol::{ErrorCode, Params, ProtoError};
 use crate::server::AgentState;
 use crate::server::peer::Identity;
-
-/// The operator operations.
-pub const OPS: &[&str] = &[
-    "status", "halt", "resume", "rearm", "pause", "reload", "rotate", "rollback", "zeroize",
-];
 
 fn bad(m: impl Into<String>) -> ProtoError {
     ProtoError::new(ErrorCode::BadParams, m)
@@ -30,17 +27,6 @@ fn by(who: &Identity) -> String {
     match who.pid {
         Some(p) => format!("operator uid {} pid {p}", who.uid),
         None => format!("operator uid {}", who.uid),
-    }
-}
-
-fn u64_param(params: &Map<String, Value>, name: &str) -> Result<Option<u64>, ProtoError> {
-    match params.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| bad(format!("{name} must be a non-negative integer"))),
-        Some(_) => Err(bad(format!("{name} must be a non-negative integer"))),
     }
 }
 
@@ -84,21 +70,12 @@ fn scope(state: &AgentState, p: &Params<'_>) -> Result<HaltScope, ProtoError> {
     }
 }
 
-/// The operations that need the operator's TOTP code, when one is set up.
-/// Every one of them loosens something or destroys keys: lifting a halt,
-/// re-arming, pausing a switch, loading a new policy, changing or
-/// destroying keys. Halting and status never need one: stopping must stay
-/// easy.
-pub const TOTP_OPS: &[&str] = &[
-    "resume", "rearm", "pause", "reload", "rotate", "rollback", "zeroize",
-];
-
 /// Check the TOTP code of an operator that has one; take `totp` out of the
 /// params either way.
 fn second_factor(
     state: &AgentState,
     who: &Identity,
-    op: &str,
+    op: Op,
     params: &Map<String, Value>,
 ) -> Result<Map<String, Value>, ProtoError> {
     let mut params = params.clone();
@@ -107,7 +84,7 @@ fn second_factor(
         Some(Value::String(s)) => Some(s),
         Some(_) => return Err(bad("totp must be a string of 6 digits")),
     };
-    if !TOTP_OPS.contains(&op) {
+    if op.access() != (Access::Operator { totp: true }) {
         return Ok(params);
     }
     let mut all = state.totp.lock().unwrap_or_else(|p| p.into_inner());
@@ -126,16 +103,16 @@ fn second_factor(
 pub async fn run(
     state: &AgentState,
     who: &Identity,
-    op: &str,
+    op: Op,
     params: &Map<String, Value>,
-) -> Result<Value, ProtoError> {
+) -> Result<Value, Refusal> {
     let params = &second_factor(state, who, op, params)?;
     match op {
-        "status" => {
+        Op::Status => {
             Params::new(params, &[])?;
             Ok(status(state).await)
         }
-        "halt" => {
+        Op::Halt => {
             let p = Params::new(params, &["scope", "name", "reason", "reducing_allowed"])?;
             let target = scope(state, &p)?;
             let reason = p
@@ -144,11 +121,9 @@ pub async fn run(
                 .chars()
                 .take(256)
                 .collect::<String>();
-            let reducing_allowed = match params.get("reducing_allowed") {
-                None | Some(Value::Null) => state.config.deadman.halted_allows_reducing,
-                Some(Value::Bool(b)) => *b,
-                Some(_) => return Err(bad("reducing_allowed must be a boolean")),
-            };
+            let reducing_allowed = p
+                .opt_bool("reducing_allowed")?
+                .unwrap_or(state.config.deadman.halted_allows_reducing);
             let pending = {
                 let mut st = state.state.lock().await;
                 let now = now_ms();
@@ -185,7 +160,7 @@ pub async fn run(
                 .inc();
             Ok(json!({"halted": target, "reducing_allowed": reducing_allowed}))
         }
-        "resume" => {
+        Op::Resume => {
             let p = Params::new(params, &["scope", "name"])?;
             let target = scope(state, &p)?;
             // Durable first, lifted after, all under the state lock (so no
@@ -207,7 +182,7 @@ pub async fn run(
                         }
                         _ => "",
                     };
-                    return Err(bad(format!("{target} is not halted{hint}")));
+                    return Err(bad(format!("{target} is not halted{hint}")).into());
                 }
                 state
                     .journal
@@ -225,11 +200,11 @@ pub async fn run(
             tracing::warn!(target = %target, by = %by(who), "resumed by operator");
             Ok(json!({"resumed": target}))
         }
-        "rearm" => {
+        Op::Rearm => {
             let p = Params::new(params, &["identity", "timeout_ms"])?;
             let identity = p.str("identity")?;
             known_identity(state, identity)?;
-            let timeout = u64_param(params, "timeout_ms")?;
+            let timeout = p.opt_u64("timeout_ms")?;
             let cfg = &state.config.deadman;
             let (deadline_ms, timeout_ms) = {
                 let mut st = state.state.lock().await;
@@ -237,14 +212,17 @@ pub async fn run(
                     (Some(t), _) => t,
                     (None, Some(s)) => s.timeout_ms,
                     (None, None) => {
-                        return Err(bad("this identity never armed its switch: give timeout_ms"));
+                        return Err(
+                            bad("this identity never armed its switch: give timeout_ms").into()
+                        );
                     }
                 };
                 if timeout_ms < cfg.min_timeout_ms || timeout_ms > cfg.max_timeout_ms {
                     return Err(bad(format!(
                         "timeout_ms {timeout_ms} is outside [{}, {}]",
                         cfg.min_timeout_ms, cfg.max_timeout_ms
-                    )));
+                    ))
+                    .into());
                 }
                 let now = now_ms();
                 let deadline_ms = now.saturating_add(timeout_ms);
@@ -270,7 +248,7 @@ pub async fn run(
                 json!({"identity": identity, "armed": true, "timeout_ms": timeout_ms, "deadline_ms": deadline_ms}),
             )
         }
-        "pause" => {
+        Op::Pause => {
             let p = Params::new(params, &["identity", "until_ms", "duration_ms", "reason"])?;
             let identity = p.str("identity")?;
             known_identity(state, identity)?;
@@ -281,19 +259,16 @@ pub async fn run(
                 .take(256)
                 .collect::<String>();
             let now = now_ms();
-            let until_ms = match (
-                u64_param(params, "until_ms")?,
-                u64_param(params, "duration_ms")?,
-            ) {
+            let until_ms = match (p.opt_u64("until_ms")?, p.opt_u64("duration_ms")?) {
                 (Some(u), None) => u,
                 (None, Some(d)) => now.saturating_add(d),
-                _ => return Err(bad("give exactly one of until_ms or duration_ms")),
+                _ => return Err(bad("give exactly one of until_ms or duration_ms").into()),
             };
             if until_ms <= now {
-                return Err(bad("the pause must end in the future"));
+                return Err(bad("the pause must end in the future").into());
             }
             if until_ms - now > 7 * 86_400_000 {
-                return Err(bad("a pause may last at most 7 days"));
+                return Err(bad("a pause may last at most 7 days").into());
             }
             {
                 let mut st = state.state.lock().await;
@@ -319,17 +294,18 @@ pub async fn run(
             state.deadman_wake.notify_one();
             Ok(json!({"identity": identity, "paused_until_ms": until_ms}))
         }
-        "reload" => {
+        Op::Reload => {
             Params::new(params, &[])?;
             reload(state, &by(who)).await
         }
-        op if super::keys_admin::OPS.contains(&op) => {
+        Op::Rotate | Op::Rollback | Op::Zeroize => {
             super::keys_admin::run(state, &by(who), op, params).await
         }
         other => Err(ProtoError::new(
             ErrorCode::UnknownOp,
             format!("unknown operator op {other:?}"),
-        )),
+        )
+        .into()),
     }
 }
 
@@ -348,12 +324,13 @@ pub fn policy_sha256(config_text: &str) -> Result<String, String> {
 /// Re-read the config file and swap in its policy. A file that does not
 /// load, or a policy that does not compile, is refused and the old policy
 /// stays. Only `[policy]` is reloaded; other sections need a restart.
-pub async fn reload(state: &AgentState, by: &str) -> Result<Value, ProtoError> {
+pub async fn reload(state: &AgentState, by: &str) -> Result<Value, Refusal> {
     let Some(path) = &state.config_path else {
         return Err(ProtoError::new(
             ErrorCode::Internal,
             "the agent does not know its config file",
-        ));
+        )
+        .into());
     };
     let refused = |m: String| {
         ProtoError::new(

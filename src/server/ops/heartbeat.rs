@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use serde_json::{Map, Value, json};
 
+use crate::authorize::Refusal;
 use crate::deadman::HeartbeatError;
 use crate::deadman::trip::{SCHEDULE_CANCEL_MIN_LEAD_MS, sign_agent_l1};
 use crate::journal::Event;
@@ -18,30 +19,12 @@ use crate::protocol::{ErrorCode, Params, ProtoError};
 use crate::server::AgentState;
 use crate::server::peer::Identity;
 
-/// The op name the backup `scheduleCancel` decisions are journaled under.
-pub const OP: &str = "heartbeat";
-
 pub async fn run(
     state: &AgentState,
     who: &Identity,
     params: &Map<String, Value>,
-) -> Result<Value, ProtoError> {
-    Params::new(params, &["timeout_ms"])?;
-    let timeout = match params.get("timeout_ms") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| {
-            ProtoError::new(
-                ErrorCode::BadParams,
-                "timeout_ms must be a positive integer (ms)",
-            )
-        })?),
-        Some(_) => {
-            return Err(ProtoError::new(
-                ErrorCode::BadParams,
-                "timeout_ms must be a positive integer (ms)",
-            ));
-        }
-    };
+) -> Result<Value, Refusal> {
+    let timeout = Params::new(params, &["timeout_ms"])?.opt_u64("timeout_ms")?;
     let cfg = &state.config.deadman;
     let (pending, view) = {
         let mut st = state.state.lock().await;
@@ -116,7 +99,7 @@ pub async fn run(
             &who.name,
             &entry,
             &action,
-            OP,
+            super::Op::Heartbeat.name(),
             "heartbeat: exchange-side dead-man's switch",
         )
         .await

@@ -3,7 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::protocol::{PROTOCOL_VERSION, Params, ProtoError};
+use crate::authorize::Refusal;
+use crate::protocol::{PROTOCOL_VERSION, Params};
 use crate::server::AgentState;
 use crate::server::peer::Identity;
 
@@ -11,7 +12,7 @@ pub fn run(
     state: &AgentState,
     who: &Identity,
     params: &Map<String, Value>,
-) -> Result<Value, ProtoError> {
+) -> Result<Value, Refusal> {
     // `client` is an optional free-form name for logs.
     let p = Params::new(params, &["client"])?;
     if let Some(client) = p.opt_str("client")? {
@@ -20,7 +21,7 @@ pub fn run(
     let mut ops = vec!["hello", "ping"];
     ops.extend(who.ops.iter().map(|o| o.as_str()));
     if who.operator {
-        ops.extend(super::admin::OPS.iter().copied());
+        ops.extend(super::Op::OPERATOR.iter().map(|o| o.name()));
     }
     Ok(json!({
         "protocol_version": PROTOCOL_VERSION,

@@ -10,7 +10,9 @@
 
 use serde_json::{Map, Value, json};
 
+use super::Op;
 use super::sign::granted_key;
+use crate::authorize::Refusal;
 use crate::authorize::{Judge, Plan, authorize};
 use crate::config::{GrantedOp, Network};
 use crate::keyring::{SignInput, SignOutput};
@@ -40,7 +42,7 @@ pub async fn run(
     request_id: u64,
     params: &Map<String, Value>,
     kind: Kind,
-) -> Result<Value, ProtoError> {
+) -> Result<Value, Refusal> {
     let allowed: &[&str] = match kind {
         Kind::L1 => &[
             "key",
@@ -62,13 +64,10 @@ pub async fn run(
         return Err(forbidden(format!(
             "key {:?} is not configured for Hyperliquid (no [keys.{}.hyperliquid] table)",
             entry.alias, entry.alias
-        )));
+        ))
+        .into());
     };
-    let is_mainnet = match params.get("is_mainnet") {
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(bad("is_mainnet must be a boolean".into())),
-        None => return Err(bad("missing parameter \"is_mainnet\"".into())),
-    };
+    let is_mainnet = p.bool("is_mainnet")?;
     let configured_mainnet = cfg.network == Network::Mainnet;
     if is_mainnet != configured_mainnet {
         return Err(forbidden(format!(
@@ -79,25 +78,12 @@ pub async fn run(
             } else {
                 "testnet"
             }
-        )));
+        ))
+        .into());
     }
-    let action = match params.get("action") {
-        Some(a @ Value::Object(_)) => a,
-        Some(_) => return Err(bad("action must be an object".into())),
-        None => return Err(bad("missing parameter \"action\"".into())),
-    };
-    let u64_param = |name: &str| -> Result<Option<u64>, ProtoError> {
-        match params.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| bad(format!("{name} must be an unsigned integer"))),
-            Some(_) => Err(bad(format!("{name} must be an unsigned integer"))),
-        }
-    };
-    let supplied_nonce = u64_param("nonce")?;
-    let expires_after = u64_param("expires_after")?;
+    let action = p.object("action")?;
+    let supplied_nonce = p.opt_u64("nonce")?;
+    let expires_after = p.opt_u64("expires_after")?;
     let vault = p.opt_str("vault_address")?;
     if let Some(v) = vault
         && !cfg.vaults.iter().any(|a| a.eq_ignore_ascii_case(v))
@@ -105,9 +91,11 @@ pub async fn run(
         return Err(forbidden(format!(
             "key {:?} may not act for vault {v}: it is not in keys.{}.hyperliquid.vaults",
             entry.alias, entry.alias
-        )));
+        ))
+        .into());
     }
-    // Parse once to learn the action's kind (and a user action's own nonce).
+    // Parsed once: its kind (and a user action's own nonce) is checked here,
+    // and the same parse is encoded under the lock.
     let parsed =
         hyperliquid::parse_action(meta, action, is_mainnet).map_err(|e| bad(e.to_string()))?;
     match (&parsed, kind) {
@@ -116,13 +104,15 @@ pub async fn run(
             return Err(bad(format!(
                 "{} is an L1 action: use hyperliquid.sign_l1_action",
                 parsed.type_name()
-            )));
+            ))
+            .into());
         }
         (Action::User(_), Kind::L1) => {
             return Err(bad(format!(
                 "{} is a user-signed action: use hyperliquid.sign_user_action",
                 parsed.type_name()
-            )));
+            ))
+            .into());
         }
     }
     // An L1 action that moves funds (agentSendAsset) needs the grant for
@@ -133,7 +123,8 @@ pub async fn run(
             parsed.type_name(),
             who.name,
             GrantedOp::HyperliquidSignUserAction.as_str()
-        )));
+        ))
+        .into());
     }
     // Funds taken from a subaccount: one the key may act for.
     if let Some(sub) = parsed.from_sub_account() {
@@ -142,14 +133,14 @@ pub async fn run(
             return Err(forbidden(format!(
                 "key {:?} may not move funds from subaccount {sub}: it is not in keys.{}.hyperliquid.vaults",
                 entry.alias, entry.alias
-            )));
+            )).into());
         }
     }
     let key = entry.alias.clone();
     let op_name = if kind == Kind::L1 {
-        "hyperliquid.sign_l1_action"
+        Op::HyperliquidSignL1Action
     } else {
-        "hyperliquid.sign_user_action"
+        Op::HyperliquidSignUserAction
     };
     let signed = authorize(
         state,
@@ -165,8 +156,9 @@ pub async fn run(
                 }
                 None => st.nonces.assign(&key, now),
             };
-            let prepared = hyperliquid::prepare(
+            let prepared = hyperliquid::prepare_parsed(
                 meta,
+                parsed,
                 &SignRequest {
                     action,
                     nonce,
@@ -192,12 +184,16 @@ pub async fn run(
     let prepared = signed.extra;
     let out = signed.output;
     let SignOutput::Secp256k1 { sig, .. } = out else {
-        return Err(
-            ProtoError::new(ErrorCode::Internal, "Hyperliquid keys are secp256k1").journaled(),
-        );
+        return Err(Refusal::Recorded(ProtoError::new(
+            ErrorCode::Internal,
+            "Hyperliquid keys are secp256k1",
+        )));
     };
     let action_value: Value = serde_json::from_str(&prepared.action_json).map_err(|e| {
-        ProtoError::new(ErrorCode::Internal, format!("canonical action: {e}")).journaled()
+        Refusal::Recorded(ProtoError::new(
+            ErrorCode::Internal,
+            format!("canonical action: {e}"),
+        ))
     })?;
     let mut result = json!({
         "key": key,

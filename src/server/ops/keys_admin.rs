@@ -18,6 +18,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use super::op::Op;
+use crate::authorize::Refusal;
 use crate::authorize::journal_unavailable;
 use crate::backend::{KeySelector, KeyType};
 use crate::journal::record::now_ms;
@@ -25,9 +27,6 @@ use crate::journal::{Event, KeyRef};
 use crate::keyring::{KeyEntry, KeyringError};
 use crate::protocol::{ErrorCode, Params, ProtoError};
 use crate::server::AgentState;
-
-/// The key-management operator ops.
-pub const OPS: &[&str] = &["rotate", "rollback", "zeroize"];
 
 fn bad(m: impl Into<String>) -> ProtoError {
     ProtoError::new(ErrorCode::BadParams, m)
@@ -87,11 +86,11 @@ fn describe(e: &KeyEntry) -> Value {
 pub async fn run(
     state: &AgentState,
     by: &str,
-    op: &str,
+    op: Op,
     params: &Map<String, Value>,
-) -> Result<Value, ProtoError> {
+) -> Result<Value, Refusal> {
     match op {
-        "rotate" => {
+        Op::Rotate => {
             let p = Params::new(params, &["alias", "to_label"])?;
             let alias = p.str("alias")?;
             let current = configured_alias(state, alias)?;
@@ -100,7 +99,7 @@ pub async fn run(
                     "this key is on a YubiKey, which the agent does not provision: generate the new key into \
                      another slot (tradeward keys generate --backend yubikey), point the alias at it in the \
                      config and restart the agent",
-                ));
+                ).into());
             }
             let pool = state.keyring.pool();
             let info = match p.opt_str("to_label")? {
@@ -115,7 +114,7 @@ pub async fn run(
                     return Err(bad(
                         "an HMAC secret comes from the venue: import the new one (tradeward keys import --type hmac \
                          --label NEW) and rotate with to_label",
-                    ));
+                    ).into());
                 }
                 None => {
                     let label = format!(
@@ -142,7 +141,8 @@ pub async fn run(
                         ErrorCode::BackendUnavailable,
                         "the key changed meanwhile; retry",
                     )
-                    .retry_after(100));
+                    .retry_after(100)
+                    .into());
                 }
                 let (from, to) = (KeyRef::of(&current.info), KeyRef::of(&entry.info));
                 let pending = state
@@ -166,7 +166,7 @@ pub async fn run(
             tracing::warn!(key = alias, from = %current.info.uri(), to = %entry.info.uri(), by, "key rotated");
             Ok(json!({"alias": alias, "from": describe(&current), "to": describe(&entry)}))
         }
-        "rollback" => {
+        Op::Rollback => {
             let p = Params::new(params, &["alias"])?;
             let alias = p.str("alias")?;
             let current = configured_alias(state, alias)?;
@@ -198,7 +198,8 @@ pub async fn run(
                         ErrorCode::BackendUnavailable,
                         "the key changed meanwhile; retry",
                     )
-                    .retry_after(100));
+                    .retry_after(100)
+                    .into());
                 }
                 let pending = state
                     .journal
@@ -221,19 +222,19 @@ pub async fn run(
             tracing::warn!(key = alias, to = %entry.info.uri(), by, "key rolled back");
             Ok(json!({"alias": alias, "from": describe(&current), "to": describe(&entry)}))
         }
-        "zeroize" => {
+        Op::Zeroize => {
             let p = Params::new(params, &["alias", "all", "confirm"])?;
             let confirm = p.str("confirm")?;
-            match (p.opt_str("alias")?, params.get("all")) {
-                (Some(alias), None | Some(Value::Bool(false))) => {
+            match (p.opt_str("alias")?, p.opt_bool("all")?) {
+                (Some(alias), None | Some(false)) => {
                     if confirm != alias {
-                        return Err(bad("confirm must repeat the alias exactly"));
+                        return Err(bad("confirm must repeat the alias exactly").into());
                     }
                     zeroize_one(state, by, alias).await
                 }
-                (None, Some(Value::Bool(true))) => {
+                (None, Some(true)) => {
                     if confirm != "ZEROIZE-ALL" {
-                        return Err(bad("confirm must be ZEROIZE-ALL"));
+                        return Err(bad("confirm must be ZEROIZE-ALL").into());
                     }
                     // Every served key but the audit key, in one request (one
                     // TOTP code), each as for a single alias.
@@ -243,7 +244,7 @@ pub async fn run(
                             out.push(match zeroize_one(state, by, &e.alias).await {
                                 Ok(v) => v,
                                 Err(err) => {
-                                    json!({"alias": e.alias, "ok": false, "errors": [err.message]})
+                                    json!({"alias": e.alias, "ok": false, "errors": [err.error().message]})
                                 }
                             });
                         }
@@ -251,19 +252,20 @@ pub async fn run(
                     let ok = out.iter().all(|v| v["ok"] == true);
                     Ok(json!({"keys": out, "ok": ok}))
                 }
-                _ => Err(bad("give alias, or all = true")),
+                _ => Err(bad("give alias, or all = true").into()),
             }
         }
         other => Err(ProtoError::new(
             ErrorCode::UnknownOp,
             format!("unknown operator op {other:?}"),
-        )),
+        )
+        .into()),
     }
 }
 
 /// Zeroize one alias: stop serving it at once, make the record durable,
 /// then destroy every token key it has used and note the outcome.
-async fn zeroize_one(state: &AgentState, by: &str, alias: &str) -> Result<Value, ProtoError> {
+async fn zeroize_one(state: &AgentState, by: &str, alias: &str) -> Result<Value, Refusal> {
     let current = configured_alias(state, alias)?;
     let (pending, keys) = {
         let mut st = state.state.lock().await;

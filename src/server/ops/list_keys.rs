@@ -3,8 +3,9 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::authorize::Refusal;
 use crate::keyring::KeyEntry;
-use crate::protocol::{Params, ProtoError, to_hex};
+use crate::protocol::{Params, to_hex};
 use crate::server::AgentState;
 use crate::server::peer::Identity;
 
@@ -36,7 +37,7 @@ pub fn run(
     state: &AgentState,
     who: &Identity,
     params: &Map<String, Value>,
-) -> Result<Value, ProtoError> {
+) -> Result<Value, Refusal> {
     Params::new(params, &[])?;
     let keys: Vec<Value> = state
         .keyring

@@ -1,9 +1,11 @@
-//! Request dispatch: one module per operation. Dispatch checks that the
-//! identity holds the operation; each op checks its own parameters and keys.
+//! Request dispatch: one module per operation, and the op table
+//! ([`Op`]). Dispatch parses the op's name, checks that the caller may
+//! call it, then matches; each op checks its own parameters and keys.
 //!
-//! Every refusal is journaled here (a denial is a decision too); an op that
-//! reaches the point of signing journals its own allow decision, signature
-//! or failure. Successful reads (`hello`, `ping`, `list_keys`) are not
+//! Every refusal not already on record ([`Refusal::Unrecorded`]) is
+//! journaled here (a denial is a decision too); an op that reaches the
+//! signing path has its allow decision, signature or failure journaled
+//! there. Successful reads (`hello`, `ping`, `list_keys`) are not
 //! journaled: they decide nothing.
 
 pub mod admin;
@@ -12,6 +14,7 @@ pub mod hello;
 pub mod hyperliquid;
 pub mod keys_admin;
 pub mod list_keys;
+pub mod op;
 pub mod order_report;
 pub mod ping;
 pub mod position_report;
@@ -25,25 +28,10 @@ use sha2::{Digest, Sha256};
 
 use super::AgentState;
 use super::peer::Identity;
-use crate::config::GrantedOp;
+use crate::authorize::Refusal;
 use crate::journal::Event;
 use crate::protocol::{ErrorCode, ProtoError, Request, err_response, ok_response};
-
-/// Every operation name the agent understands.
-pub const OPS: &[&str] = &[
-    "hello",
-    "ping",
-    "list_keys",
-    "sign",
-    "hyperliquid.sign_l1_action",
-    "hyperliquid.sign_user_action",
-    "price.update",
-    "order.report",
-    "rest.sign_request",
-    "heartbeat",
-    "position.report",
-    "eip712.sign_typed_data",
-];
+pub use op::{Access, Op};
 
 /// SHA-256 of an op and its parameters as received (in their order), so a
 /// journal record can be matched to the request that caused it, and the
@@ -63,10 +51,11 @@ pub fn request_fingerprint(op: &str, params: &Map<String, Value>) -> (String, us
 pub fn signing_request<'a>(
     who: &Identity,
     request_id: u64,
-    op: &'a str,
+    op: Op,
     entry: &'a crate::keyring::KeyEntry,
     params: &Map<String, Value>,
 ) -> crate::authorize::Request<'a> {
+    let op = op.name();
     let (request_sha256, request_bytes) = request_fingerprint(op, params);
     crate::authorize::Request {
         caller: caller(who, request_id),
@@ -87,92 +76,31 @@ pub fn caller(who: &Identity, request_id: u64) -> crate::authorize::Caller {
     }
 }
 
-/// Run one request and build its response.
+/// Run one request and build its response: parse the op's name, check the
+/// caller may call it, run it, count it, and journal a refusal that is not
+/// on record yet.
 pub async fn dispatch(state: &AgentState, who: &Identity, req: Request) -> Value {
-    let op = req.op.as_str();
+    let op = Op::parse(&req.op);
     let result = match op {
-        "hello" => hello::run(state, who, &req.params),
-        "ping" => ping::run(&req.params),
-        _ if admin::OPS.contains(&op) && who.operator => {
-            admin::run(state, who, op, &req.params).await
-        }
-        _ if admin::OPS.contains(&op) => Err(ProtoError::new(
-            ErrorCode::Forbidden,
-            format!(
-                "{op:?} is an operator operation: it is served only on the admin socket, to operator uids, never to a bot identity"
-            ),
-        )),
-        _ if who.operator => Err(ProtoError::new(
-            ErrorCode::Forbidden,
-            format!(
-                "the admin socket serves operator operations only ({}); {op:?} is not one",
-                admin::OPS.join(", ")
-            ),
-        )),
-        "eip712.sign_typed_data" => match require(who, GrantedOp::Eip712SignTypedData) {
-            Ok(()) => typed_data::run(state, who, req.id, &req.params).await,
-            Err(e) => Err(e),
-        },
-        "position.report" => match require(who, GrantedOp::PositionReport) {
-            Ok(()) => position_report::run(state, who, &req.params).await,
-            Err(e) => Err(e),
-        },
-        "heartbeat" => match require(who, GrantedOp::Heartbeat) {
-            Ok(()) => heartbeat::run(state, who, &req.params).await,
-            Err(e) => Err(e),
-        },
-        "list_keys" => match require(who, GrantedOp::ListKeys) {
-            Ok(()) => list_keys::run(state, who, &req.params),
-            Err(e) => Err(e),
-        },
-        "sign" => match require(who, GrantedOp::Sign) {
-            Ok(()) => sign::run(state, who, req.id, &req.params).await,
-            Err(e) => Err(e),
-        },
-        "hyperliquid.sign_l1_action" => match require(who, GrantedOp::HyperliquidSignL1Action) {
-            Ok(()) => {
-                hyperliquid::run(state, who, req.id, &req.params, hyperliquid::Kind::L1).await
-            }
-            Err(e) => Err(e),
-        },
-        "hyperliquid.sign_user_action" => {
-            match require(who, GrantedOp::HyperliquidSignUserAction) {
-                Ok(()) => {
-                    hyperliquid::run(state, who, req.id, &req.params, hyperliquid::Kind::User).await
-                }
-                Err(e) => Err(e),
-            }
-        }
-        "price.update" => match require(who, GrantedOp::PriceUpdate) {
-            Ok(()) => price_update::run(state, who, &req.params).await,
-            Err(e) => Err(e),
-        },
-        "order.report" => match require(who, GrantedOp::OrderReport) {
-            Ok(()) => order_report::run(state, who, &req.params).await,
-            Err(e) => Err(e),
-        },
-        "rest.sign_request" => match require(who, GrantedOp::RestSignRequest) {
-            Ok(()) => rest::run(state, who, req.id, &req.params).await,
-            Err(e) => Err(e),
-        },
-        other => Err(ProtoError::new(
+        None => Err(Refusal::from(ProtoError::new(
             ErrorCode::UnknownOp,
             format!(
-                "unknown op {other:?} (known: {}; operator ops on the admin socket: {})",
-                OPS.join(", "),
-                admin::OPS.join(", ")
+                "unknown op {:?} (known: {}; operator ops on the admin socket: {})",
+                req.op,
+                Op::names(Op::BOT),
+                Op::names(Op::OPERATOR)
             ),
-        )),
+        ))),
+        Some(op) => match admit(who, op) {
+            Ok(()) => run(state, who, op, &req).await,
+            Err(e) => Err(e.into()),
+        },
     };
     // Label values from the agent's own names only (bounded series).
-    let op_label = if OPS.contains(&op) || admin::OPS.contains(&op) {
-        op
-    } else {
-        "unknown"
-    };
+    let op_label = op.map_or("unknown", Op::name);
     let outcome = match &result {
         Ok(_) => "ok".to_string(),
-        Err(e) => serde_json::to_value(e.code)
+        Err(e) => serde_json::to_value(e.error().code)
             .ok()
             .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_else(|| "error".into()),
@@ -183,13 +111,72 @@ pub async fn dispatch(state: &AgentState, who: &Identity, req: Request) -> Value
         .inc();
     match result {
         Ok(v) => ok_response(req.id, v),
-        Err(e) => {
+        Err(refusal) => {
+            let e = refusal.error();
             tracing::info!(identity = %who.name, pid = ?who.pid, op = %req.op, code = %e.code, reason = %e.message, "request refused");
-            if !e.journaled {
-                journal_denial(state, who, &req, &e).await;
+            if let Refusal::Unrecorded(e) = &refusal {
+                journal_denial(state, who, &req, e).await;
             }
-            err_response(Some(req.id), &e)
+            err_response(Some(req.id), refusal.error())
         }
+    }
+}
+
+/// Run an admitted op.
+async fn run(state: &AgentState, who: &Identity, op: Op, req: &Request) -> Result<Value, Refusal> {
+    let params = &req.params;
+    match op {
+        Op::Hello => hello::run(state, who, params),
+        Op::Ping => ping::run(params),
+        Op::ListKeys => list_keys::run(state, who, params),
+        Op::Sign => sign::run(state, who, req.id, params).await,
+        Op::HyperliquidSignL1Action => {
+            hyperliquid::run(state, who, req.id, params, hyperliquid::Kind::L1).await
+        }
+        Op::HyperliquidSignUserAction => {
+            hyperliquid::run(state, who, req.id, params, hyperliquid::Kind::User).await
+        }
+        Op::PriceUpdate => price_update::run(state, who, params).await,
+        Op::OrderReport => order_report::run(state, who, params).await,
+        Op::RestSignRequest => rest::run(state, who, req.id, params).await,
+        Op::Heartbeat => heartbeat::run(state, who, params).await,
+        Op::PositionReport => position_report::run(state, who, params).await,
+        Op::Eip712SignTypedData => typed_data::run(state, who, req.id, params).await,
+        Op::Status
+        | Op::Halt
+        | Op::Resume
+        | Op::Rearm
+        | Op::Pause
+        | Op::Reload
+        | Op::Rotate
+        | Op::Rollback
+        | Op::Zeroize => admin::run(state, who, op, params).await,
+    }
+}
+
+/// Whether `who` may call `op`: the bot socket serves bot ops to the
+/// identities granted them, the admin socket operator ops only, and both
+/// serve `hello` and `ping`.
+fn admit(who: &Identity, op: Op) -> Result<(), ProtoError> {
+    let forbidden = |m: String| Err(ProtoError::new(ErrorCode::Forbidden, m));
+    match op.access() {
+        Access::Anyone => Ok(()),
+        Access::Operator { .. } if who.operator => Ok(()),
+        Access::Operator { .. } => forbidden(format!(
+            "{:?} is an operator operation: it is served only on the admin socket, to operator uids, never to a bot identity",
+            op.name()
+        )),
+        Access::Granted(_) if who.operator => forbidden(format!(
+            "the admin socket serves operator operations only ({}); {:?} is not one",
+            Op::names(Op::OPERATOR),
+            op.name()
+        )),
+        Access::Granted(g) if who.may(g) => Ok(()),
+        Access::Granted(g) => forbidden(format!(
+            "identity {:?} is not granted {:?}",
+            who.name,
+            g.as_str()
+        )),
     }
 }
 
@@ -219,16 +206,5 @@ async fn journal_denial(state: &AgentState, who: &Identity, req: &Request, e: &P
         if let Err(err) = state.journal.append(e).await {
             tracing::error!(error = %err, "could not journal a denial");
         }
-    }
-}
-
-fn require(who: &Identity, op: GrantedOp) -> Result<(), ProtoError> {
-    if who.may(op) {
-        Ok(())
-    } else {
-        Err(ProtoError::new(
-            ErrorCode::Forbidden,
-            format!("identity {:?} is not granted {:?}", who.name, op.as_str()),
-        ))
     }
 }

@@ -6,6 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::sign::granted_key;
+use crate::authorize::Refusal;
 use crate::journal::Event;
 use crate::order::OrderRef;
 use crate::protocol::{ErrorCode, Params, ProtoError};
@@ -16,26 +17,19 @@ pub async fn run(
     state: &AgentState,
     who: &Identity,
     params: &Map<String, Value>,
-) -> Result<Value, ProtoError> {
+) -> Result<Value, Refusal> {
     let p = Params::new(params, &["key", "client_id", "oid"])?;
     let granted = granted_key(state, who, p.str("key")?)?;
     let entry = &*granted;
-    let order = match (p.opt_str("client_id")?, params.get("oid")) {
+    let order = match (p.opt_str("client_id")?, p.opt_u64("oid")?) {
         (Some(c), None) => OrderRef::Cloid(c.to_string()),
-        (None, Some(Value::Number(n))) if n.as_u64().is_some() => {
-            OrderRef::Oid(n.as_u64().unwrap_or_default())
-        }
-        (None, Some(_)) => {
-            return Err(ProtoError::new(
-                ErrorCode::BadParams,
-                "oid must be an unsigned integer",
-            ));
-        }
+        (None, Some(oid)) => OrderRef::Oid(oid),
         _ => {
             return Err(ProtoError::new(
                 ErrorCode::BadParams,
                 "give exactly one of client_id or oid",
-            ));
+            )
+            .into());
         }
     };
     let (closed, pending) = {

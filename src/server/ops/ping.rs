@@ -2,9 +2,10 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::protocol::{Params, ProtoError};
+use crate::authorize::Refusal;
+use crate::protocol::Params;
 
-pub fn run(params: &Map<String, Value>) -> Result<Value, ProtoError> {
+pub fn run(params: &Map<String, Value>) -> Result<Value, Refusal> {
     Params::new(params, &[])?;
     Ok(json!({"pong": true}))
 }

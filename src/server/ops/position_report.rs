@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 
 use super::sign::granted_key;
+use crate::authorize::Refusal;
 use crate::authorize::journal_unavailable;
 use crate::journal::Event;
 use crate::protocol::{ErrorCode, Params, ProtoError};
@@ -26,12 +27,12 @@ pub async fn run(
     state: &AgentState,
     who: &Identity,
     params: &Map<String, Value>,
-) -> Result<Value, ProtoError> {
+) -> Result<Value, Refusal> {
     let p = Params::new(params, &["key", "symbol", "size"])?;
     let granted = granted_key(state, who, p.str("key")?)?;
     let symbol = p.str("symbol")?;
     if symbol.is_empty() || symbol.len() > 64 || symbol.chars().any(char::is_control) {
-        return Err(bad("symbol must be 1 to 64 printable characters"));
+        return Err(bad("symbol must be 1 to 64 printable characters").into());
     }
     // Positions are reported to be flattened at a trip, which is built for
     // Hyperliquid perpetuals (spot holds balances, not positions).
@@ -39,14 +40,15 @@ pub async fn run(
         return Err(bad(format!(
             "key {:?} is not a Hyperliquid key: positions are reported only for Hyperliquid perpetuals",
             granted.alias
-        )));
+        )).into());
     };
     match meta.by_name(symbol) {
-        None => return Err(bad(format!("unknown Hyperliquid symbol {symbol:?}"))),
+        None => return Err(bad(format!("unknown Hyperliquid symbol {symbol:?}")).into()),
         Some(a) if a.kind != crate::venue::hyperliquid::AssetKind::Perp => {
             return Err(bad(format!(
                 "{symbol:?} is a spot pair: report perpetual positions only"
-            )));
+            ))
+            .into());
         }
         Some(_) => {}
     }
@@ -64,7 +66,7 @@ pub async fn run(
         ))
     })?;
     if size.abs() > Decimal::from(1_000_000_000_000_000u64) {
-        return Err(bad("size is out of range"));
+        return Err(bad("size is out of range").into());
     }
     let pending = {
         let mut st = state.state.lock().await;

@@ -9,6 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::authorize::Refusal;
 use crate::journal::Event;
 use crate::policy::FeedError;
 use crate::protocol::{ErrorCode, Params, ProtoError};
@@ -19,7 +20,7 @@ pub async fn run(
     state: &AgentState,
     who: &Identity,
     params: &Map<String, Value>,
-) -> Result<Value, ProtoError> {
+) -> Result<Value, Refusal> {
     let p = Params::new(params, &["symbol", "price"])?;
     let symbol = p.str("symbol")?;
     let text = p.str("price")?;
@@ -40,7 +41,7 @@ pub async fn run(
                 "reference": reference.map(|r| r.price.to_string()),
             }));
         }
-        Err(FeedError::Invalid(e)) => return Err(ProtoError::new(ErrorCode::BadParams, e)),
+        Err(FeedError::Invalid(e)) => return Err(ProtoError::new(ErrorCode::BadParams, e).into()),
         Err(FeedError::Refused(d)) => *d,
     };
     let record = Event::PriceRefused {
@@ -60,5 +61,5 @@ pub async fn run(
     if let Some(ms) = denial.retry_after_ms {
         err = err.retry_after(ms);
     }
-    Err(err.journaled())
+    Err(Refusal::Recorded(err))
 }

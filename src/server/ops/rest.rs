@@ -13,14 +13,13 @@
 use serde_json::{Map, Value, json};
 
 use super::sign::granted_key;
+use crate::authorize::Refusal;
 use crate::authorize::{Judge, Plan, authorize};
 use crate::keyring::{SignInput, SignOutput};
 use crate::protocol::{ErrorCode, Params, ProtoError};
 use crate::server::AgentState;
 use crate::server::peer::Identity;
 use crate::venue::binance::{self, RestError};
-
-const OP: &str = "rest.sign_request";
 
 fn venue_error(e: RestError) -> ProtoError {
     match e {
@@ -34,7 +33,7 @@ pub async fn run(
     who: &Identity,
     request_id: u64,
     params: &Map<String, Value>,
-) -> Result<Value, ProtoError> {
+) -> Result<Value, Refusal> {
     let p = Params::new(params, &["key", "venue", "method", "path", "params"])?;
     let granted = granted_key(state, who, p.str("key")?)?;
     let entry = &*granted;
@@ -45,19 +44,20 @@ pub async fn run(
                 "key {:?} is not configured for REST signing (no [keys.{}.rest] table)",
                 entry.alias, entry.alias
             ),
-        ));
+        )
+        .into());
     };
     let venue = p.str("venue")?;
     let method = p.str("method")?;
     let path = p.str("path")?;
     let parsed =
-        binance::parse(cfg, venue, method, path, params.get("params")).map_err(venue_error)?;
+        binance::parse(cfg, venue, method, path, p.value("params")).map_err(venue_error)?;
     let key = entry.alias.clone();
     let described = parsed.describe();
     let read_only = parsed.is_read_only();
     let signed = authorize(
         state,
-        super::signing_request(who, request_id, OP, entry, params),
+        super::signing_request(who, request_id, super::Op::RestSignRequest, entry, params),
         |_, now| {
             // The agent sets the timestamp, under the lock (decision order).
             let query = parsed.query(now);
@@ -91,11 +91,10 @@ pub async fn run(
         SignOutput::Hmac { mac } => binance::hmac_signature_text(mac),
         SignOutput::Ed25519 { sig } => binance::ed25519_signature_text(sig),
         _ => {
-            return Err(ProtoError::new(
+            return Err(Refusal::Recorded(ProtoError::new(
                 ErrorCode::Internal,
                 "REST signing keys are hmac or ed25519",
-            )
-            .journaled());
+            )));
         }
     };
     Ok(json!({

@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::authorize::Refusal;
 use crate::authorize::{Judge, Plan, authorize};
 use crate::backend::KeyType;
 use crate::keyring::{KeyEntry, SignInput, SignOutput};
@@ -47,7 +48,7 @@ pub async fn run(
     who: &Identity,
     request_id: u64,
     params: &Map<String, Value>,
-) -> Result<Value, ProtoError> {
+) -> Result<Value, Refusal> {
     let p = Params::new(params, &["key", "message", "digest", "scheme", "format"])?;
     let granted = granted_key(state, who, p.str("key")?)?;
     let entry = &*granted;
@@ -58,31 +59,35 @@ pub async fn run(
                 "key {:?} is not enabled for generic signing (raw_signing = false); use a venue operation",
                 entry.alias
             ),
-        ));
+        ).into());
     }
     let bad = |m: String| ProtoError::new(ErrorCode::BadParams, m);
     let kt = entry.info.key_type;
     let scheme = p.opt_str("scheme")?;
     let format = p.opt_str("format")?;
     let input = match (p.opt_str("message")?, p.opt_str("digest")?) {
-        (Some(_), Some(_)) => return Err(bad("give either message or digest, not both".into())),
-        (None, None) => return Err(bad("missing parameter \"message\" or \"digest\"".into())),
+        (Some(_), Some(_)) => {
+            return Err(bad("give either message or digest, not both".into()).into());
+        }
+        (None, None) => {
+            return Err(bad("missing parameter \"message\" or \"digest\"".into()).into());
+        }
         (Some(m), None) => {
             let bytes = from_hex("message", m)?;
             match scheme {
                 None => SignInput::Message(bytes),
                 Some("eip191") if kt == KeyType::Secp256k1 => SignInput::Eip191(bytes),
                 Some("eip191") => {
-                    return Err(bad(
-                        "scheme \"eip191\" applies to secp256k1 keys only".into()
-                    ));
+                    return Err(
+                        bad("scheme \"eip191\" applies to secp256k1 keys only".into()).into(),
+                    );
                 }
-                Some(s) => return Err(bad(format!("unknown scheme {s:?} (known: eip191)"))),
+                Some(s) => return Err(bad(format!("unknown scheme {s:?} (known: eip191)")).into()),
             }
         }
         (None, Some(d)) => {
             if scheme.is_some() {
-                return Err(bad("scheme applies to messages, not digests".into()));
+                return Err(bad("scheme applies to messages, not digests".into()).into());
             }
             let bytes = from_hex("digest", d)?;
             let arr: [u8; 32] = bytes
@@ -95,14 +100,16 @@ pub async fn run(
     let der = match (format, kt) {
         (None | Some("raw"), _) => false,
         (Some("der"), KeyType::P256) => true,
-        (Some("der"), _) => return Err(bad("format \"der\" applies to p256 keys only".into())),
-        (Some(f), _) => return Err(bad(format!("unknown format {f:?} (known: raw, der)"))),
+        (Some("der"), _) => {
+            return Err(bad("format \"der\" applies to p256 keys only".into()).into());
+        }
+        (Some(f), _) => return Err(bad(format!("unknown format {f:?} (known: raw, der)")).into()),
     };
     // A halt (kill switch, tripped switch) stops raw signing too: there is
     // no intent to judge, so nothing here counts as reducing risk.
     let signed = authorize(
         state,
-        super::signing_request(who, request_id, "sign", entry, params),
+        super::signing_request(who, request_id, super::Op::Sign, entry, params),
         |_, _| {
             Ok(Plan {
                 input,

@@ -6,6 +6,7 @@
 //! on the identity or key stops this too.
 
 use super::sign::granted_key;
+use crate::authorize::Refusal;
 use crate::authorize::{Judge, Plan, authorize};
 use crate::keyring::{SignInput, SignOutput};
 use crate::protocol::{ErrorCode, Params, ProtoError, to_hex};
@@ -14,14 +15,12 @@ use crate::server::peer::Identity;
 use crate::venue::typed_data;
 use serde_json::{Map, Value, json};
 
-pub const OP: &str = "eip712.sign_typed_data";
-
 pub async fn run(
     state: &AgentState,
     who: &Identity,
     request_id: u64,
     params: &Map<String, Value>,
-) -> Result<Value, ProtoError> {
+) -> Result<Value, Refusal> {
     let p = Params::new(params, &["key", "typed_data"])?;
     let granted = granted_key(state, who, p.str("key")?)?;
     let entry = &*granted;
@@ -32,10 +31,11 @@ pub async fn run(
                 "key {:?} is not enabled for typed data (no [keys.{}.eip712] domains)",
                 entry.alias, entry.alias
             ),
-        ));
+        )
+        .into());
     };
-    let td = params
-        .get("typed_data")
+    let td = p
+        .value("typed_data")
         .ok_or_else(|| ProtoError::new(ErrorCode::BadParams, "missing parameter \"typed_data\""))?;
     let prepared = typed_data::prepare(cfg, td).map_err(|m| {
         let code = if m.starts_with(typed_data::NOT_ALLOWED) {
@@ -52,7 +52,13 @@ pub async fn run(
     let digest = prepared.digest;
     let out = authorize(
         state,
-        super::signing_request(who, request_id, OP, entry, params),
+        super::signing_request(
+            who,
+            request_id,
+            super::Op::Eip712SignTypedData,
+            entry,
+            params,
+        ),
         |_, _| {
             Ok(Plan {
                 input: SignInput::Digest(digest),
@@ -71,9 +77,10 @@ pub async fn run(
     .await?
     .output;
     let SignOutput::Secp256k1 { sig, .. } = out else {
-        return Err(
-            ProtoError::new(ErrorCode::Internal, "typed data keys are secp256k1").journaled(),
-        );
+        return Err(Refusal::Recorded(ProtoError::new(
+            ErrorCode::Internal,
+            "typed data keys are secp256k1",
+        )));
     };
     Ok(json!({
         "key": entry.alias,

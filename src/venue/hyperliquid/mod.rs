@@ -204,7 +204,17 @@ impl Prepared {
 /// Parse, check and encode a request; the result carries the intents for
 /// policy and the digest to sign. Nothing here signs.
 pub fn prepare(meta: &Meta, req: &SignRequest<'_>) -> Result<Prepared, VenueError> {
-    let action = parse_action(meta, req.action, req.is_mainnet)?;
+    prepare_parsed(meta, parse_action(meta, req.action, req.is_mainnet)?, req)
+}
+
+/// [`prepare`] for an action the caller has already parsed from
+/// `req.action` with [`parse_action`] (the signing op parses it once, to
+/// learn its kind before it takes the lock, and encodes that same parse).
+pub fn prepare_parsed(
+    meta: &Meta,
+    action: Action,
+    req: &SignRequest<'_>,
+) -> Result<Prepared, VenueError> {
     let vault_address = req
         .vault_address
         .map(|v| parse_address("vaultAddress", v))
