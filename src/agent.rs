@@ -101,7 +101,7 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         let (journal, report) = if check_only {
             let summary = crate::journal::segment::scan(&cfg.journal.dir, &mut |_, _| replayed += 1)
                 .map_err(|e| format!("{e}\nRun `tradeward journal verify` for details."))?;
-            crate::cli::out::stdout_fmt(format_args!("journal OK ({} records)\n", summary.records));
+            crate::out::stdout_fmt(format_args!("journal OK ({} records)\n", summary.records));
             (None, None)
         } else {
             let (j, r) = Journal::open(
@@ -186,7 +186,7 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         }
         let (Some(journal), Some(report)) = (journal, report) else {
             let test = if cfg.agent.self_test { "self-test passed" } else { "self-test skipped by config" };
-            crate::cli::out::stdout_fmt(format_args!(
+            crate::out::stdout_fmt(format_args!(
                 "config and keys OK ({} keys, {test})\n",
                 keyring.entries().len()
             ));

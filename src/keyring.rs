@@ -114,6 +114,15 @@ impl SignOutput {
             SignOutput::Hmac { mac } => mac.to_vec(),
         }
     }
+
+    /// A P-256 signature in ASN.1 DER (what X.509 and TLS tooling expect);
+    /// `None` for other key types.
+    pub fn p256_der(&self) -> Option<Vec<u8>> {
+        match self {
+            SignOutput::P256 { sig, .. } => Some(crate::crypto::p256::to_der(sig)),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -13,17 +13,19 @@
 //!   server, the dead-man's watcher and checkpoints, orderly stop;
 //!   [`supervise`] (systemd readiness and watchdog), [`logging`] and
 //!   [`metrics`] (the Prometheus registry every part counts into).
-//! - [`server`]: the sockets, framing, peer identity and dispatch; one thin
-//!   op per request kind, which parses parameters and calls `authorize`.
+//! - [`server`]: the sockets, peer identity, the op table and dispatch; one
+//!   thin op per request kind, which parses parameters and calls
+//!   `authorize`.
 //! - [`deadman`]: the live dead-man's switch: timers, trips, the on-trip
-//!   hook; it signs its instructions through `authorize` too.
+//!   hook; it asks each venue for its cancel instructions and signs them
+//!   through `authorize` too.
 //! - [`authorize`]: THE signing path: lock, plan (nonce, timestamp, the
 //!   venue's bytes), judge (policy, halt check, or the agent's own rule),
 //!   journal the decision durably, sign, record the signature.
 //! - [`context`]: the agent's shared state (config, keyring, journal,
 //!   decision state); [`refusals`]: what a refusal may cost the journal.
-//! - [`state`]: what the journal rebuilds at start: the policy engine's
-//!   state, switches, key history, nonces ([`nonces`]).
+//! - [`state`]: what the journal rebuilds at start, in one place: the
+//!   policy engine's state, the dead-man's switches, key history, nonces.
 //! - [`venue`]: one module per venue: strict parsing into typed intents and
 //!   the exact bytes to sign; `venue::fields` says what judges each field.
 //! - [`policy`]: pure decisions over typed intents and state.
@@ -33,11 +35,12 @@
 //! - [`keyring`] and [`backend`]: keys in PKCS#11 tokens (worker processes)
 //!   and YubiKeys; [`crypto`]: signature formats and verification.
 //! - Shared vocabulary and leaves: [`order`] (typed intents), [`protocol`]
-//!   (the wire's error codes and framing types), [`config`], [`clock`],
-//!   [`secret`], [`totp`], [`harden`] (process hardening), [`client`] (the
-//!   Rust client for bots).
+//!   (the wire's envelopes, error codes and parameters), [`frame`] (the one
+//!   length-prefixed framing: sockets, worker pipe, client), [`config`], [`clock`],
+//!   [`secret`], [`totp`], [`harden`] (process hardening), [`out`] (printing
+//!   that survives a closed pipe), [`client`] (the Rust client for bots).
 
-// Output goes through cli::out, which handles a closed pipe; println! and
+// Output goes through `out`, which handles a closed pipe; println! and
 // friends would panic on one.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 // `unsafe` lives in two places only: the hardening module (system calls
@@ -61,8 +64,8 @@ pub mod journal;
 pub mod keyring;
 pub mod logging;
 pub mod metrics;
-pub mod nonces;
 pub mod order;
+pub mod out;
 pub mod policy;
 pub mod protocol;
 pub mod refusals;

@@ -352,7 +352,7 @@ fn export_cmd(
     };
     let Some(path) = output else {
         // A closed pipe ends the command in out::Stdout (docs/operations.md).
-        let mut out = std::io::BufWriter::new(super::out::Stdout);
+        let mut out = std::io::BufWriter::new(crate::out::Stdout);
         report::export(&dir, period, format, &mut out).map_err(|e| e.to_string())?;
         return Ok(());
     };

@@ -6,31 +6,31 @@
 /// [`out`]).
 macro_rules! outln {
     () => {
-        $crate::cli::out::stdout_fmt(format_args!("\n"))
+        $crate::out::stdout_fmt(format_args!("\n"))
     };
     ($($arg:tt)*) => {
-        $crate::cli::out::stdout_fmt(format_args!("{}\n", format_args!($($arg)*)))
+        $crate::out::stdout_fmt(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
 
 /// `eprintln!` for the CLI, best effort (see [`out`]).
 macro_rules! errln {
     ($($arg:tt)*) => {
-        $crate::cli::out::stderr_fmt(format_args!("{}\n", format_args!($($arg)*)))
+        $crate::out::stderr_fmt(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
 
 /// A prompt on standard error, without a newline (see [`out`]).
 macro_rules! prompt {
     ($($arg:tt)*) => {
-        $crate::cli::out::stderr_fmt(format_args!($($arg)*))
+        $crate::out::stderr_fmt(format_args!($($arg)*))
     };
 }
 
 pub mod ctl;
 pub mod journal;
 pub mod keys;
-pub mod out;
+
 pub mod output;
 pub mod sign;
 pub mod status;
@@ -188,7 +188,7 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // Help, version and usage errors: printed like any other output.
-        Err(e) => return out::clap_exit(&e),
+        Err(e) => return crate::out::clap_exit(&e),
     };
     match &cli.command {
         Command::Agent {
@@ -217,14 +217,14 @@ pub fn main() -> i32 {
                 "tradeward",
                 &mut buf,
             );
-            out::stdout_bytes(&buf)
+            crate::out::stdout_bytes(&buf)
         }
         Command::Man => {
             let mut buf = Vec::new();
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
                 .render(&mut buf)
                 .map_err(|e| e.to_string())
-                .and_then(|()| out::stdout_bytes(&buf))
+                .and_then(|()| crate::out::stdout_bytes(&buf))
         }
     };
     match result {

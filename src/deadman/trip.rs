@@ -29,16 +29,13 @@ use crate::context::AgentState;
 use crate::keyring::{KeyEntry, SignInput, SignOutput};
 use crate::policy::OpenOrder;
 use crate::protocol::{ErrorCode, ProtoError, to_hex};
-use crate::venue::binance::{self, Market};
+use crate::venue::binance;
 use crate::venue::hyperliquid::{self, SignRequest};
 
 /// The op name agent-originated decisions are journaled under.
 pub const TRIP_OP: &str = "deadman.trip";
 
 pub use crate::journal::record::AGENT_RULE;
-
-/// Hyperliquid's shortest lead time for `scheduleCancel` (ms).
-pub const SCHEDULE_CANCEL_MIN_LEAD_MS: u64 = 5_000;
 
 /// One instruction before signing.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,36 +76,25 @@ pub fn plan(
             continue;
         }
         if entry.config.hyperliquid.is_some() {
-            let cancels: Vec<Value> = mine
+            let refs: Vec<hyperliquid::OpenRef<'_>> = mine
                 .iter()
-                .filter_map(|o| {
-                    let cloid = o.client_id.as_ref()?;
-                    let meta = state.hyperliquid.get(alias)?;
-                    let asset = meta.by_name(&o.symbol)?.index;
-                    Some(json!({"asset": asset, "cloid": cloid}))
+                .map(|o| hyperliquid::OpenRef {
+                    symbol: &o.symbol,
+                    client_id: o.client_id.as_deref(),
                 })
                 .collect();
-            let without_cloid = mine.len() - cancels.len();
-            if !cancels.is_empty() {
+            let meta = state.hyperliquid.get(alias);
+            for action in hyperliquid::cancel_actions(meta, &refs, now_ms) {
                 out.push(Planned::Hyperliquid {
                     key: alias.clone(),
-                    action: json!({"type": "cancelByCloid", "cancels": cancels}),
-                });
-            }
-            if without_cloid > 0 {
-                out.push(Planned::Hyperliquid {
-                    key: alias.clone(),
-                    action: json!({"type": "scheduleCancel", "time": now_ms + SCHEDULE_CANCEL_MIN_LEAD_MS}),
+                    action,
                 });
             }
         }
         if let Some(rest) = &entry.config.rest {
             let symbols: BTreeSet<&str> = mine.iter().map(|o| o.symbol.as_str()).collect();
             for market in &rest.markets {
-                let (method, path) = match market {
-                    Market::Spot => ("DELETE", "/api/v3/openOrders"),
-                    Market::Usdm => ("DELETE", "/fapi/v1/allOpenOrders"),
-                };
+                let (method, path) = binance::cancel_all(*market);
                 for s in &symbols {
                     out.push(Planned::Rest {
                         key: alias.clone(),

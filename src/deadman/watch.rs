@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::{HookState, hook, trip};
+use super::{hook, trip};
 use crate::context::AgentState;
 use crate::journal::Event;
 use crate::journal::record::now_ms;
 use crate::policy::{Halt, HaltScope, OpenOrder};
+use crate::state::switches::HookState;
 
 pub use crate::state::TRIP_REASON;
 

@@ -137,7 +137,7 @@ pub async fn render(state: &AgentState) -> String {
         let sw = st.deadman.get(id);
         let tripped = matches!(
             sw.map(|s| &s.state),
-            Some(crate::deadman::SwitchState::Tripped { .. })
+            Some(crate::state::switches::SwitchState::Tripped { .. })
         );
         m.deadman_tripped
             .with_label_values(&[id])

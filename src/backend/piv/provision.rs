@@ -228,7 +228,7 @@ pub fn generate(req: GenerateRequest<'_>) -> Result<KeyInfo, String> {
         yk.verify_pin(req.pin.expose_secret().as_bytes())
             .map_err(|e| err("PIN", e))?;
         if req.touch_policy.needs_touch() {
-            crate::cli::out::stderr_fmt(format_args!(
+            crate::out::stderr_fmt(format_args!(
                 "Touch the YubiKey now to sign the new key's certificate...\n"
             ));
         }

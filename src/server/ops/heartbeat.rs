@@ -12,12 +12,13 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 
 use crate::authorize::Refusal;
-use crate::deadman::HeartbeatError;
-use crate::deadman::trip::{SCHEDULE_CANCEL_MIN_LEAD_MS, sign_agent_l1};
+use crate::deadman::trip::sign_agent_l1;
 use crate::journal::Event;
 use crate::protocol::{ErrorCode, Params, ProtoError};
 use crate::server::AgentState;
 use crate::server::peer::Identity;
+use crate::state::switches::HeartbeatError;
+use crate::venue::hyperliquid::{SCHEDULE_CANCEL_MIN_LEAD_MS, schedule_cancel};
 
 pub async fn run(
     state: &AgentState,
@@ -93,7 +94,7 @@ pub async fn run(
             .saturating_sub(now_ms)
             .saturating_add(grace)
             .max(SCHEDULE_CANCEL_MIN_LEAD_MS);
-        let action = json!({"type": "scheduleCancel", "time": now_ms + lead});
+        let action = schedule_cancel(now_ms + lead);
         match sign_agent_l1(
             state,
             &who.name,

@@ -82,6 +82,8 @@ pub fn caller(who: &Identity, request_id: u64) -> crate::authorize::Caller {
 pub async fn dispatch(state: &AgentState, who: &Identity, req: Request) -> Value {
     let op = Op::parse(&req.op);
     let result = match op {
+        // The admin socket answers as it does for any op it does not serve.
+        None if who.operator => Err(Refusal::from(not_operator_op(&req.op))),
         None => Err(Refusal::from(ProtoError::new(
             ErrorCode::UnknownOp,
             format!(
@@ -154,6 +156,17 @@ async fn run(state: &AgentState, who: &Identity, op: Op, req: &Request) -> Resul
     }
 }
 
+/// The admin socket's answer to anything but an operator op.
+fn not_operator_op(name: &str) -> ProtoError {
+    ProtoError::new(
+        ErrorCode::Forbidden,
+        format!(
+            "the admin socket serves operator operations only ({}); {name:?} is not one",
+            Op::names(Op::OPERATOR)
+        ),
+    )
+}
+
 /// Whether `who` may call `op`: the bot socket serves bot ops to the
 /// identities granted them, the admin socket operator ops only, and both
 /// serve `hello` and `ping`.
@@ -166,11 +179,7 @@ fn admit(who: &Identity, op: Op) -> Result<(), ProtoError> {
             "{:?} is an operator operation: it is served only on the admin socket, to operator uids, never to a bot identity",
             op.name()
         )),
-        Access::Granted(_) if who.operator => forbidden(format!(
-            "the admin socket serves operator operations only ({}); {:?} is not one",
-            Op::names(Op::OPERATOR),
-            op.name()
-        )),
+        Access::Granted(_) if who.operator => Err(not_operator_op(op.name())),
         Access::Granted(g) if who.may(g) => Ok(()),
         Access::Granted(g) => forbidden(format!(
             "identity {:?} is not granted {:?}",

@@ -127,6 +127,7 @@ pub async fn run(
     )
     .await?;
     let out = signed.output;
+    let der_bytes = if der { out.p256_der() } else { None };
     let mut v = json!({"key": entry.alias, "type": kt.as_str()});
     let m = v.as_object_mut().expect("object");
     match out {
@@ -142,11 +143,7 @@ pub async fn run(
             }
         }
         SignOutput::P256 { digest, sig } => {
-            let bytes = if der {
-                crate::crypto::p256::to_der(&sig)
-            } else {
-                sig.to_bytes().to_vec()
-            };
+            let bytes = der_bytes.unwrap_or_else(|| sig.to_bytes().to_vec());
             m.insert("signature".into(), to_hex(&bytes).into());
             m.insert("format".into(), (if der { "der" } else { "raw" }).into());
             m.insert("digest".into(), to_hex(&digest).into());

@@ -65,6 +65,16 @@ pub use transfers::{
 use crate::order::Intent;
 use orders::Decoded;
 
+/// The signed request that cancels every open order of one symbol in
+/// `market` (method and path; the symbol is its one parameter): what the
+/// dead-man's switch hands the operator for a Binance-style key.
+pub fn cancel_all(market: Market) -> (&'static str, &'static str) {
+    match market {
+        Market::Spot => ("DELETE", "/api/v3/openOrders"),
+        Market::Usdm => ("DELETE", "/fapi/v1/allOpenOrders"),
+    }
+}
+
 /// A parsed request, ready to be judged and signed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RestRequest {

@@ -23,6 +23,7 @@
 //! field. The bot must post the canonical JSON we return
 //! ([`Prepared::action_json`]), which is exactly what was hashed.
 
+mod cancels;
 mod error;
 mod json;
 mod l1;
@@ -40,6 +41,7 @@ mod tests_actions;
 
 use serde_json::Value;
 
+pub use cancels::{OpenRef, SCHEDULE_CANCEL_MIN_LEAD_MS, cancel_actions, schedule_cancel};
 pub use error::VenueError;
 pub use json::parse_json_strict;
 pub use l1::{

@@ -7,58 +7,27 @@
 //! Replaying the records in order hands the policy engine the same calls it
 //! saw live; it applies the journaled outcome and never re-judges.
 
-use crate::journal::{Event, KeyRef, Record};
-use std::collections::{BTreeMap, BTreeSet};
+//!
+//! One file per part: the nonce books (`nonces`), the dead-man's switches
+//! (`switches`) and the keys each alias uses (`keys`); this file holds them
+//! together and replays the journal into them.
+
+pub mod keys;
+pub mod nonces;
+pub mod switches;
+
+use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::deadman::Switchboard;
 use crate::journal::record::AGENT_RULE;
-use crate::nonces::NonceBook;
+use crate::journal::{Event, Record};
 use crate::policy::{Engine, Halt, HaltScope, Policy, Request, rule_feeds_breaker};
+pub use keys::KeyHistory;
+use nonces::NonceBook;
+use switches::Switchboard;
 
 /// The reason recorded with a trip's halt.
 pub const TRIP_REASON: &str = "dead-man's switch tripped";
-
-/// Which token key each alias uses, as rotations, rollbacks and
-/// zeroisations left it (the config names each alias's first key).
-#[derive(Debug, Default)]
-pub struct KeyHistory {
-    /// alias → the keys it has used, oldest first; the last is current.
-    /// Absent: the alias still uses its configured key.
-    pub chain: BTreeMap<String, Vec<KeyRef>>,
-    pub zeroized: BTreeSet<String>,
-}
-
-impl KeyHistory {
-    /// The key `alias` uses now, if a rotation changed it.
-    pub fn current(&self, alias: &str) -> Option<&KeyRef> {
-        self.chain.get(alias).and_then(|c| c.last())
-    }
-
-    /// The key a rollback of `alias` would restore.
-    pub fn previous(&self, alias: &str) -> Option<&KeyRef> {
-        let c = self.chain.get(alias)?;
-        c.len().checked_sub(2).map(|i| &c[i])
-    }
-
-    pub fn rotated(&mut self, alias: &str, from: &KeyRef, to: &KeyRef) {
-        let c = self.chain.entry(alias.to_string()).or_default();
-        if c.is_empty() {
-            c.push(from.clone());
-        }
-        c.push(to.clone());
-    }
-
-    /// Undo the last rotation. The chain keeps its first (configured) key,
-    /// so the alias stays pinned to it even if the config changes later.
-    pub fn rolled_back(&mut self, alias: &str) {
-        if let Some(c) = self.chain.get_mut(alias)
-            && c.len() > 1
-        {
-            c.pop();
-        }
-    }
-}
 
 /// Decision state shared by the order operations.
 pub struct State {
