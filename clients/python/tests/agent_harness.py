@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[2]
 sys.path.insert(0, str(HERE.parent))
 
-import tradeward_client as tw  # noqa: E402
+import tradeward as tw  # noqa: E402
 
 
 def agent_binary() -> Path:
