@@ -136,6 +136,14 @@ class Agent:
             proc.wait()
             return None
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no orderly shutdown,
+        answers in flight are lost."""
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+
     def log_tail(self) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-30:])

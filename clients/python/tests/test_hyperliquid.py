@@ -171,8 +171,10 @@ def recover_l1(
 _agent: Optional[agent_harness.Agent] = None
 
 
-def hl_agent() -> agent_harness.Agent:
-    agent = agent_harness.Agent(prefix="tw-hl-")
+def hl_agent(extra_ops: Tuple[str, ...] = (), extra_policy: str = "", prefix: str = "tw-hl-") -> agent_harness.Agent:
+    """The agent of this module's tests (see the module docstring), with
+    ``extra_ops`` granted and ``extra_policy`` appended to the policy."""
+    agent = agent_harness.Agent(prefix=prefix)
     try:
         for label in ("hl-main", "hl-test"):
             info = agent.import_key("secp256k1", label, TEST_KEY.encode())
@@ -191,8 +193,8 @@ def hl_agent() -> agent_harness.Agent:
         extra += '\n[keys.plain]\ntype = "secp256k1"\nlabel = "plain"\n'
         agent.configure(
             ["main", "test", "plain"],
-            ["list_keys", "hyperliquid.sign_l1_action", "hyperliquid.sign_user_action", "order.report"],
-            extra + POLICY,
+            ["list_keys", "hyperliquid.sign_l1_action", "hyperliquid.sign_user_action", "order.report", *extra_ops],
+            extra + POLICY + extra_policy,
         )
         agent.start()
     except BaseException:

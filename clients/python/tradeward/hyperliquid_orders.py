@@ -285,12 +285,24 @@ class OpenOrders:
                     self._by_oid.pop(order.oid, None)
                 self._unreported.add(c)
             todo = sorted(self._unreported)
-        for c in todo:
-            try:
-                self.client.order_report(self.key, client_id=c)
-            except ClientError as e:
-                _log.warning("tradeward: could not report order %s closed (will retry): %s", c, e)
-                return
+        if not todo:
+            return
+        # Pipelined: one round trip's latency for the whole batch.
+        try:
+            responses = self.client.call_many(
+                [("order.report", {"key": self.key, "client_id": c}) for c in todo]
+            )
+        except ClientError as e:
+            _log.warning("tradeward: could not report %d orders closed (will retry): %s", len(todo), e)
+            return
+        for c, resp in zip(todo, responses):
+            if not resp.ok and resp.error is not None and resp.error.retryable:
+                _log.warning("tradeward: could not report order %s closed (will retry): %s", c, resp.error)
+                continue
+            if not resp.ok:
+                # A refusal a retry cannot fix (no order.report grant, an
+                # unknown key): the order counts until its TTL.
+                _log.warning("tradeward: the agent refused the report of order %s: %s", c, resp.error)
             with self._lock:
                 self._unreported.discard(c)
                 self.reported += 1
