@@ -188,7 +188,7 @@ class AsyncClientTests(RestartTestCase):
                     await asyncio.sleep(0.1)
                 self.assertGreaterEqual(hb.beats, before + 3)
                 self.assertGreater(hb.failures, 0)
-                self.assertTrue(errors and all(isinstance(e, tw.AgentUnavailableError) for e in errors), errors)
+                self.assertTrue(errors and all(isinstance(e, tw.ClientError) for e in errors), errors)
                 hb.check()
             finally:
                 await hb.stop()
