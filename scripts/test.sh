@@ -21,7 +21,7 @@ fi
 export TRADEWARD_SDK_PYTHON="$PWD/$SDK_VENV/bin/python"
 
 # The venue libraries the Python drop-ins stand in for (clients/python/tradeward/
-# binance.py, ccxt.py), to test each drop-in with the library's own code and
+# binance/ and ccxt.py), to test each drop-in with the library's own code and
 # its HTTP layer intercepted. Pinned (clients/python/tests/clients-requirements.txt);
 # installed once, reinstalled when the pins change.
 CLIENTS_VENV=target/clients-venv

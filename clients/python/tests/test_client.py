@@ -1,4 +1,4 @@
-"""Tests for clients/python/tradeward_client.py.
+"""Tests for the client core of clients/python (the tradeward package).
 
 Run from the repository root:
 

@@ -1,4 +1,4 @@
-"""Tests for the dead-man's switch in clients/python/tradeward_client.py:
+"""Tests for the dead-man's switch helpers of clients/python (tradeward.heartbeat):
 ``Client.heartbeat``, ``SwitchTrippedError`` and ``Heartbeater``.
 
 Run from the repository root:
