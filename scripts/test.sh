@@ -19,6 +19,21 @@ if ! "$SDK_VENV/bin/python" -c "import hyperliquid, importlib.metadata as m; ass
     "$SDK_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "hyperliquid-python-sdk==$SDK_VERSION"
 fi
 export TRADEWARD_SDK_PYTHON="$PWD/$SDK_VENV/bin/python"
+
+# The venue libraries the Python drop-ins stand in for (clients/python/tradeward/
+# binance/ and ccxt.py), to test each drop-in with the library's own code and
+# its HTTP layer intercepted. Pinned (clients/python/tests/clients-requirements.txt);
+# installed once, reinstalled when the pins change.
+CLIENTS_VENV=target/clients-venv
+CLIENTS_REQS=clients/python/tests/clients-requirements.txt
+if ! cmp -s "$CLIENTS_REQS" "$CLIENTS_VENV/installed-requirements.txt" 2>/dev/null; then
+    echo "== installing the venue client libraries into $CLIENTS_VENV"
+    rm -rf "$CLIENTS_VENV"
+    python3 -m venv "$CLIENTS_VENV"
+    "$CLIENTS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$CLIENTS_REQS"
+    cp "$CLIENTS_REQS" "$CLIENTS_VENV/installed-requirements.txt"
+fi
+export TRADEWARD_CLIENTS_PYTHON="$PWD/$CLIENTS_VENV/bin/python"
 command -v cargo >/dev/null 2>&1 || { echo "missing: the Rust toolchain (cargo)" >&2; exit 1; }
 
 log=$(mktemp)
@@ -58,6 +73,11 @@ TRADEWARD_BIN="$PWD/target/debug/tradeward" python3 -m unittest discover -s clie
 echo "== python client tests with the official Hyperliquid SDK"
 # ...and again with the SDK present, so the drop-in signer is tested too.
 TRADEWARD_BIN="$PWD/target/debug/tradeward" "$TRADEWARD_SDK_PYTHON" -m unittest discover -s clients/python/tests -v 2>&1 | tee -a "$log"
+echo "== python drop-in tests with the Binance and ccxt libraries"
+# ...and the Binance/ccxt drop-ins with their libraries (the rest is skipped there).
+TRADEWARD_BIN="$PWD/target/debug/tradeward" "$TRADEWARD_CLIENTS_PYTHON" -m unittest discover -s clients/python/tests -p 'test_binance*.py' -v 2>&1 | tee -a "$log"
+echo "== the package in a fresh venv: pip install, the README's bot, the docs' examples"
+TRADEWARD_BIN="$PWD/target/debug/tradeward" TRADEWARD_PACKAGE_TEST=1 python3 -m unittest clients/python/tests/test_package.py -v 2>&1 | tee -a "$log"
 echo "== fuzzing: a short run of every target (scripts/fuzz.sh; docs/fuzzing.md)"
 # Needs the nightly toolchain; fails, saying what is missing, without it.
 FUZZ_SECONDS="${FUZZ_SECONDS:-15}" bash scripts/fuzz.sh

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tradeward_client import ClientError, RestSignedRequest, connect  # noqa: E402
+from tradeward import ClientError, RestSignedRequest, connect  # noqa: E402
 
 SPOT_HOST = "https://api.binance.com"
 

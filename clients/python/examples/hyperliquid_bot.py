@@ -11,7 +11,7 @@ one per line, instead of sending it: nothing here touches the network.
 
 With ``--sdk`` the same is done through the official SDK's ``Exchange``
 (``pip install hyperliquid-python-sdk``) with the drop-in signer of
-``tradeward_hyperliquid``; ``--meta`` and ``--spot-meta`` give it the
+``tradeward.hyperliquid``; ``--meta`` and ``--spot-meta`` give it the
 venue's asset lists (saved ``meta`` / ``spotMeta`` responses) so that it
 does not fetch them.
 """
@@ -28,7 +28,7 @@ from typing import Any, Dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tradeward_client import ClientError, HyperliquidSignedAction, connect  # noqa: E402
+from tradeward import ClientError, HyperliquidSignedAction, connect  # noqa: E402
 
 MAINNET_URL = "https://api.hyperliquid.xyz"
 TESTNET_URL = "https://api.hyperliquid-testnet.xyz"
@@ -84,7 +84,7 @@ def with_client(args: argparse.Namespace) -> None:
 def with_sdk(args: argparse.Namespace) -> None:
     from hyperliquid.utils.types import Cloid
 
-    from tradeward_hyperliquid import agent_exchange
+    from tradeward.hyperliquid import agent_exchange
 
     if not (args.meta and args.spot_meta):
         sys.exit("--sdk needs --meta and --spot-meta (otherwise the SDK fetches them from the venue)")

@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[2]
 sys.path.insert(0, str(HERE.parent))
 
-import tradeward_client as tw  # noqa: E402
+import tradeward as tw  # noqa: E402
 
 
 def agent_binary() -> Path:
@@ -135,6 +135,14 @@ class Agent:
             proc.kill()
             proc.wait()
             return None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no orderly shutdown,
+        answers in flight are lost."""
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait()
 
     def log_tail(self) -> str:
         try:

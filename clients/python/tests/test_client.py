@@ -1,4 +1,4 @@
-"""Tests for clients/python/tradeward_client.py.
+"""Tests for the client core of clients/python (the tradeward package).
 
 Run from the repository root:
 
@@ -44,7 +44,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import refcrypto as ref  # noqa: E402
-import tradeward_client as tw  # noqa: E402
+import tradeward as tw  # noqa: E402
 
 ETH_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 SECP256K1_HALF_N = ref.SECP256K1.n // 2
@@ -843,14 +843,16 @@ class FakeAgentTests(unittest.TestCase):
             first, _second = read_request(conn), read_request(conn)
             conn.sendall(ok(first["id"], {"n": 1}))
 
-        c = self.client(self.fake(script))
+        c = self.client(self.fake(script), reconnect=tw.NO_RECONNECT)
         a, b = c.send("one"), c.send("two")
         self.assertEqual(c.recv(a), {"n": 1})
-        with self.assertRaises(tw.ConnectionClosedError) as cm:
+        with self.assertRaises(tw.AnswerLostError) as cm:
             c.recv(b)
         self.assertEqual(cm.exception.pending, (b,))
+        self.assertEqual((cm.exception.request_id, cm.exception.op), (b, "two"))
         self.assertIn("may or may not have been signed", str(cm.exception))
         self.assertFalse(c.connected)
+        # Without a reconnect policy the client stays down.
         with self.assertRaises(tw.ConnectionClosedError):
             c.send("three")
 
@@ -879,9 +881,10 @@ class FakeAgentTests(unittest.TestCase):
             conn.sendall(ok(r["id"], {"x": 1})[:10])
 
         c = self.client(self.fake(script))
-        with self.assertRaises(tw.ConnectionClosedError) as cm:
+        with self.assertRaises(tw.TornFrameError) as cm:
             c.call("x")
         self.assertIn("middle of a frame", str(cm.exception))
+        self.assertEqual((cm.exception.received, cm.exception.expected), (10, len(ok(1, {"x": 1}))))
 
     def test_connection_level_refusal(self) -> None:
         def script(conn: socket.socket) -> None:
@@ -949,7 +952,6 @@ class FakeAgentTests(unittest.TestCase):
             frame({"id": 1, "result": {}}),  # no ok
             frame({"id": "1", "ok": True, "result": {}}),  # id not an integer
             frame({"id": 1, "ok": True, "result": "x"}),  # result not an object
-            frame({"id": 999, "ok": True, "result": {}}),  # answers nothing we sent
         ]
         for data in bad_frames:
             def script(conn: socket.socket, data: bytes = data) -> None:
@@ -960,6 +962,18 @@ class FakeAgentTests(unittest.TestCase):
             with self.assertRaises(tw.ProtocolError, msg=repr(data)):
                 c.ping()
             self.assertFalse(c.connected)
+
+    def test_answer_for_an_unknown_id(self) -> None:
+        def script(conn: socket.socket) -> None:
+            read_request(conn)
+            conn.sendall(frame({"id": 999, "ok": True, "result": {}}))
+
+        c = self.client(self.fake(script))
+        with self.assertRaises(tw.UnexpectedResponseError) as cm:
+            c.ping()
+        self.assertEqual(cm.exception.response_id, 999)
+        self.assertIsInstance(cm.exception, tw.ProtocolError)
+        self.assertFalse(c.connected)
 
     def test_malformed_result_fields(self) -> None:
         def script(conn: socket.socket) -> None:
@@ -1022,9 +1036,16 @@ class FakeAgentTests(unittest.TestCase):
     def test_no_agent(self) -> None:
         d = tempfile.mkdtemp(prefix="tw-none-")
         self.addCleanup(shutil.rmtree, d, True)
-        with self.assertRaises(tw.ConnectionClosedError) as cm:
+        with self.assertRaises(tw.AgentUnavailableError) as cm:
             tw.connect(os.path.join(d, "agent.sock"))
         self.assertIn("is the agent running", str(cm.exception))
+        self.assertIsInstance(cm.exception, tw.ConnectionClosedError)
+        # Waiting for an agent that never comes ends, with the attempts counted.
+        start = time.monotonic()
+        with self.assertRaises(tw.AgentUnavailableError) as waited:
+            tw.connect(os.path.join(d, "agent.sock"), wait=0.5)
+        self.assertLess(time.monotonic() - start, 2.0)
+        self.assertGreater(waited.exception.attempts, 1)
         # A socket file whose agent is gone.
         stale = os.path.join(d, "stale.sock")
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -1,4 +1,4 @@
-"""Tests for the dead-man's switch in clients/python/tradeward_client.py:
+"""Tests for the dead-man's switch helpers of clients/python (tradeward.heartbeat):
 ``Client.heartbeat``, ``SwitchTrippedError`` and ``Heartbeater``.
 
 Run from the repository root:
@@ -41,7 +41,7 @@ sys.path.insert(0, str(HERE))
 
 import agent_harness  # noqa: E402
 import refcrypto as ref  # noqa: E402
-import tradeward_client as tw  # noqa: E402
+import tradeward as tw  # noqa: E402
 from test_client import frame, ok, read_request  # noqa: E402
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "hyperliquid"
@@ -236,7 +236,7 @@ class FakeHeartbeatTests(unittest.TestCase):
         tripped: List[tw.SwitchTrippedError] = []
         beats: List[tw.HeartbeatInfo] = []
         hb = self.heartbeater(srv, timeout_ms=1000, on_trip=tripped.append, on_beat=beats.append)
-        with self.assertLogs("tradeward_client", "ERROR") as logs:
+        with self.assertLogs("tradeward", "ERROR") as logs:
             hb.start()
             self.assertTrue(hb.wait(10), "the heartbeats did not end")
         self.assertIn("switch tripped", logs.output[0])
@@ -299,7 +299,7 @@ class FakeHeartbeatTests(unittest.TestCase):
 
         srv = self.server(handler)
         errors: List[BaseException] = []
-        with self.assertLogs("tradeward_client", "ERROR") as logs:
+        with self.assertLogs("tradeward", "ERROR") as logs:
             hb = self.heartbeater(srv, timeout_ms=1000, on_error=errors.append).start()
             self.assertTrue(hb.wait(10))
         self.assertIn("bad_params", logs.output[0])
@@ -528,7 +528,7 @@ class AgentHeartbeatTests(unittest.TestCase):
         self.assertTrue(hb.running)  # still asking alive()
         hb.check()
         # The loop recovers, but the switch stays tripped: the thread says so and ends.
-        with self.assertLogs("tradeward_client", "ERROR"):
+        with self.assertLogs("tradeward", "ERROR"):
             alive.set()
             self.assertTrue(tripped.wait(10), "on_trip was not called")
             self.assertTrue(hb.wait(10))

@@ -22,7 +22,7 @@ digest and recovery, pinned to the SDK-generated vectors by
 ``HyperliquidReferenceTests``).
 
 ``SdkDropInTests`` drive the official SDK's own ``Exchange`` methods with the
-drop-in signer of ``tradeward_hyperliquid``, offline (the SDK's ``post`` is
+drop-in signer of ``tradeward.hyperliquid``, offline (the SDK's ``post`` is
 replaced by a recorder), and check with the SDK's own recovery that the
 agent's signatures recover the key's address. They need the SDK, which is
 not in the standard library: with a python that cannot import it they are
@@ -50,7 +50,7 @@ sys.path.insert(0, str(HERE))
 
 import agent_harness  # noqa: E402
 import refcrypto as ref  # noqa: E402
-import tradeward_client as tw  # noqa: E402
+import tradeward as tw  # noqa: E402
 from test_client import FakeAgent, ok, read_request  # noqa: E402
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "hyperliquid"
@@ -121,7 +121,7 @@ try:
     from hyperliquid.utils import signing as sdk_signing
     from hyperliquid.utils.types import Cloid
 
-    import tradeward_hyperliquid as thl
+    import tradeward.hyperliquid as thl
 
     SDK_SKIP_REASON: Optional[str] = None
 except ImportError as e:  # the SDK is not part of the standard library
@@ -171,8 +171,10 @@ def recover_l1(
 _agent: Optional[agent_harness.Agent] = None
 
 
-def hl_agent() -> agent_harness.Agent:
-    agent = agent_harness.Agent(prefix="tw-hl-")
+def hl_agent(extra_ops: Tuple[str, ...] = (), extra_policy: str = "", prefix: str = "tw-hl-") -> agent_harness.Agent:
+    """The agent of this module's tests (see the module docstring), with
+    ``extra_ops`` granted and ``extra_policy`` appended to the policy."""
+    agent = agent_harness.Agent(prefix=prefix)
     try:
         for label in ("hl-main", "hl-test"):
             info = agent.import_key("secp256k1", label, TEST_KEY.encode())
@@ -191,8 +193,8 @@ def hl_agent() -> agent_harness.Agent:
         extra += '\n[keys.plain]\ntype = "secp256k1"\nlabel = "plain"\n'
         agent.configure(
             ["main", "test", "plain"],
-            ["list_keys", "hyperliquid.sign_l1_action", "hyperliquid.sign_user_action"],
-            extra + POLICY,
+            ["list_keys", "hyperliquid.sign_l1_action", "hyperliquid.sign_user_action", "order.report", *extra_ops],
+            extra + POLICY + extra_policy,
         )
         agent.start()
     except BaseException:
@@ -993,8 +995,10 @@ class SdkDropInCheckTests(unittest.TestCase):
         self.addCleanup(agent.close)
         c = tw.connect(agent.path, timeout=5)
         self.addCleanup(c.close)
+        # The scripted agent answers with the vectors' actions as they are:
+        # no cloid assigned, nothing to report.
         ex = thl.agent_exchange(
-            c, "main", sdk_constants.MAINNET_API_URL, address=ADDRESS,
+            c, "main", sdk_constants.MAINNET_API_URL, address=ADDRESS, track_orders=False,
             meta={"universe": [{"name": "BTC", "szDecimals": 5}]}, spot_meta={"universe": [], "tokens": []},
         )
 

@@ -58,7 +58,7 @@ sys.path.insert(0, str(HERE))
 
 import agent_harness  # noqa: E402
 import refcrypto as ref  # noqa: E402
-import tradeward_client as tw  # noqa: E402
+import tradeward as tw  # noqa: E402
 from test_client import FakeAgent, ok, read_request  # noqa: E402
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "hyperliquid"
