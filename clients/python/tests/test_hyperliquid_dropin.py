@@ -185,17 +185,24 @@ class RestartLoopTests(DropInTestCase):
         restarts_done = threading.Event()
         marks: List[int] = []
 
+        def posted_more_than(n: int) -> None:
+            # Waits for the bot's progress, not for a fixed time: on a
+            # loaded machine a restart can take seconds.
+            until = time.monotonic() + 60
+            while len(venue.posted) <= n and time.monotonic() < until:
+                time.sleep(0.05)
+
         def operator() -> None:
-            time.sleep(0.4)
+            posted_more_than(0)
             marks.append(len(venue.posted))
             self.agent.kill()              # a crash
             time.sleep(0.3)
             self.agent.start()
-            time.sleep(0.4)
+            posted_more_than(marks[0])
             marks.append(len(venue.posted))
             self.agent.stop()              # an orderly restart
             self.agent.start()
-            time.sleep(0.4)
+            posted_more_than(marks[1])
             restarts_done.set()
 
         t = threading.Thread(target=operator)
@@ -318,6 +325,27 @@ class DropInFeatureTests(DropInTestCase):
         client = ex.wallet.client
         self.assertEqual(client.order_report("main", client_id=cloids[0]).closed, 0)  # already reported
         self.assertEqual(client.order_report("main", client_id=cloids[2]).closed, 1)
+
+    def test_a_restarted_bot_reconciles_what_an_earlier_run_signed(self) -> None:
+        venue = HlVenue()
+        before = self.exchange(venue)
+        for _ in range(2):
+            before.order("BTC", True, 0.001, 50000.0, GTC)
+        cloids = sorted(b["action"]["orders"][0]["c"] for b in venue.posted)
+        client = before.wallet.client
+        counted = client.order_open("main")
+        self.assertEqual(sorted(o.client_id for o in counted), cloids)
+        self.assertTrue(all(o.key == "main" and o.symbol == "BTC" for o in counted))
+        # The venue cancels both; the bot restarts (a new exchange that
+        # signed nothing itself) and reconciles.
+        with venue.lock:
+            venue.resting.clear()
+        after = self.exchange(venue)
+        assert after.orders is not None
+        self.assertEqual(after.orders.open, [])
+        result = after.reconcile()
+        self.assertEqual(sorted(result.closed), cloids)
+        self.assertEqual(client.order_open("main"), [])
 
     def test_error_dicts_are_opt_in(self) -> None:
         venue = HlVenue()

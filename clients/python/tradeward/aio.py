@@ -63,6 +63,7 @@ from .results import (
     HyperliquidSignedAction,
     JSONObject,
     KeyInfo,
+    CountedOrder,
     OrderReport,
     PositionReport,
     PriceUpdate,
@@ -476,6 +477,10 @@ class AsyncClient:
     async def order_report(self, key: str, client_id: Optional[str] = None, oid: Optional[int] = None) -> OrderReport:
         """As ``Client.order_report``."""
         return await self._run(ops.order_report(key, client_id, oid))
+
+    async def order_open(self, key: Optional[str] = None) -> List[CountedOrder]:
+        """As ``Client.order_open``."""
+        return await self._run(ops.order_open(key))
 
     async def position_report(self, key: str, symbol: str, size: Union[str, int, Decimal]) -> PositionReport:
         """As ``Client.position_report``."""

@@ -48,6 +48,7 @@ from .results import (
     HyperliquidSignedAction,
     JSONObject,
     KeyInfo,
+    CountedOrder,
     OrderReport,
     PositionReport,
     PriceUpdate,
@@ -370,6 +371,12 @@ class Client(Connection):
         ids, so only a ``client_id`` report closes anything. Idempotent.
         Needs the ``order.report`` grant."""
         return self._run(ops.order_report(key, client_id, oid))
+
+    def order_open(self, key: Optional[str] = None) -> List[CountedOrder]:
+        """The orders the agent counts as open for this identity (on
+        ``key``, or on all its keys): what a restarted bot reconciles with
+        the venue. Needs the ``order.report`` grant."""
+        return self._run(ops.order_open(key))
 
     def position_report(self, key: str, symbol: str, size: Union[str, int, Decimal]) -> PositionReport:
         """Report this identity's position in a Hyperliquid perpetual on

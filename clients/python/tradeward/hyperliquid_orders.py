@@ -228,7 +228,10 @@ class OpenOrders:
         show them yet. ``fills`` (the ``userFills`` response) adds the
         cloids of filled orders this process did not sign itself (say,
         before a restart): those not open are reported closed too, which
-        closes nothing the agent does not count.
+        closes nothing the agent does not count. The orders the agent
+        itself counts as open on this key (``order.open``) are candidates
+        too, so orders a previous run of the bot signed and the venue has
+        since cancelled are reported as well.
         """
         as_of = int(time.time() * 1000) if as_of_ms is None else as_of_ms
         open_cloids: Set[str] = set()
@@ -246,6 +249,14 @@ class OpenOrders:
             for oid, cloid in self._by_oid.items():
                 if oid in open_oids:
                     open_cloids.add(cloid)
+        for counted in self.client.order_open(self.key):
+            cloid = counted.client_id
+            if (
+                isinstance(cloid, str)
+                and counted.placed_ms <= as_of
+                and cloid.lower() not in candidates
+            ):
+                candidates[cloid.lower()] = TrackedOrder(cloid.lower(), None, counted.placed_ms)
         for f in fills:
             cloid = f.get("cloid")
             if isinstance(cloid, str) and cloid.lower() not in candidates:

@@ -20,6 +20,7 @@ from .results import (
     HyperliquidSignedAction,
     JSONObject,
     KeyInfo,
+    CountedOrder,
     OrderReport,
     PositionReport,
     PriceUpdate,
@@ -156,6 +157,11 @@ def order_report(key: str, client_id: Optional[str] = None, oid: Optional[int] =
     if oid is not None:
         params["oid"] = oid
     return Op("order.report", params, _typed(OrderReport.from_result, "order.report"))
+
+
+def order_open(key: Optional[str] = None) -> Op[List[CountedOrder]]:
+    params: Dict[str, Any] = {} if key is None else {"key": key}
+    return Op("order.open", params, _typed(CountedOrder.list_from_result, "order.open"))
 
 
 def position_report(key: str, symbol: str, size: Union[str, int, Decimal]) -> Op[PositionReport]:

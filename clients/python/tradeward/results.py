@@ -28,6 +28,7 @@ __all__ = [
     "RestSignedRequest",
     "PriceUpdate",
     "OrderReport",
+    "CountedOrder",
     "PositionReport",
     "TypedDataSignature",
     "to_hex",
@@ -521,6 +522,40 @@ class OrderReport:
     @classmethod
     def from_result(cls, r: JSONObject) -> "OrderReport":
         return cls(key=_as_str(r["key"], "key"), closed=_as_uint(r["closed"], "closed"), raw=r)
+
+
+@dataclass(frozen=True)
+class CountedOrder:
+    """One order the agent counts as open for the caller (``order.open``):
+    signed for it, not reported closed, within its TTL."""
+
+    key: str
+    symbol: str
+    client_id: Optional[str]
+    notional: str
+    placed_ms: int
+    expires_ms: int
+
+    @classmethod
+    def from_json(cls, o: JSONObject) -> "CountedOrder":
+        cid = o.get("client_id")
+        if cid is not None and not isinstance(cid, str):
+            raise TypeError(f"client_id must be a string or null, got {cid!r}")
+        return cls(
+            key=_as_str(o["key"], "key"),
+            symbol=_as_str(o["symbol"], "symbol"),
+            client_id=cid,
+            notional=_as_str(o["notional"], "notional"),
+            placed_ms=_as_uint(o["placed_ms"], "placed_ms"),
+            expires_ms=_as_uint(o["expires_ms"], "expires_ms"),
+        )
+
+    @staticmethod
+    def list_from_result(r: JSONObject) -> List["CountedOrder"]:
+        orders = r["orders"]
+        if not isinstance(orders, list):
+            raise TypeError(f"orders must be a list, got {orders!r}")
+        return [CountedOrder.from_json(o) for o in orders]
 
 
 @dataclass(frozen=True)

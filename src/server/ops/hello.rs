@@ -20,6 +20,10 @@ pub fn run(
     }
     let mut ops = vec!["hello", "ping"];
     ops.extend(who.ops.iter().map(|o| o.as_str()));
+    // Ops served under another op's grant.
+    if who.may(crate::config::GrantedOp::OrderReport) {
+        ops.push(super::Op::OrderOpen.name());
+    }
     if who.operator {
         ops.extend(super::Op::OPERATOR.iter().map(|o| o.name()));
     }

@@ -15,6 +15,7 @@ pub mod hyperliquid;
 pub mod keys_admin;
 pub mod list_keys;
 pub mod op;
+pub mod order_open;
 pub mod order_report;
 pub mod ping;
 pub mod position_report;
@@ -140,6 +141,7 @@ async fn run(state: &AgentState, who: &Identity, op: Op, req: &Request) -> Resul
         }
         Op::PriceUpdate => price_update::run(state, who, params).await,
         Op::OrderReport => order_report::run(state, who, params).await,
+        Op::OrderOpen => order_open::run(state, who, params).await,
         Op::RestSignRequest => rest::run(state, who, req.id, params).await,
         Op::Heartbeat => heartbeat::run(state, who, params).await,
         Op::PositionReport => position_report::run(state, who, params).await,

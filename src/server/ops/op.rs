@@ -16,6 +16,7 @@ pub enum Op {
     HyperliquidSignUserAction,
     PriceUpdate,
     OrderReport,
+    OrderOpen,
     RestSignRequest,
     Heartbeat,
     PositionReport,
@@ -57,6 +58,7 @@ impl Op {
         Op::HyperliquidSignUserAction,
         Op::PriceUpdate,
         Op::OrderReport,
+        Op::OrderOpen,
         Op::RestSignRequest,
         Op::Heartbeat,
         Op::PositionReport,
@@ -90,6 +92,8 @@ impl Op {
             Op::Rotate => "rotate",
             Op::Rollback => "rollback",
             Op::Zeroize => "zeroize",
+            // Listed beside the op whose grant serves it.
+            Op::OrderOpen => "order.open",
             op => match op.access() {
                 Access::Granted(g) => g.as_str(),
                 _ => unreachable!("every other op is granted"),
@@ -106,7 +110,7 @@ impl Op {
             Op::HyperliquidSignL1Action => Access::Granted(GrantedOp::HyperliquidSignL1Action),
             Op::HyperliquidSignUserAction => Access::Granted(GrantedOp::HyperliquidSignUserAction),
             Op::PriceUpdate => Access::Granted(GrantedOp::PriceUpdate),
-            Op::OrderReport => Access::Granted(GrantedOp::OrderReport),
+            Op::OrderReport | Op::OrderOpen => Access::Granted(GrantedOp::OrderReport),
             Op::RestSignRequest => Access::Granted(GrantedOp::RestSignRequest),
             Op::Heartbeat => Access::Granted(GrantedOp::Heartbeat),
             Op::PositionReport => Access::Granted(GrantedOp::PositionReport),
@@ -164,7 +168,7 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(granted.len(), 10);
+        assert_eq!(granted.len(), 11);
         for op in Op::OPERATOR {
             assert!(matches!(op.access(), Access::Operator { .. }));
         }

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::sign::granted_key;
-use crate::authorize::Refusal;
+use crate::authorize::{Refusal, journal_unavailable};
 use crate::journal::Event;
 use crate::order::OrderRef;
 use crate::protocol::{ErrorCode, Params, ProtoError};
@@ -42,14 +42,10 @@ pub async fn run(
                 order: order.clone(),
             })
             .await
-            .map_err(|e| {
-                ProtoError::new(ErrorCode::JournalUnavailable, e.to_string()).retry_after(1000)
-            })?;
+            .map_err(journal_unavailable)?;
         let now = crate::journal::record::now_ms();
         (st.engine.report_closed(&entry.alias, &order, now), pending)
     };
-    pending.durable().await.map_err(|e| {
-        ProtoError::new(ErrorCode::JournalUnavailable, e.to_string()).retry_after(1000)
-    })?;
+    pending.durable().await.map_err(journal_unavailable)?;
     Ok(json!({"key": entry.alias, "closed": closed}))
 }
