@@ -24,7 +24,7 @@ use crate::journal::KeyRef;
 #[derive(Clone)]
 enum Verifier {
     Secp256k1(k256::ecdsa::VerifyingKey),
-    P256(p256::ecdsa::VerifyingKey),
+    P256(crypto::p256::Verifier),
     Ed25519(ed25519_dalek::VerifyingKey),
     Hmac,
 }
@@ -208,7 +208,7 @@ fn build_entry(
             Verifier::Secp256k1(crypto::secp256k1::verifying_key(pk).map_err(|e| e.to_string())?)
         }
         (KeyType::P256, Some(pk)) => {
-            Verifier::P256(crypto::p256::verifying_key(pk).map_err(|e| e.to_string())?)
+            Verifier::P256(crypto::p256::Verifier::new(pk).map_err(|e| e.to_string())?)
         }
         (KeyType::Ed25519, Some(pk)) => {
             Verifier::Ed25519(crypto::ed25519::verifying_key(pk).map_err(|e| e.to_string())?)

@@ -586,8 +586,14 @@ fn sanity_checks(env: &Env, sock: &Path) -> Result<(), String> {
         .public_key
         .clone()
         .ok_or("no P-256 public key")?;
-    let vk = tradeward::crypto::p256::verifying_key(&pk).map_err(|e| e.to_string())?;
-    tradeward::crypto::p256::finish(&vk, &digest, &sig).map_err(|e| e.to_string())?;
+    // Checked with the `p256` crate, not the agent's own verifier.
+    {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier;
+        let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&pk).map_err(|e| e.to_string())?;
+        let sig = p256::ecdsa::Signature::from_slice(&sig).map_err(|e| e.to_string())?;
+        vk.verify_prehash(&digest, &sig)
+            .map_err(|e| format!("the agent's P-256 signature does not verify: {e}"))?;
+    }
     c.sign_digest("k1", &digest).map_err(|e| e.to_string())?;
     c.sign_message("ed", &digest).map_err(|e| e.to_string())?;
     c.sign_message("hmac", &digest).map_err(|e| e.to_string())?;
@@ -861,8 +867,11 @@ fn micro_costs(root: &Path, quick: bool) -> Result<Value, String> {
     let p = p256::ecdsa::SigningKey::from_slice(&[5u8; 32]).map_err(|e| e.to_string())?;
     let (ps, _) = p.sign_prehash_recoverable(&digest);
     let praw = ps.to_bytes();
+    let pv =
+        tradeward::crypto::p256::Verifier::new(p.verifying_key().to_sec1_point(false).as_bytes())
+            .map_err(|e| e.to_string())?;
     let p256_us = time(&mut || {
-        tradeward::crypto::p256::finish(p.verifying_key(), &digest, &praw).expect("verifies");
+        tradeward::crypto::p256::finish(&pv, &digest, &praw).expect("verifies");
     });
     let k = k256::ecdsa::SigningKey::from_slice(&[0x11u8; 32]).map_err(|e| e.to_string())?;
     let (ks, _) = k.sign_prehash_recoverable(&digest);

@@ -207,9 +207,10 @@ pub fn check_one_signature(sock: &Path, blob: &[u8], p256_public: &[u8]) -> Resu
         let src = &src[src.len().saturating_sub(32)..];
         dst[32 - src.len()..].copy_from_slice(src);
     }
-    let vk = tradeward::crypto::p256::verifying_key(p256_public).map_err(|e| e.to_string())?;
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(p256_public).map_err(|e| e.to_string())?;
     let digest: [u8; 32] = Sha256::digest(data).into();
-    tradeward::crypto::p256::finish(&vk, &digest, &raw)
-        .map(|_| ())
+    let sig = p256::ecdsa::Signature::from_slice(&raw).map_err(|e| e.to_string())?;
+    vk.verify_prehash(&digest, &sig)
         .map_err(|e| format!("ssh-agent's signature does not verify: {e}"))
 }
