@@ -76,6 +76,7 @@ TRADEWARD_BIN="$PWD/target/debug/tradeward" "$TRADEWARD_SDK_PYTHON" -m unittest 
 echo "== python drop-in tests with the Binance and ccxt libraries"
 # ...and the Binance/ccxt drop-ins with their libraries (the rest is skipped there).
 TRADEWARD_BIN="$PWD/target/debug/tradeward" "$TRADEWARD_CLIENTS_PYTHON" -m unittest discover -s clients/python/tests -p 'test_binance*.py' -v 2>&1 | tee -a "$log"
+TRADEWARD_BIN="$PWD/target/debug/tradeward" "$TRADEWARD_CLIENTS_PYTHON" -m unittest discover -s clients/python/tests -p 'test_ccxt*.py' -v 2>&1 | tee -a "$log"
 echo "== the package in a fresh venv: pip install, the README's bot, the docs' examples"
 TRADEWARD_BIN="$PWD/target/debug/tradeward" TRADEWARD_PACKAGE_TEST=1 python3 -m unittest clients/python/tests/test_package.py -v 2>&1 | tee -a "$log"
 echo "== fuzzing: a short run of every target (scripts/fuzz.sh; docs/fuzzing.md)"
