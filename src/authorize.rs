@@ -16,9 +16,10 @@
 //! 4. **Record**: the decision is queued in the journal while the lock is
 //!    still held, so the journal's order is the decision order; a refusal is
 //!    bounded and rate-limited (`crate::refusals`).
-//! 5. **Unlock**, then wait until the decision is **durable** (group commit),
-//!    and only then **sign** (fail closed: a journal that cannot be written
-//!    means no signature).
+//! 5. **Unlock**, then **sign while the decision's group commit is in
+//!    flight**, and release nothing until the decision is **durable**: a
+//!    journal that cannot be written means the signature is dropped and the
+//!    request denied (fail closed; docs/journal.md has the crash analysis).
 //! 6. **Record the signature** (or the failure) against the decision.
 //!
 //! A refusal comes back as a [`Refusal`] that says whether it is already
@@ -325,13 +326,31 @@ pub async fn authorize<T>(
         }
         (plan.input, plan.extra, pending)
     };
+    // The token signs while the decision's write is in flight (the fsync
+    // and the token's work overlap); the signature stays here until the
+    // decision is durable, and is dropped, unreleased, if it never becomes
+    // so.
     let waited = std::time::Instant::now();
-    let recorded = pending.durable().await.map_err(journal_unavailable)?;
+    let durable = async {
+        let r = pending.durable().await;
+        (r, waited.elapsed())
+    };
+    let ((recorded, durable_wait), signed) =
+        tokio::join!(durable, sign_timed(state, req.entry, input));
     let metrics = crate::metrics::get();
     metrics
         .durable_wait_seconds
-        .observe(crate::metrics::seconds(waited.elapsed()));
-    let output = sign_and_record(state, req.entry, input, recorded.seq).await?;
+        .observe(crate::metrics::seconds(durable_wait));
+    let recorded = match recorded {
+        Ok(r) => r,
+        Err(e) => {
+            if signed.is_ok() {
+                tracing::warn!(key = %alias, error = %e, "decision not durable: the signature made beside it is dropped, never released");
+            }
+            return Err(journal_unavailable(e));
+        }
+    };
+    let output = record_signature(state, req.entry, signed, recorded.seq).await?;
     metrics
         .authorize_seconds
         .with_label_values(&[req.op])
@@ -352,22 +371,33 @@ pub fn journal_unavailable(e: JournalError) -> Refusal {
     )
 }
 
-/// Sign for an allowed decision already durable at `decision_seq`, then
-/// record the signature (or the failure) against it.
-async fn sign_and_record(
+/// Sign through the keyring (which verifies the token's signature), timed.
+/// Nothing is released here: the caller holds the result until the
+/// decision is durable.
+async fn sign_timed(
     state: &AgentState,
     entry: &KeyEntry,
     input: SignInput,
+) -> Result<SignOutput, SignError> {
+    let started = std::time::Instant::now();
+    let signed = state.keyring.sign(entry, input).await;
+    crate::metrics::get()
+        .token_sign_seconds
+        .with_label_values(&[entry.info.key_type.as_str()])
+        .observe(crate::metrics::seconds(started.elapsed()));
+    signed
+}
+
+/// Record the signature made for the decision durable at `decision_seq`
+/// (or the failure) against it.
+async fn record_signature(
+    state: &AgentState,
+    entry: &KeyEntry,
+    signed: Result<SignOutput, SignError>,
     decision_seq: u64,
 ) -> Result<SignOutput, Refusal> {
     let key_type = entry.info.key_type.as_str();
     let metrics = crate::metrics::get();
-    let started = std::time::Instant::now();
-    let signed = state.keyring.sign(entry, input).await;
-    metrics
-        .token_sign_seconds
-        .with_label_values(&[key_type])
-        .observe(crate::metrics::seconds(started.elapsed()));
     match signed {
         Ok(out) => {
             metrics

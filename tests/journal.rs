@@ -510,6 +510,15 @@ fn a_full_disk_denies_signing_and_recovers_by_itself() {
     }
     assert!(denied > 0, "nothing was denied on a full disk");
     assert!(agent.is_running());
+    // The token signed beside each failed write; those signatures were
+    // dropped, never released (the client above got only denials for them).
+    assert!(
+        agent
+            .log_text()
+            .contains("the signature made beside it is dropped, never released"),
+        "{}",
+        agent.log_text()
+    );
     // Room again: signing resumes without a restart.
     std::fs::remove_file(&filler).unwrap();
     assert!(c.sign_digest("eth", &[77; 32]).is_ok());
