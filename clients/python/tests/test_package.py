@@ -142,14 +142,17 @@ class PackageTests(unittest.TestCase):
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
     def test_install_wheel_readme_bot_and_docs_examples(self) -> None:
-        # From the source folder...
-        self.pip("install", str(PACKAGE))
+        # From the source folder (a copy: setuptools writes build/ and
+        # *.egg-info/ beside the sources, and the checkout stays clean)...
+        source = self.tmp / "source"
+        shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "tests"))
+        self.pip("install", str(source))
         where = subprocess.run([str(self.python), "-c", "import tradeward, tradeward_client; print(tradeward.__file__)"],
                                cwd=self.tmp, capture_output=True, text=True, check=True).stdout.strip()
         self.assertTrue(where.startswith(str(self.tmp)), where)  # the installed copy, not the checkout
         self.assertTrue((Path(where).parent / "py.typed").exists())
         # ...and as a built wheel, which carries the package, its marker and the shims.
-        self.pip("wheel", "--no-deps", "-w", str(self.tmp / "dist"), str(PACKAGE))
+        self.pip("wheel", "--no-deps", "-w", str(self.tmp / "dist"), str(source))
         (wheel,) = (self.tmp / "dist").glob("tradeward-*.whl")
         names = zipfile.ZipFile(wheel).namelist()
         for name in ("tradeward/__init__.py", "tradeward/py.typed", "tradeward/aio.py", "tradeward_client.py",
