@@ -137,11 +137,15 @@ impl Switchboard {
         Ok(t)
     }
 
-    /// Apply a heartbeat (checked by `check_heartbeat`): the deadline moves
-    /// to now + timeout. A paused switch stays paused (its deadline is
-    /// after the pause).
-    pub fn heartbeat(&mut self, identity: &str, timeout_ms: u64, now_ms: u64, now: Instant) {
-        let deadline_ms = now_ms.saturating_add(timeout_ms);
+    /// `identity`'s switch, armed with these values if it has none yet,
+    /// with its timeout set to `timeout_ms`.
+    fn switch_for(
+        &mut self,
+        identity: &str,
+        timeout_ms: u64,
+        deadline_ms: u64,
+        now: Instant,
+    ) -> &mut Switch {
         let s = self
             .switches
             .entry(identity.to_string())
@@ -153,6 +157,15 @@ impl Switchboard {
                 state: SwitchState::Armed,
             });
         s.timeout_ms = timeout_ms;
+        s
+    }
+
+    /// Apply a heartbeat (checked by `check_heartbeat`): the deadline moves
+    /// to now + timeout. A paused switch stays paused (its deadline is
+    /// after the pause).
+    pub fn heartbeat(&mut self, identity: &str, timeout_ms: u64, now_ms: u64, now: Instant) {
+        let deadline_ms = now_ms.saturating_add(timeout_ms);
+        let s = self.switch_for(identity, timeout_ms, deadline_ms, now);
         s.last_heartbeat_ms = Some(now_ms);
         s.deadline_ms = match &s.state {
             SwitchState::Paused { until_ms, .. } => {
@@ -226,17 +239,7 @@ impl Switchboard {
     /// Re-arm `identity` (operator): armed, deadline now + timeout.
     pub fn rearm(&mut self, identity: &str, timeout_ms: u64, now_ms: u64, now: Instant) {
         let deadline_ms = now_ms.saturating_add(timeout_ms);
-        let s = self
-            .switches
-            .entry(identity.to_string())
-            .or_insert_with(|| Switch {
-                timeout_ms,
-                deadline_ms,
-                deadline_at: now,
-                last_heartbeat_ms: None,
-                state: SwitchState::Armed,
-            });
-        s.timeout_ms = timeout_ms;
+        let s = self.switch_for(identity, timeout_ms, deadline_ms, now);
         s.deadline_ms = deadline_ms;
         s.deadline_at = instant_for(deadline_ms, now_ms, now);
         s.state = SwitchState::Armed;
