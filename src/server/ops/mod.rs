@@ -21,6 +21,7 @@ pub mod ping;
 pub mod position_report;
 pub mod price_update;
 pub mod rest;
+pub mod rest_ws;
 pub mod sign;
 pub mod typed_data;
 
