@@ -295,6 +295,8 @@ fn session_logon_and_bad_requests_are_refused_and_nothing_is_signed() {
     // Nothing was signed, every refusal is on record, and the agent serves.
     assert!(agent.is_running());
     ws(&mut c, "hmac", "order.place", place("1")).unwrap();
+    drop(c);
+    agent.stop();
     let records = env.records();
     let signatures = records.iter().filter(|r| r["kind"] == "signature").count();
     assert_eq!(signatures, 1, "only the last request was signed");

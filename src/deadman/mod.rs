@@ -6,4 +6,5 @@
 
 pub mod hook;
 pub mod trip;
+pub mod trip_okx;
 pub mod watch;

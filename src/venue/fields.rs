@@ -588,6 +588,7 @@ pub fn render_markdown() -> String {
             ));
         }
     }
+    out.push_str(&super::okx::fields::render_rows(cell));
     out
 }
 

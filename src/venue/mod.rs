@@ -6,4 +6,6 @@
 pub mod binance;
 pub mod fields;
 pub mod hyperliquid;
+pub mod jsonbody;
+pub mod okx;
 pub mod typed_data;

@@ -14,6 +14,7 @@ pub mod hello;
 pub mod hyperliquid;
 pub mod keys_admin;
 pub mod list_keys;
+pub mod okx;
 pub mod op;
 pub mod order_open;
 pub mod order_report;

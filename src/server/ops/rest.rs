@@ -40,6 +40,9 @@ pub async fn run(
     )?;
     let granted = granted_key(state, who, p.str("key")?)?;
     let entry = &*granted;
+    if p.str("venue")? == "okx" {
+        return super::okx::run(state, who, request_id, params, entry).await;
+    }
     let Some(cfg) = &entry.config.rest else {
         return Err(ProtoError::new(
             ErrorCode::Forbidden,

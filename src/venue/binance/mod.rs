@@ -60,6 +60,7 @@ pub use orders::{
     FUTURES_CANCEL_PARAMS, FUTURES_ORDER_PARAMS, MAX_BATCH_CANCELS, MAX_BATCH_ORDERS,
     SPOT_CANCEL_PARAMS, SPOT_CANCEL_REPLACE_PARAMS, SPOT_ORDER_PARAMS,
 };
+pub(crate) use params::parse_decimal;
 pub use params::{MAX_PARAMS, check_param_name, check_path, encode_query, percent_encode};
 pub use transfers::{
     ASSET_TRANSFER_PARAMS, FUTURES_TRANSFER_PARAMS, FUTURES_TRANSFER_TYPES, WITHDRAW_PARAMS,
