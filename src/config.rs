@@ -296,6 +296,9 @@ pub struct KeyConfig {
     /// Enables OKX v5 REST signing (`rest.sign_request` with venue "okx")
     /// for this HMAC key: `[keys.ALIAS.okx]`, see docs/okx.md.
     pub okx: Option<crate::venue::okx::OkxKeyConfig>,
+    /// Enables Bybit v5 signing (`rest.sign_request` with venue "bybit")
+    /// for this HMAC key: `[keys.ALIAS.bybit]`, see docs/bybit.md.
+    pub bybit: Option<crate::venue::bybit::BybitKeyConfig>,
 }
 
 /// `[keys.ALIAS.hyperliquid]`: what this key may sign on Hyperliquid.
@@ -751,6 +754,10 @@ impl Config {
             if let Some(o) = &k.okx {
                 crate::venue::okx::validate_key(o, k.key_type == KeyType::Hmac, k.raw_signing)
                     .map_err(|e| format!("keys.{alias}.okx.{e}"))?;
+            }
+            if let Some(b) = &k.bybit {
+                crate::venue::bybit::validate_key(b, k.key_type == KeyType::Hmac, k.raw_signing)
+                    .map_err(|e| format!("keys.{alias}.bybit.{e}"))?;
             }
         }
         let j = &self.journal;

@@ -11,6 +11,8 @@
 //!   open orders, for each market the key is configured for.
 //! - OKX keys: batch cancels by client order id, and the venue's
 //!   `cancel-all-after` when an open order has none (`trip_okx`).
+//! - Bybit keys: a signed `cancel-all` per instrument with open orders
+//!   (`trip_bybit`).
 //!
 //! Each instruction is built by the venue's own code (the same parser and
 //! encoder as a bot's request), journaled as an allowed decision of the
@@ -64,6 +66,12 @@ pub enum Planned {
         path: &'static str,
         body: Value,
     },
+    /// A Bybit request (`POST path` with `body`): see `trip_bybit`.
+    Bybit {
+        key: String,
+        path: &'static str,
+        body: Value,
+    },
 }
 
 /// Plan the instructions for `keys` (aliases the identity holds) given the
@@ -101,6 +109,9 @@ pub fn plan(
         }
         if let Some(o) = &entry.config.okx {
             out.extend(super::trip_okx::plan(alias, o, &mine));
+        }
+        if let Some(b) = &entry.config.bybit {
+            out.extend(super::trip_bybit::plan(alias, b, &mine));
         }
         if let Some(rest) = &entry.config.rest {
             let symbols: BTreeSet<&str> = mine.iter().map(|o| o.symbol.as_str()).collect();
@@ -379,6 +390,15 @@ pub async fn sign_all(state: &AgentState, identity: &str, planned: &[Planned]) -
             Planned::Okx { key, path, body } => {
                 let r = match state.keyring.lookup(key) {
                     Some(entry) => super::trip_okx::sign(state, identity, &entry, path, body).await,
+                    None => Err(InstructionError::Venue(format!("no key {key:?}"))),
+                };
+                (key, r)
+            }
+            Planned::Bybit { key, path, body } => {
+                let r = match state.keyring.lookup(key) {
+                    Some(entry) => {
+                        super::trip_bybit::sign(state, identity, &entry, path, body).await
+                    }
                     None => Err(InstructionError::Venue(format!("no key {key:?}"))),
                 };
                 (key, r)

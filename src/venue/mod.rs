@@ -4,6 +4,7 @@
 //! exactly what is signed. Nothing here knows how keys are stored.
 
 pub mod binance;
+pub mod bybit;
 pub mod fields;
 pub mod hyperliquid;
 pub mod jsonbody;

@@ -9,6 +9,7 @@
 //! journaled: they decide nothing.
 
 pub mod admin;
+pub mod bybit;
 pub mod heartbeat;
 pub mod hello;
 pub mod hyperliquid;

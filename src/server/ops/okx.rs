@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Map, Value, json};
 
 use crate::authorize::{Judge, Plan, Refusal, authorize};
-use crate::keyring::{KeyEntry, SignInput, SignOutput};
+use crate::keyring::{SignInput, SignOutput};
 use crate::protocol::{ErrorCode, Params, ProtoError};
 use crate::server::AgentState;
 use crate::server::peer::Identity;
@@ -56,9 +56,10 @@ pub async fn run(
     who: &Identity,
     request_id: u64,
     params: &Map<String, Value>,
-    entry: &KeyEntry,
 ) -> Result<Value, Refusal> {
     let p = Params::new(params, &["key", "venue", "method", "path", "params"])?;
+    let granted = super::sign::granted_key(state, who, p.str("key")?)?;
+    let entry = &*granted;
     let Some(cfg) = &entry.config.okx else {
         return Err(ProtoError::new(
             ErrorCode::Forbidden,

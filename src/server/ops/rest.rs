@@ -34,15 +34,18 @@ pub async fn run(
     request_id: u64,
     params: &Map<String, Value>,
 ) -> Result<Value, Refusal> {
+    // The venues with their own parameters and key tables.
+    match params.get("venue").and_then(Value::as_str) {
+        Some("okx") => return super::okx::run(state, who, request_id, params).await,
+        Some("bybit") => return super::bybit::run(state, who, request_id, params).await,
+        _ => {}
+    }
     let p = Params::new(
         params,
         &["key", "venue", "method", "path", "params", "transport"],
     )?;
     let granted = granted_key(state, who, p.str("key")?)?;
     let entry = &*granted;
-    if p.str("venue")? == "okx" {
-        return super::okx::run(state, who, request_id, params, entry).await;
-    }
     let Some(cfg) = &entry.config.rest else {
         return Err(ProtoError::new(
             ErrorCode::Forbidden,
