@@ -473,6 +473,23 @@ fn bad_input_is_refused_with_a_reason_and_nothing_is_signed() {
         .filter(|r| r["kind"] == "signature")
         .count();
     assert_eq!(signatures, 1);
+    // The journal verifies, and its export reports the venue's decisions.
+    env.verify_journal();
+    let out = env.run(&[
+        "journal",
+        "export",
+        "--config",
+        common::path_str(&env.config),
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(csv.contains(",okx,"), "{csv}");
 }
 
 #[test]
