@@ -16,7 +16,7 @@ pub const OKX: &[(Option<Endpoint>, &str, Verdict)] = &[
     (
         None,
         "tdMode",
-        Inert("the margin mode; a swap must use cross or isolated"),
+        Judged("spot: `cash` only (margin borrows); a swap: cross or isolated"),
     ),
     (
         Some(Endpoint::Order),

@@ -143,6 +143,15 @@ fn order(cfg: &OkxKeyConfig, prefix: String, v: &Value, ep: &str) -> Result<Item
             format!("{td:?}: a swap trades in \"cross\" or \"isolated\" margin"),
         ));
     }
+    if kind == Kind::Spot && td != "cash" {
+        return Err(RestError::param(
+            f.path("tdMode"),
+            format!(
+                "{td:?}: spot margin trading borrows, which policy does not judge; \
+                 spot orders use \"cash\""
+            ),
+        ));
+    }
     let side = match f.req_enumeration("side", &["buy", "sell"])? {
         "buy" => Side::Buy,
         _ => Side::Sell,
