@@ -191,7 +191,10 @@ pub fn parse(
     params: Option<&Value>,
 ) -> Result<RestRequest, RestError> {
     let v = RestVenue::parse(venue).ok_or_else(|| {
-        RestError::param("venue", format!("unknown venue {venue:?} (known: binance)"))
+        RestError::param(
+            "venue",
+            format!("unknown venue {venue:?} (known: binance, okx, bybit)"),
+        )
     })?;
     if v != cfg.venue {
         return Err(RestError::Endpoint(format!(
