@@ -34,6 +34,19 @@ if ! cmp -s "$CLIENTS_REQS" "$CLIENTS_VENV/installed-requirements.txt" 2>/dev/nu
     cp "$CLIENTS_REQS" "$CLIENTS_VENV/installed-requirements.txt"
 fi
 export TRADEWARD_CLIENTS_PYTHON="$PWD/$CLIENTS_VENV/bin/python"
+# The official SDKs of OKX, Bybit and Binance's WebSocket API, for checking
+# those signatures with code we did not write (tests/sdk/venue_sign.py).
+# Pinned (tests/sdk/venues-requirements.txt); reinstalled when the pins change.
+VENUES_VENV=target/venues-venv
+VENUES_REQS=tests/sdk/venues-requirements.txt
+if ! cmp -s "$VENUES_REQS" "$VENUES_VENV/installed-requirements.txt" 2>/dev/null; then
+    echo "== installing the venues' official SDKs into $VENUES_VENV"
+    rm -rf "$VENUES_VENV"
+    python3 -m venv "$VENUES_VENV"
+    "$VENUES_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$VENUES_REQS"
+    cp "$VENUES_REQS" "$VENUES_VENV/installed-requirements.txt"
+fi
+export TRADEWARD_VENUES_PYTHON="$PWD/$VENUES_VENV/bin/python"
 command -v cargo >/dev/null 2>&1 || { echo "missing: the Rust toolchain (cargo)" >&2; exit 1; }
 
 log=$(mktemp)

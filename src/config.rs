@@ -293,6 +293,12 @@ pub struct KeyConfig {
     /// Enables `eip712.sign_typed_data` for this secp256k1 key, for the
     /// domains listed: `[keys.ALIAS.eip712]`.
     pub eip712: Option<crate::venue::typed_data::Eip712KeyConfig>,
+    /// Enables OKX v5 REST signing (`rest.sign_request` with venue "okx")
+    /// for this HMAC key: `[keys.ALIAS.okx]`, see docs/okx.md.
+    pub okx: Option<crate::venue::okx::OkxKeyConfig>,
+    /// Enables Bybit v5 signing (`rest.sign_request` with venue "bybit")
+    /// for this HMAC key: `[keys.ALIAS.bybit]`, see docs/bybit.md.
+    pub bybit: Option<crate::venue::bybit::BybitKeyConfig>,
 }
 
 /// `[keys.ALIAS.hyperliquid]`: what this key may sign on Hyperliquid.
@@ -495,6 +501,11 @@ impl Config {
                 for p in h.dex_meta.values_mut() {
                     fix(p);
                 }
+            }
+        }
+        for k in self.keys.values_mut() {
+            if let Some(o) = k.okx.as_mut() {
+                fix(&mut o.passphrase_file);
             }
         }
         for y in self.yubikeys.values_mut() {
@@ -739,6 +750,14 @@ impl Config {
                     ));
                 }
                 r.validate().map_err(|e| format!("keys.{alias}.rest.{e}"))?;
+            }
+            if let Some(o) = &k.okx {
+                crate::venue::okx::validate_key(o, k.key_type == KeyType::Hmac, k.raw_signing)
+                    .map_err(|e| format!("keys.{alias}.okx.{e}"))?;
+            }
+            if let Some(b) = &k.bybit {
+                crate::venue::bybit::validate_key(b, k.key_type == KeyType::Hmac, k.raw_signing)
+                    .map_err(|e| format!("keys.{alias}.bybit.{e}"))?;
             }
         }
         let j = &self.journal;

@@ -463,10 +463,19 @@ fn strict_parsing_denies_with_a_reason_naming_the_field() {
     let e = c
         .call(
             "rest.sign_request",
-            json!({"key": "hmac", "venue": "bybit", "method": "POST", "path": "/api/v3/order", "params": doc_order()}),
+            json!({"key": "hmac", "venue": "kraken", "method": "POST", "path": "/api/v3/order", "params": doc_order()}),
         )
         .unwrap_err();
     assert_eq!(e.code(), Some("bad_params"), "{e}");
+    // A venue the agent knows, on a key without its table.
+    let e = c
+        .call(
+            "rest.sign_request",
+            json!({"key": "hmac", "venue": "bybit", "method": "POST", "path": "/v5/order/create", "params": {}}),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), Some("forbidden"), "{e}");
+    assert!(e.to_string().contains("[keys.hmac.bybit]"), "{e}");
     let e = c
         .call(
             "rest.sign_request",

@@ -6,4 +6,6 @@
 
 pub mod hook;
 pub mod trip;
+pub mod trip_bybit;
+pub mod trip_okx;
 pub mod watch;

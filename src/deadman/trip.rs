@@ -9,6 +9,10 @@
 //! - Binance-style REST keys: a signed cancel-all (`DELETE
 //!   /api/v3/openOrders`, `DELETE /fapi/v1/allOpenOrders`) per symbol with
 //!   open orders, for each market the key is configured for.
+//! - OKX keys: batch cancels by client order id, and the venue's
+//!   `cancel-all-after` when an open order has none (`trip_okx`).
+//! - Bybit keys: a signed `cancel-all` per instrument with open orders
+//!   (`trip_bybit`).
 //!
 //! Each instruction is built by the venue's own code (the same parser and
 //! encoder as a bot's request), journaled as an allowed decision of the
@@ -56,6 +60,18 @@ pub enum Planned {
         path: &'static str,
         symbol: String,
     },
+    /// An OKX request (`POST path` with `body`): see `trip_okx`.
+    Okx {
+        key: String,
+        path: &'static str,
+        body: Value,
+    },
+    /// A Bybit request (`POST path` with `body`): see `trip_bybit`.
+    Bybit {
+        key: String,
+        path: &'static str,
+        body: Value,
+    },
 }
 
 /// Plan the instructions for `keys` (aliases the identity holds) given the
@@ -90,6 +106,12 @@ pub fn plan(
                     action,
                 });
             }
+        }
+        if let Some(o) = &entry.config.okx {
+            out.extend(super::trip_okx::plan(alias, o, &mine));
+        }
+        if let Some(b) = &entry.config.bybit {
+            out.extend(super::trip_bybit::plan(alias, b, &mine));
         }
         if let Some(rest) = &entry.config.rest {
             let symbols: BTreeSet<&str> = mine.iter().map(|o| o.symbol.as_str()).collect();
@@ -165,7 +187,12 @@ pub enum InstructionError {
 /// The request of an instruction the agent makes itself for `identity`:
 /// the journal records the agent's uid and pid, and `why` as what was asked
 /// (its digest stands in for a request's).
-fn agent_request<'a>(identity: &str, op: &'a str, entry: &'a KeyEntry, why: &str) -> Request<'a> {
+pub(super) fn agent_request<'a>(
+    identity: &str,
+    op: &'a str,
+    entry: &'a KeyEntry,
+    why: &str,
+) -> Request<'a> {
     Request {
         caller: Caller::agent(identity),
         op,
@@ -177,7 +204,7 @@ fn agent_request<'a>(identity: &str, op: &'a str, entry: &'a KeyEntry, why: &str
 
 /// The signing path's refusal, as an instruction's error: a journal that
 /// could not be written, or a signing failure (already recorded).
-fn instruction_error(e: crate::authorize::Refusal) -> InstructionError {
+pub(super) fn instruction_error(e: crate::authorize::Refusal) -> InstructionError {
     let e = e.into_error();
     match e.code {
         ErrorCode::JournalUnavailable => InstructionError::Journal(e.message),
@@ -356,6 +383,22 @@ pub async fn sign_all(state: &AgentState, identity: &str, planned: &[Planned]) -
             } => {
                 let r = match state.keyring.lookup(key) {
                     Some(entry) => sign_rest(state, identity, &entry, method, path, symbol).await,
+                    None => Err(InstructionError::Venue(format!("no key {key:?}"))),
+                };
+                (key, r)
+            }
+            Planned::Okx { key, path, body } => {
+                let r = match state.keyring.lookup(key) {
+                    Some(entry) => super::trip_okx::sign(state, identity, &entry, path, body).await,
+                    None => Err(InstructionError::Venue(format!("no key {key:?}"))),
+                };
+                (key, r)
+            }
+            Planned::Bybit { key, path, body } => {
+                let r = match state.keyring.lookup(key) {
+                    Some(entry) => {
+                        super::trip_bybit::sign(state, identity, &entry, path, body).await
+                    }
                     None => Err(InstructionError::Venue(format!("no key {key:?}"))),
                 };
                 (key, r)

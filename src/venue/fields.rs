@@ -588,6 +588,8 @@ pub fn render_markdown() -> String {
             ));
         }
     }
+    out.push_str(&super::okx::fields::render_rows(cell));
+    out.push_str(&super::bybit::fields::render_rows(cell));
     out
 }
 

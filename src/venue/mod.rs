@@ -4,6 +4,9 @@
 //! exactly what is signed. Nothing here knows how keys are stored.
 
 pub mod binance;
+pub mod bybit;
 pub mod fields;
 pub mod hyperliquid;
+pub mod jsonbody;
+pub mod okx;
 pub mod typed_data;

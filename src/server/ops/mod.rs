@@ -9,11 +9,13 @@
 //! journaled: they decide nothing.
 
 pub mod admin;
+pub mod bybit;
 pub mod heartbeat;
 pub mod hello;
 pub mod hyperliquid;
 pub mod keys_admin;
 pub mod list_keys;
+pub mod okx;
 pub mod op;
 pub mod order_open;
 pub mod order_report;
@@ -21,6 +23,7 @@ pub mod ping;
 pub mod position_report;
 pub mod price_update;
 pub mod rest;
+pub mod rest_ws;
 pub mod sign;
 pub mod typed_data;
 

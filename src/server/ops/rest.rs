@@ -34,7 +34,16 @@ pub async fn run(
     request_id: u64,
     params: &Map<String, Value>,
 ) -> Result<Value, Refusal> {
-    let p = Params::new(params, &["key", "venue", "method", "path", "params"])?;
+    // The venues with their own parameters and key tables.
+    match params.get("venue").and_then(Value::as_str) {
+        Some("okx") => return super::okx::run(state, who, request_id, params).await,
+        Some("bybit") => return super::bybit::run(state, who, request_id, params).await,
+        _ => {}
+    }
+    let p = Params::new(
+        params,
+        &["key", "venue", "method", "path", "params", "transport"],
+    )?;
     let granted = granted_key(state, who, p.str("key")?)?;
     let entry = &*granted;
     let Some(cfg) = &entry.config.rest else {
@@ -49,6 +58,28 @@ pub async fn run(
     };
     let venue = p.str("venue")?;
     let method = p.str("method")?;
+    match p.opt_str("transport")? {
+        None | Some("rest") => {}
+        Some("ws") => {
+            if p.value("path").is_some() {
+                return Err(ProtoError::new(
+                    ErrorCode::BadParams,
+                    "path: a WebSocket API request has no path (its method names it)",
+                )
+                .into());
+            }
+            let parsed =
+                binance::parse_ws(cfg, venue, method, p.value("params")).map_err(venue_error)?;
+            return super::rest_ws::run(state, who, request_id, params, entry, parsed).await;
+        }
+        Some(other) => {
+            return Err(ProtoError::new(
+                ErrorCode::BadParams,
+                format!("transport: {other:?} is not \"rest\" or \"ws\""),
+            )
+            .into());
+        }
+    }
     let path = p.str("path")?;
     let parsed =
         binance::parse(cfg, venue, method, path, p.value("params")).map_err(venue_error)?;

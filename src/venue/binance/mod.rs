@@ -23,7 +23,9 @@
 //!   `/sapi/v1/asset/transfer`, `/sapi/v1/futures/transfer`): transfer
 //!   intents, denied unless policy names the destination;
 //! * anything else only with a `GET` entry in the key's read-only
-//!   allowlist, whose parameters it lists.
+//!   allowlist, whose parameters it lists;
+//! * the spot WebSocket API's signed order methods (`order.place`, ...),
+//!   judged as their REST twins (`ws`); `session.logon` is refused.
 //!
 //! The venue's signature covers the parameters but not the method or
 //! path. Two consequences are handled here: a read-only entry may not list
@@ -38,6 +40,7 @@ mod error;
 mod orders;
 mod params;
 mod transfers;
+mod ws;
 
 #[cfg(test)]
 mod tests;
@@ -57,10 +60,13 @@ pub use orders::{
     FUTURES_CANCEL_PARAMS, FUTURES_ORDER_PARAMS, MAX_BATCH_CANCELS, MAX_BATCH_ORDERS,
     SPOT_CANCEL_PARAMS, SPOT_CANCEL_REPLACE_PARAMS, SPOT_ORDER_PARAMS,
 };
+pub(crate) use params::parse_decimal;
 pub use params::{MAX_PARAMS, check_param_name, check_path, encode_query, percent_encode};
 pub use transfers::{
     ASSET_TRANSFER_PARAMS, FUTURES_TRANSFER_PARAMS, FUTURES_TRANSFER_TYPES, WITHDRAW_PARAMS,
 };
+
+pub use ws::{SESSION_METHODS, WS_METHODS, WsRequest, parse_ws};
 
 use crate::order::Intent;
 use orders::Decoded;
@@ -185,7 +191,10 @@ pub fn parse(
     params: Option<&Value>,
 ) -> Result<RestRequest, RestError> {
     let v = RestVenue::parse(venue).ok_or_else(|| {
-        RestError::param("venue", format!("unknown venue {venue:?} (known: binance)"))
+        RestError::param(
+            "venue",
+            format!("unknown venue {venue:?} (known: binance, okx, bybit)"),
+        )
     })?;
     if v != cfg.venue {
         return Err(RestError::Endpoint(format!(
