@@ -64,6 +64,8 @@ from .results import (
     JSONObject,
     KeyInfo,
     CountedOrder,
+    VenueSignedRequest,
+    WsSignedRequest,
     OrderReport,
     PositionReport,
     PriceUpdate,
@@ -469,6 +471,21 @@ class AsyncClient:
     ) -> RestSignedRequest:
         """As ``Client.rest_sign_request``."""
         return await self._run(ops.rest_sign_request(key, venue, method, path, params))
+
+    async def venue_sign_request(
+        self,
+        key: str,
+        venue: str,
+        method: str,
+        path: str,
+        params: Union[Mapping[str, Any], List[Any], None] = None,
+    ) -> VenueSignedRequest:
+        """As ``Client.venue_sign_request``."""
+        return await self._run(ops.venue_sign_request(key, venue, method, path, params))
+
+    async def binance_ws_sign_request(self, key: str, method: str, params: Mapping[str, Any]) -> WsSignedRequest:
+        """As ``Client.binance_ws_sign_request``."""
+        return await self._run(ops.binance_ws_sign_request(key, method, params))
 
     async def price_update(self, symbol: str, price: Union[str, int, Decimal]) -> PriceUpdate:
         """As ``Client.price_update``."""

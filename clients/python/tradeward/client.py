@@ -49,6 +49,8 @@ from .results import (
     JSONObject,
     KeyInfo,
     CountedOrder,
+    VenueSignedRequest,
+    WsSignedRequest,
     OrderReport,
     PositionReport,
     PriceUpdate,
@@ -354,6 +356,32 @@ class Client(Connection):
         docs/rest.md.
         """
         return self._run(ops.rest_sign_request(key, venue, method, path, params))
+
+    def venue_sign_request(
+        self,
+        key: str,
+        venue: str,
+        method: str,
+        path: str,
+        params: Union[Mapping[str, Any], List[Any], None] = None,
+    ) -> VenueSignedRequest:
+        """Have the agent sign an OKX or Bybit v5 request (``venue``
+        ``"okx"`` or ``"bybit"``, ``method`` ``"POST"`` or ``"GET"``,
+        ``path`` e.g. ``"/api/v5/trade/order"`` or ``"/v5/order/create"``).
+        ``params`` is the JSON body of a POST (a list for a batch endpoint
+        of OKX) or the query parameters of a GET, decimals as strings. Send
+        the result as ``VenueSignedRequest`` says. Needs the
+        ``rest.sign_request`` grant; see docs/okx.md and docs/bybit.md."""
+        return self._run(ops.venue_sign_request(key, venue, method, path, params))
+
+    def binance_ws_sign_request(self, key: str, method: str, params: Mapping[str, Any]) -> WsSignedRequest:
+        """Have the agent sign a Binance WebSocket API request
+        (``order.place``, ``order.cancel``, ``order.cancelReplace``,
+        ``openOrders.cancelAll``); ``params`` include ``apiKey`` and no
+        ``timestamp`` or ``signature``. ``session.logon`` is refused: a
+        logged-on session would carry unsigned orders no rule has seen
+        (docs/rest.md). Needs the ``rest.sign_request`` grant."""
+        return self._run(ops.binance_ws_sign_request(key, method, params))
 
     def price_update(self, symbol: str, price: Union[str, int, Decimal]) -> PriceUpdate:
         """Feed the reference price of ``symbol`` (the venue's symbol, as the

@@ -21,6 +21,8 @@ from .results import (
     JSONObject,
     KeyInfo,
     CountedOrder,
+    VenueSignedRequest,
+    WsSignedRequest,
     OrderReport,
     PositionReport,
     PriceUpdate,
@@ -143,6 +145,28 @@ def rest_sign_request(
             raise TypeError(f"params must be a mapping or a query string, not {type(params).__name__}")
     op = "rest.sign_request"
     return Op(op, p, _typed(RestSignedRequest.from_result, op))
+
+
+def venue_sign_request(
+    key: str, venue: str, method: str, path: str, params: Union[Mapping[str, Any], List[Any], None] = None
+) -> Op[VenueSignedRequest]:
+    if venue not in ("okx", "bybit"):
+        raise ValueError(f"venue must be 'okx' or 'bybit' (Binance: rest_sign_request), not {venue!r}")
+    p: Dict[str, Any] = {"key": key, "venue": venue, "method": method, "path": path}
+    if params is not None:
+        if not isinstance(params, (Mapping, list)):
+            raise TypeError(f"params must be a mapping (or a list for a batch), not {type(params).__name__}")
+        p["params"] = dict(params) if isinstance(params, Mapping) else list(params)
+    op = "rest.sign_request"
+    return Op(op, p, _typed(VenueSignedRequest.from_result, op))
+
+
+def binance_ws_sign_request(key: str, method: str, params: Mapping[str, Any]) -> Op[WsSignedRequest]:
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a mapping, not {type(params).__name__}")
+    p = {"key": key, "venue": "binance", "transport": "ws", "method": method, "params": dict(params)}
+    op = "rest.sign_request"
+    return Op(op, p, _typed(WsSignedRequest.from_result, op))
 
 
 def price_update(symbol: str, price: Union[str, int, Decimal]) -> Op[PriceUpdate]:

@@ -29,6 +29,8 @@ __all__ = [
     "PriceUpdate",
     "OrderReport",
     "CountedOrder",
+    "VenueSignedRequest",
+    "WsSignedRequest",
     "PositionReport",
     "TypedDataSignature",
     "to_hex",
@@ -522,6 +524,101 @@ class OrderReport:
     @classmethod
     def from_result(cls, r: JSONObject) -> "OrderReport":
         return cls(key=_as_str(r["key"], "key"), closed=_as_uint(r["closed"], "closed"), raw=r)
+
+
+@dataclass(frozen=True)
+class VenueSignedRequest:
+    """An OKX or Bybit v5 request the agent parsed, judged and signed.
+
+    Send ``method`` to ``host + target`` with exactly these ``headers`` and
+    ``body`` (byte for byte; ``None`` for a GET, whose query is in
+    ``target``). ``body`` is the agent's canonical JSON: it is what was
+    signed and may differ in spacing or field order from what the bot
+    sent. ``prehash`` is the signed text, ``raw`` the undecoded result.
+    """
+
+    key: str
+    venue: str
+    method: str
+    target: str
+    body: Optional[str]
+    headers: Dict[str, str]
+    timestamp: str
+    prehash: str
+    signature: str
+    raw: JSONObject
+
+    def url(self, host: str) -> str:
+        """``host`` + the signed path (and query), e.g. with
+        ``https://www.okx.com`` or ``https://api.bybit.com``."""
+        return host.rstrip("/") + self.target
+
+    @classmethod
+    def from_result(cls, r: JSONObject) -> "VenueSignedRequest":
+        venue = _as_str(r["venue"], "venue")
+        method = _as_str(r["method"], "method")
+        headers = r["headers"]
+        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+            raise TypeError(f"headers must be an object of strings, got {headers!r}")
+        if venue == "okx":
+            target = _as_str(r["request_path"], "request_path")
+            body = r.get("body") or None
+        elif venue == "bybit":
+            payload = _as_str(r["payload"], "payload")
+            path = _as_str(r["path"], "path")
+            if method == "GET":
+                target, body = (path + "?" + payload if payload else path), None
+            else:
+                target, body = path, payload
+        else:
+            raise ValueError(f"not an OKX or Bybit result: venue {venue!r}")
+        if body is not None and not isinstance(body, str):
+            raise TypeError(f"body must be a string, got {body!r}")
+        return cls(
+            key=_as_str(r["key"], "key"),
+            venue=venue,
+            method=method,
+            target=target,
+            body=body,
+            headers=dict(headers),
+            timestamp=str(r["timestamp"]),
+            prehash=_as_str(r["prehash"], "prehash"),
+            signature=_as_str(r["signature"], "signature"),
+            raw=r,
+        )
+
+
+@dataclass(frozen=True)
+class WsSignedRequest:
+    """A Binance WebSocket API request the agent parsed, judged and signed:
+    send ``{"id": ..., "method": method, "params": params}`` on the
+    connection. ``params`` carries the agent's ``timestamp`` and the
+    ``signature``; ``payload`` is the signed text."""
+
+    key: str
+    method: str
+    params: Dict[str, Any]
+    payload: str
+    signature: str
+    raw: JSONObject
+
+    def request(self, request_id: Any) -> JSONObject:
+        """The WebSocket API request object to send (as JSON)."""
+        return {"id": request_id, "method": self.method, "params": dict(self.params)}
+
+    @classmethod
+    def from_result(cls, r: JSONObject) -> "WsSignedRequest":
+        params = r["params"]
+        if not isinstance(params, dict):
+            raise TypeError(f"params must be an object, got {params!r}")
+        return cls(
+            key=_as_str(r["key"], "key"),
+            method=_as_str(r["method"], "method"),
+            params=dict(params),
+            payload=_as_str(r["payload"], "payload"),
+            signature=_as_str(r["signature"], "signature"),
+            raw=r,
+        )
 
 
 @dataclass(frozen=True)
