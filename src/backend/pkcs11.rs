@@ -158,10 +158,22 @@ impl Token {
             Err(CkError::Pkcs11(RvError::PinLocked, _)) => {
                 Err(BackendError::Login("PIN locked".into()))
             }
-            // The token went away under us: worth retrying, unlike a PIN
-            // problem.
-            Err(e) if is_session_loss(&e) => Err(BackendError::Token(format!("login: {e}"))),
-            Err(e) => Err(BackendError::Login(e.to_string())),
+            // Any other PIN problem: retrying the same PIN cannot help.
+            Err(
+                e @ CkError::Pkcs11(
+                    RvError::PinExpired
+                    | RvError::PinInvalid
+                    | RvError::PinLenRange
+                    | RvError::UserPinNotInitialized
+                    | RvError::UserTypeInvalid,
+                    _,
+                ),
+            ) => Err(BackendError::Login(e.to_string())),
+            // Anything else (the token went away, a device or general
+            // error, a module that failed the call) did not judge the PIN:
+            // worth retrying, with backoff. Only a rejected PIN stops the
+            // retries, for fear of locking it.
+            Err(e) => Err(BackendError::Token(format!("login: {e}"))),
         }
     }
 
