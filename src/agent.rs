@@ -62,6 +62,14 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         .map_err(|e| format!("yubikeys.{name}: {e}"))?;
         piv_pins.insert(name.clone(), pin);
     }
+    // The cluster's database URL, read (and taken out of the environment)
+    // before any thread exists.
+    let cluster = cfg
+        .cluster
+        .clone()
+        .map(crate::cluster::Cluster::new)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let workers = cfg.agent.workers.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -234,6 +242,12 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
                 hyperliquid.insert(alias.clone(), meta);
             }
         }
+        // With [cluster], the shared database must answer with this
+        // build's schema before the agent serves anything.
+        if let Some(c) = &cluster {
+            c.check_at_start().await.map_err(|e| e.to_string())?;
+            tracing::info!(cluster = %c.config().name, agent = %c.config().agent_id, "cluster database checked");
+        }
         if let Some(bytes) = report.torn_bytes {
             tracing::warn!(bytes, "journal: cut back a torn last write from an unclean stop");
             journal
@@ -304,6 +318,7 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             config: cfg,
             keyring,
             journal: journal.clone(),
+            cluster,
             hyperliquid,
             state: tokio::sync::Mutex::new(decision_state),
             started: std::time::Instant::now(),

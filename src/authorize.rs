@@ -227,9 +227,20 @@ pub async fn authorize<T>(
 ) -> Result<Signed<T>, Refusal> {
     let started = std::time::Instant::now();
     let alias = req.entry.alias.clone();
-    let (input, extra, pending) = {
+    let (input, extra, durable) = {
         let mut st = state.state.lock().await;
         let now = now_ms();
+        // With [cluster]: lock what the rules read across the cluster and
+        // catch up with the other agents' decisions before planning (the
+        // nonce) and judging.
+        let shared = match &state.cluster {
+            Some(c) => Some(
+                begin_shared(c, &mut st, &req.caller.identity, &alias, now)
+                    .await
+                    .map_err(cluster_unavailable)?,
+            ),
+            None => None,
+        };
         let plan = plan(&mut st, now)?;
         let payload = state
             .keyring
@@ -280,7 +291,9 @@ pub async fn authorize<T>(
                         .deny(rule, v.reason())
                         .intents(Some(intents))
                         .build();
-                    return Err(deny_by_policy(state, st, d, v, req.request_bytes).await);
+                    return Err(
+                        deny_by_policy(state, st, shared, d, v, req.request_bytes, now).await,
+                    );
                 }
                 builder
                     .allow("policy", reason)
@@ -315,22 +328,34 @@ pub async fn authorize<T>(
                 .nonce(plan.nonce)
                 .intents(plan.intents),
         };
+        let decision = decision.build();
+        let cluster_copy = shared.as_ref().map(|_| decision.clone());
         let pending = state
             .journal
-            .submit(Event::Decision(decision.build()))
+            .submit(Event::Decision(decision))
             .await
             .map_err(journal_unavailable)?;
         if let Some(n) = plan.nonce {
             st.nonces.record(&alias, n);
         }
-        (plan.input, plan.extra, pending)
+        let durable = match (shared, cluster_copy) {
+            // The local record must be durable before the cluster holds
+            // its hash; the shared decision commits before the lock goes,
+            // so the next decision (here or anywhere) sees it.
+            (Some(txn), Some(d)) => {
+                let recorded = wait_durable(pending).await?;
+                commit_shared(state, txn, &d, now, recorded).await?;
+                Durable::Done(recorded)
+            }
+            _ => Durable::Pending(pending),
+        };
+        (plan.input, plan.extra, durable)
     };
-    let waited = std::time::Instant::now();
-    let recorded = pending.durable().await.map_err(journal_unavailable)?;
+    let recorded = match durable {
+        Durable::Done(recorded) => recorded,
+        Durable::Pending(pending) => wait_durable(pending).await?,
+    };
     let metrics = crate::metrics::get();
-    metrics
-        .durable_wait_seconds
-        .observe(crate::metrics::seconds(waited.elapsed()));
     let output = sign_and_record(state, req.entry, input, recorded.seq).await?;
     metrics
         .authorize_seconds
@@ -342,6 +367,94 @@ pub async fn authorize<T>(
         seq: recorded.seq,
         extra,
     })
+}
+
+/// Where the decision's journal record stands once the lock is released.
+enum Durable {
+    /// Queued: wait for the group commit without the lock.
+    Pending(crate::journal::Pending),
+    /// Already durable (with `[cluster]`, before the shared commit).
+    Done(crate::journal::Appended),
+}
+
+/// Wait until a queued decision is durable, timing the wait.
+async fn wait_durable(
+    pending: crate::journal::Pending,
+) -> Result<crate::journal::Appended, Refusal> {
+    let waited = std::time::Instant::now();
+    let recorded = pending.durable().await.map_err(journal_unavailable)?;
+    crate::metrics::get()
+        .durable_wait_seconds
+        .observe(crate::metrics::seconds(waited.elapsed()));
+    Ok(recorded)
+}
+
+/// Begin the shared decision of `identity` on `key`: the cluster's locks,
+/// then the other agents' decisions replayed into `st` with the journal's
+/// replay code, and the key's shared nonce mark noted as used, so the plan
+/// assigns above every nonce any agent handed out.
+async fn begin_shared(
+    cluster: &crate::cluster::Cluster,
+    st: &mut State,
+    identity: &str,
+    key: &str,
+    now: u64,
+) -> Result<crate::cluster::Txn, crate::cluster::ClusterError> {
+    let mut txn = cluster.begin(identity, key).await?;
+    let caught_up = txn.catch_up(now, &mut |rec| st.replay(rec)).await?;
+    if caught_up > 0 {
+        tracing::debug!(decisions = caught_up, "caught up with the cluster");
+    }
+    if let Some(mark) = txn.nonce_mark(key).await? {
+        st.nonces.record(key, mark);
+    }
+    Ok(txn)
+}
+
+/// Record an allowed decision, durable locally at `recorded`, in the
+/// cluster and commit. On failure the decision is never signed: its local
+/// record gets a `SignFailed` saying why, and the caller a retryable
+/// `cluster_unavailable`.
+async fn commit_shared(
+    state: &AgentState,
+    mut txn: crate::cluster::Txn,
+    decision: &Decision,
+    now: u64,
+    recorded: crate::journal::Appended,
+) -> Result<(), Refusal> {
+    let committed = match txn.record(decision, now, Some(recorded)).await {
+        Ok(_) => txn.commit().await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = committed {
+        let err = cluster_error(e);
+        state
+            .journal
+            .append_nowait(Event::SignFailed {
+                decision: recorded.seq,
+                key: decision.key.clone().unwrap_or_default(),
+                error: err.message.clone(),
+            })
+            .await;
+        return Err(Refusal::Recorded(err));
+    }
+    Ok(())
+}
+
+/// The error for a decision the cluster's database could not take part
+/// in: nothing is signed (fail closed), and the caller may retry; the
+/// agent reconnects by itself on the next request.
+pub fn cluster_unavailable(e: crate::cluster::ClusterError) -> Refusal {
+    Refusal::Unrecorded(cluster_error(e))
+}
+
+fn cluster_error(e: crate::cluster::ClusterError) -> ProtoError {
+    tracing::warn!(error = %e, "shared decision failed; denied");
+    ProtoError::new(
+        ErrorCode::ClusterUnavailable,
+        format!("{e}; nothing was signed"),
+    )
+    .retry_after(1000)
 }
 
 /// The error for a decision the journal could not make durable: nothing
@@ -457,14 +570,28 @@ pub async fn record_refusal(
 /// queued while the state lock (`st`) is still held, so it keeps its place
 /// in decision order; the lock is released before waiting for the disk.
 /// Best effort: the answer is a denial either way.
+/// With `[cluster]`, the denial is recorded there too and committed
+/// before the lock goes: denials count towards what rules read (breakers)
+/// on every agent, as they do in a replay of the journal.
 async fn deny_by_policy(
     state: &AgentState,
     st: tokio::sync::MutexGuard<'_, State>,
+    shared: Option<crate::cluster::Txn>,
     mut decision: Decision,
     v: &Verdict,
     request_bytes: usize,
+    now: u64,
 ) -> Refusal {
     crate::refusals::bound(&mut decision, request_bytes);
+    if let Some(mut txn) = shared {
+        let committed = match txn.record(&decision, now, None).await {
+            Ok(_) => txn.commit().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = committed {
+            tracing::warn!(error = %e, "a policy denial could not be recorded in the cluster");
+        }
+    }
     let (identity, rule) = (decision.identity.clone(), decision.rule.clone());
     record_refusal(
         state,

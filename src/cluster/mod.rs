@@ -1,0 +1,113 @@
+//! Optional shared state on PostgreSQL for several agents (`[cluster]`,
+//! docs/cluster.md): the decisions that read shared limits are checked and
+//! recorded in one transaction under locks scoped to what they read, and
+//! committed before the token signs.
+//!
+//! One concept per file: [`config`] (the `[cluster]` table and the URL),
+//! [`connect`] (a connection with TLS and its session settings),
+//! [`schema`] (the embedded migrations), [`inspect`] (what the operator
+//! commands read), [`shared`] (the shared-decision
+//! transaction: locks, catch-up, nonce mark, record, commit).
+//!
+//! This module knows nothing of policy rules: it stores journal decisions
+//! and hands the other agents' ones back to the caller, which replays them
+//! into its state with the journal's own replay code.
+
+pub mod config;
+pub mod connect;
+pub mod inspect;
+pub mod schema;
+pub mod shared;
+
+use std::sync::Arc;
+
+pub use config::ClusterConfig;
+pub use shared::Txn;
+
+/// Why a shared decision could not be made. Every one of them means
+/// "deny" for the request that needed it (fail closed).
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The settings, the URL or the schema: an operator must act.
+    #[error("{0}")]
+    Setup(String),
+    #[error("cluster database: {}", pg_message(.0))]
+    Db(#[from] tokio_postgres::Error),
+    #[error("cluster database: no answer within {0} ms")]
+    Timeout(u64),
+}
+
+/// A database error with the server's own message when there is one.
+fn pg_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => match std::error::Error::source(e) {
+            Some(s) => format!("{e}: {s}"),
+            None => e.to_string(),
+        },
+    }
+}
+
+/// The agent's handle on the cluster: its settings, one connection (opened
+/// on first use, and again after any failure: the agent recovers alone
+/// when the database returns) and how far it has caught up with the other
+/// agents' decisions.
+pub struct Cluster {
+    cfg: ClusterConfig,
+    pg: tokio_postgres::Config,
+    conn: Arc<tokio::sync::Mutex<shared::Conn>>,
+}
+
+impl Cluster {
+    /// Read and parse the database URL once. Call before any thread
+    /// exists: a URL from `cluster.url_env` is removed from the
+    /// environment, so that workers and hooks never inherit it.
+    pub fn new(cfg: ClusterConfig) -> Result<Cluster, ClusterError> {
+        let pg = connect::settings(&cfg)?;
+        if let Some(var) = &cfg.url_env {
+            crate::harden::remove_env_before_threads(var);
+        }
+        Ok(Cluster {
+            cfg,
+            pg,
+            conn: Arc::new(tokio::sync::Mutex::new(shared::Conn::default())),
+        })
+    }
+
+    /// A new connection of its own (for `tradeward cluster ...`).
+    pub async fn connect(&self) -> Result<tokio_postgres::Client, ClusterError> {
+        let t = std::time::Duration::from_millis(self.cfg.timeout_ms.max(5_000));
+        tokio::time::timeout(t, connect::connect(&self.cfg, &self.pg))
+            .await
+            .map_err(|_| ClusterError::Timeout(t.as_millis() as u64))?
+    }
+
+    pub fn config(&self) -> &ClusterConfig {
+        &self.cfg
+    }
+
+    /// At the agent's start: the database answers, its schema is this
+    /// build's, and this agent is on its list. Errors name the setting.
+    pub async fn check_at_start(&self) -> Result<(), ClusterError> {
+        let deadline = std::time::Duration::from_millis(self.cfg.timeout_ms.max(5_000));
+        tokio::time::timeout(deadline, async {
+            let client = connect::connect(&self.cfg, &self.pg).await?;
+            schema::check(&client).await?;
+            client
+                .execute(
+                    "INSERT INTO tradeward_agents (cluster, agent) VALUES ($1, $2) \
+                     ON CONFLICT (cluster, agent) DO UPDATE SET last_start = now()",
+                    &[&self.cfg.name, &self.cfg.agent_id],
+                )
+                .await?;
+            Ok(())
+        })
+        .await
+        .map_err(|_| ClusterError::Timeout(deadline.as_millis() as u64))?
+    }
+
+    /// Begin a shared decision for `identity` on `key` (see [`shared`]).
+    pub async fn begin(&self, identity: &str, key: &str) -> Result<Txn, ClusterError> {
+        Txn::begin(&self.cfg, &self.pg, self.conn.clone(), identity, key).await
+    }
+}
