@@ -97,6 +97,16 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start runtime: {e}"))?;
     rt.block_on(async move {
+        // With [cluster], the shared database must answer with this
+        // build's schema before the agent serves anything; it says how far
+        // this agent's journal must reach (the off-host anchor).
+        let mut anchor = crate::cluster::anchor::AnchorCheck::default();
+        if let Some(c) = &cluster {
+            anchor = crate::cluster::anchor::AnchorCheck::new(
+                c.check_at_start().await.map_err(|e| e.to_string())?,
+            );
+            tracing::info!(cluster = %c.config().name, agent = %c.config().agent_id, "cluster database checked");
+        }
         // The journal first: state comes from it, and a damaged journal
         // stops the start before anything else happens.
         let mut replayed = 0u64;
@@ -107,8 +117,14 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             .and_then(|t| server::ops::admin::policy_sha256(&t))
             .map_err(|e| format!("policy: {e}"))?;
         let (journal, report) = if check_only {
-            let summary = crate::journal::segment::scan(&cfg.journal.dir, &mut |_, _| replayed += 1)
-                .map_err(|e| format!("{e}\nRun `tradeward journal verify` for details."))?;
+            let summary = crate::journal::segment::scan(&cfg.journal.dir, &mut |rec, _| {
+                replayed += 1;
+                anchor.see(rec);
+            })
+            .map_err(|e| format!("{e}\nRun `tradeward journal verify` for details."))?;
+            if let Some(c) = &cluster {
+                anchor.finish(&summary.head, &c.config().name)?;
+            }
             crate::out::stdout_fmt(format_args!("journal OK ({} records)\n", summary.records));
             (None, None)
         } else {
@@ -118,10 +134,15 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
                 cfg.journal.checkpoint_every,
                 &mut |rec| {
                     replayed += 1;
+                    anchor.see(rec);
                     decision_state.replay(rec);
                 },
             )
             .map_err(|e| e.to_string())?;
+            if let Some(c) = &cluster {
+                let head = j.head().await.map(|a| a.hash).unwrap_or(crate::journal::record::GENESIS);
+                anchor.finish(&head, &c.config().name)?;
+            }
             (Some(j), Some(r))
         };
         let mut served = Vec::new();
@@ -241,12 +262,6 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
                 }
                 hyperliquid.insert(alias.clone(), meta);
             }
-        }
-        // With [cluster], the shared database must answer with this
-        // build's schema before the agent serves anything.
-        if let Some(c) = &cluster {
-            c.check_at_start().await.map_err(|e| e.to_string())?;
-            tracing::info!(cluster = %c.config().name, agent = %c.config().agent_id, "cluster database checked");
         }
         if let Some(bytes) = report.torn_bytes {
             tracing::warn!(bytes, "journal: cut back a torn last write from an unclean stop");

@@ -426,3 +426,76 @@ fn bad_cluster_settings_stop_the_start_with_a_clear_error() {
     let e = env.try_start_agent().err().expect("refused");
     assert!(e.contains("cluster database"), "{e}");
 }
+
+#[test]
+#[ignore = "needs PostgreSQL: run under pg_virtualenv with --ignored (scripts/test.sh does)"]
+fn a_journal_cut_behind_the_cluster_is_named_and_refused() {
+    let (host, port) = pg_env();
+    let name = cluster_name("anchor");
+    let policy = "[policy.key_defaults]\n[policy.key_defaults.symbols.BTC]\nmax_size = \"0.01\"\n";
+    let env = setup(&name, "agent-a", &pg_url(&host, port), 2000, policy);
+    init(&env);
+    let mut agent = env.start_agent();
+    let mut c = agent.client();
+    for _ in 0..3 {
+        checked_nonce(&order(&mut c).unwrap());
+    }
+    drop(c);
+    assert!(agent.stop().success());
+    // Intact: both checks pass, and the agent starts again.
+    let out = env.run(&[
+        "journal",
+        "verify",
+        "--cluster",
+        "--config",
+        common::path_str(&env.config),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(env.start_agent());
+
+    // Cut the journal back to just before its last allowed decision.
+    let last = env
+        .records()
+        .iter()
+        .filter(|r| r["kind"] == "decision" && r["allow"] == true)
+        .map(|r| r["seq"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    let segment = env.segments().pop().unwrap();
+    let text = std::fs::read_to_string(&segment).unwrap();
+    let kept: String = text
+        .lines()
+        .take_while(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+                < last
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(kept.len() < text.len());
+    std::fs::write(&segment, kept).unwrap();
+
+    let out = env.run(&[
+        "journal",
+        "verify",
+        "--cluster",
+        "--config",
+        common::path_str(&env.config),
+    ]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("MISSING locally"), "{text}");
+    let e = env.try_start_agent().err().expect("refused");
+    assert!(e.contains("cut back"), "{e}");
+    assert!(e.contains(&name), "{e}");
+}

@@ -42,26 +42,40 @@ pub fn run(cmd: ClusterCommand) -> Result<(), String> {
         | ClusterCommand::Status { config, .. }
         | ClusterCommand::Verify { config, .. } => config.clone(),
     };
-    let cfg = Config::load(&path).map_err(|e| e.to_string())?;
-    let ccfg = cfg.cluster.clone().ok_or_else(|| {
-        format!(
-            "config {} has no [cluster] table (docs/cluster.md)",
-            path.display()
-        )
-    })?;
-    // Before the runtime's threads: a URL in the environment is taken out.
-    let cluster = Cluster::new(ccfg).map_err(|e| e.to_string())?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start runtime: {e}"))?;
-    rt.block_on(async move {
+    let (cfg, cluster) = prepare(&path)?;
+    runtime()?.block_on(async move {
         match cmd {
             ClusterCommand::Init { .. } => init(&cluster).await,
             ClusterCommand::Status { json, .. } => status(&cluster, json).await,
             ClusterCommand::Verify { json, .. } => verify(&cluster, &cfg.journal.dir, json).await,
         }
     })
+}
+
+/// Load the config and read the cluster's URL. Call before any thread
+/// exists: a URL in the environment is taken out of it.
+pub fn prepare(path: &Path) -> Result<(Config, Cluster), String> {
+    let cfg = Config::load(path).map_err(|e| e.to_string())?;
+    let ccfg = cfg.cluster.clone().ok_or_else(|| {
+        format!(
+            "config {} has no [cluster] table (docs/cluster.md)",
+            path.display()
+        )
+    })?;
+    let cluster = Cluster::new(ccfg).map_err(|e| e.to_string())?;
+    Ok((cfg, cluster))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start runtime: {e}"))
+}
+
+/// `journal verify --cluster`: [`verify`] on its own runtime.
+pub fn verify_blocking(cluster: &Cluster, dir: &Path, as_json: bool) -> Result<(), String> {
+    runtime()?.block_on(verify(cluster, dir, as_json))
 }
 
 async fn init(cluster: &Cluster) -> Result<(), String> {

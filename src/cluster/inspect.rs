@@ -106,3 +106,20 @@ pub async fn duplicate_nonces(
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect())
 }
+
+/// The highest local record of `agent` the cluster holds: (seq, hex hash).
+pub async fn anchored_tail(
+    client: &Client,
+    cluster: &str,
+    agent: &str,
+) -> Result<Option<(u64, String)>, ClusterError> {
+    let row = client
+        .query_opt(
+            "SELECT local_seq, local_hash FROM tradeward_decisions
+             WHERE cluster = $1 AND agent = $2 AND local_seq IS NOT NULL
+             ORDER BY local_seq DESC LIMIT 1",
+            &[&cluster, &agent],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, String>(1))))
+}

@@ -3,7 +3,8 @@
 //! recorded in one transaction under locks scoped to what they read, and
 //! committed before the token signs.
 //!
-//! One concept per file: [`config`] (the `[cluster]` table and the URL),
+//! One concept per file: [`anchor`] (the start-up check of the local
+//! journal against the hashes the cluster holds), [`config`] (the `[cluster]` table and the URL),
 //! [`connect`] (a connection with TLS and its session settings),
 //! [`schema`] (the embedded migrations), [`inspect`] (what the operator
 //! commands read), [`shared`] (the shared-decision
@@ -13,6 +14,7 @@
 //! and hands the other agents' ones back to the caller, which replays them
 //! into its state with the journal's own replay code.
 
+pub mod anchor;
 pub mod config;
 pub mod connect;
 pub mod inspect;
@@ -87,8 +89,10 @@ impl Cluster {
     }
 
     /// At the agent's start: the database answers, its schema is this
-    /// build's, and this agent is on its list. Errors name the setting.
-    pub async fn check_at_start(&self) -> Result<(), ClusterError> {
+    /// build's, and this agent is on its list. Returns the highest local
+    /// record of this agent the cluster holds (seq, hex hash), for
+    /// [`anchor::AnchorCheck`]. Errors name the setting.
+    pub async fn check_at_start(&self) -> Result<Option<(u64, String)>, ClusterError> {
         let deadline = std::time::Duration::from_millis(self.cfg.timeout_ms.max(5_000));
         tokio::time::timeout(deadline, async {
             let client = connect::connect(&self.cfg, &self.pg).await?;
@@ -100,7 +104,7 @@ impl Cluster {
                     &[&self.cfg.name, &self.cfg.agent_id],
                 )
                 .await?;
-            Ok(())
+            inspect::anchored_tail(&client, &self.cfg.name, &self.cfg.agent_id).await
         })
         .await
         .map_err(|_| ClusterError::Timeout(deadline.as_millis() as u64))?
