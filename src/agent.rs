@@ -344,6 +344,10 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             config_path: Some(config_path.to_path_buf()),
         });
         let shutdown = CancellationToken::new();
+        let cluster_watch = match state.cluster {
+            Some(_) => watch_cluster(&state, &shutdown),
+            None => Vec::new(),
+        };
         let stopper = shutdown.clone();
         let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
         let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
@@ -405,6 +409,9 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         let _ = reloader.await;
         let _ = checkpoints.await;
         for task in [metrics_http, metrics_file].into_iter().flatten() {
+            let _ = task.await;
+        }
+        for task in cluster_watch {
             let _ = task.await;
         }
         let _ = std::fs::remove_file(&socket_path);
@@ -549,4 +556,56 @@ async fn checkpoint_loop(state: Arc<AgentState>, shutdown: CancellationToken) {
             Err(e) => tracing::error!(error = %e, "journal checkpoint failed"),
         }
     }
+}
+
+/// How long an idle agent goes without catching up with the cluster when
+/// no notification comes (the bound on how late another agent's halt shows
+/// here if a NOTIFY is lost, e.g. while the listener reconnects).
+const IDLE_CATCH_UP: Duration = Duration::from_secs(2);
+
+/// With `[cluster]`: listen for the cluster's operator events and catch up
+/// on each (and every `IDLE_CATCH_UP`), so a halt on another agent holds
+/// here within a bounded time even while no request comes.
+fn watch_cluster(
+    state: &Arc<AgentState>,
+    shutdown: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let (listener_state, listener_wake, stop) = (state.clone(), wake.clone(), shutdown.clone());
+    let listener = tokio::spawn(async move {
+        let Some(cluster) = &listener_state.cluster else {
+            return;
+        };
+        while !stop.is_cancelled() {
+            match cluster.listen(listener_wake.clone()).await {
+                Ok(client) => {
+                    // What was announced while not listening.
+                    listener_wake.notify_one();
+                    while !client.is_closed() && !stop.is_cancelled() {
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                            _ = stop.cancelled() => {}
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "cluster listener could not connect"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop.cancelled() => {}
+            }
+        }
+    });
+    let (state, stop) = (state.clone(), shutdown.clone());
+    let catcher = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(IDLE_CATCH_UP) => {}
+                _ = stop.cancelled() => return,
+            }
+            crate::authorize::catch_up_idle(&state).await;
+        }
+    });
+    vec![listener, catcher]
 }

@@ -234,8 +234,8 @@ pub async fn authorize<T>(
         // catch up with the other agents' decisions before planning (the
         // nonce) and judging.
         let shared = match &state.cluster {
-            Some(c) => Some(
-                begin_shared(c, &mut st, &req.caller.identity, &alias, now)
+            Some(_) => Some(
+                begin_shared(state, &mut st, &req.caller.identity, &alias, now)
                     .await
                     .map_err(cluster_unavailable)?,
             ),
@@ -394,21 +394,71 @@ async fn wait_durable(
 /// replay code, and the key's shared nonce mark noted as used, so the plan
 /// assigns above every nonce any agent handed out.
 async fn begin_shared(
-    cluster: &crate::cluster::Cluster,
+    state: &AgentState,
     st: &mut State,
     identity: &str,
     key: &str,
     now: u64,
 ) -> Result<crate::cluster::Txn, crate::cluster::ClusterError> {
+    let cluster = state.cluster.as_ref().expect("called with [cluster] only");
     let mut txn = cluster.begin(identity, key).await?;
-    let caught_up = txn.catch_up(now, &mut |rec| st.replay(rec)).await?;
-    if caught_up > 0 {
-        tracing::debug!(decisions = caught_up, "caught up with the cluster");
-    }
+    catch_up(state, st, &mut txn, now).await?;
     if let Some(mark) = txn.nonce_mark(key).await? {
         st.nonces.record(key, mark);
     }
     Ok(txn)
+}
+
+/// Replay what the other agents committed since this agent last looked
+/// into `st`. Their operator events (halts, resumes) also go into the local
+/// journal, in the order they took effect here, so its record shows why a
+/// request was refused.
+async fn catch_up(
+    state: &AgentState,
+    st: &mut State,
+    txn: &mut crate::cluster::Txn,
+    now: u64,
+) -> Result<(), crate::cluster::ClusterError> {
+    let mut events = Vec::new();
+    let caught_up = txn
+        .catch_up(now, &mut |rec| {
+            st.replay(rec);
+            if !matches!(rec.event, Event::Decision(_)) {
+                events.push(rec.event.clone());
+            }
+        })
+        .await?;
+    if caught_up > 0 {
+        tracing::debug!(records = caught_up, "caught up with the cluster");
+    }
+    for e in events {
+        tracing::warn!(
+            event = e.kind(),
+            "operator event from another agent of the cluster applied"
+        );
+        state.journal.append_nowait(e).await;
+    }
+    Ok(())
+}
+
+/// Catch up with the cluster while no request comes (woken by the
+/// cluster's NOTIFY, and on a timer): an operator's halt on another agent
+/// then shows here within a bounded time, in `status` too. Best effort: a
+/// database that cannot be reached is retried at the next wake.
+pub async fn catch_up_idle(state: &AgentState) {
+    let Some(cluster) = &state.cluster else {
+        return;
+    };
+    let mut st = state.state.lock().await;
+    let result = async {
+        let mut txn = cluster.begin_unlocked().await?;
+        catch_up(state, &mut st, &mut txn, now_ms()).await?;
+        txn.commit().await
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "idle catch-up with the cluster failed");
+    }
 }
 
 /// Record an allowed decision, durable locally at `recorded`, in the

@@ -499,3 +499,90 @@ fn a_journal_cut_behind_the_cluster_is_named_and_refused() {
     assert!(e.contains("cut back"), "{e}");
     assert!(e.contains(&name), "{e}");
 }
+
+/// The operator's `ctl status --json` of one agent.
+fn ctl_status(env: &Env) -> Value {
+    let out = env.run(&["ctl", "status", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn halted(status: &Value) -> bool {
+    status["halts"].as_array().is_some_and(|h| !h.is_empty())
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: run under pg_virtualenv with --ignored (scripts/test.sh does)"]
+fn a_halt_on_one_agent_stops_every_agent_and_a_resume_lifts_it_everywhere() {
+    let (host, port) = pg_env();
+    let url = pg_url(&host, port);
+    let name = cluster_name("halt");
+    let policy = "[policy.key_defaults]\n[policy.key_defaults.symbols.BTC]\nmax_size = \"0.01\"\n";
+    let a = setup(&name, "agent-a", &url, 2000, policy);
+    let b = setup(&name, "agent-b", &url, 2000, policy);
+    init(&a);
+    let agent_a = a.start_agent();
+    let agent_b = b.start_agent();
+    let (mut ca, mut cb) = (agent_a.client(), agent_b.client());
+    checked_nonce(&order(&mut ca).unwrap());
+    checked_nonce(&order(&mut cb).unwrap());
+    // Let B's listener connect before the halt (it catches up on connect
+    // anyway).
+    std::thread::sleep(Duration::from_millis(300));
+
+    let out = a.run(&["ctl", "halt", "--all", "--reason", "incident 7"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // B shows the halt in its status without any request reaching it,
+    // within a bounded time (NOTIFY; at worst the 2 s idle catch-up).
+    let started = Instant::now();
+    common::wait_until("agent B to show the halt", Duration::from_secs(5), || {
+        halted(&ctl_status(&b))
+    });
+    let took = started.elapsed();
+    eprintln!("halt reached agent B's status in {took:?}");
+    let e = order(&mut cb).unwrap_err();
+    assert_eq!(e.code(), Some("policy_denied"), "{e}");
+    assert!(e.to_string().contains("halted"), "{e}");
+    assert!(e.to_string().contains("incident 7"), "{e}");
+    let e = order(&mut ca).unwrap_err();
+    assert_eq!(e.code(), Some("policy_denied"), "{e}");
+    // B journaled the halt it received, naming the agent it came from.
+    let from_a = b.records().into_iter().any(|r| {
+        r["kind"] == "halt"
+            && r["by"]
+                .as_str()
+                .is_some_and(|s| s.contains("agent agent-a"))
+    });
+    assert!(from_a, "agent B's journal records the cluster's halt");
+
+    // A resume on B lifts it on both.
+    let out = b.run(&["ctl", "resume", "--all"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    checked_nonce(&order(&mut cb).unwrap());
+    checked_nonce(&order(&mut ca).unwrap());
+    common::wait_until("agent A to show the resume", Duration::from_secs(5), || {
+        !halted(&ctl_status(&a))
+    });
+
+    // A restarted agent still knows the cluster's halt.
+    let out = a.run(&["ctl", "halt", "--key", "hl", "--reason", "incident 8"]);
+    assert!(out.status.success());
+    drop(cb);
+    drop(agent_b);
+    let agent_b = b.start_agent();
+    let e = order(&mut agent_b.client()).unwrap_err();
+    assert_eq!(e.code(), Some("policy_denied"), "{e}");
+    assert!(e.to_string().contains("incident 8"), "{e}");
+}

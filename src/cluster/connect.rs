@@ -39,16 +39,27 @@ pub async fn connect(
     cfg: &ClusterConfig,
     pg: &tokio_postgres::Config,
 ) -> Result<Client, ClusterError> {
+    connect_with(cfg, pg, None).await
+}
+
+/// [`connect`], with the cluster's notifications (NOTIFY on the channel
+/// `tradeward` with the cluster's name as payload) waking `wake`.
+pub async fn connect_with(
+    cfg: &ClusterConfig,
+    pg: &tokio_postgres::Config,
+    wake: Option<Arc<tokio::sync::Notify>>,
+) -> Result<Client, ClusterError> {
+    let wake = wake.map(|w| (w, cfg.name.clone()));
     let client = match cfg.sslmode {
         SslMode::Disable => {
             let (client, conn) = pg.connect(tokio_postgres::NoTls).await?;
-            tokio::spawn(drive(conn));
+            tokio::spawn(drive(conn, wake));
             client
         }
         SslMode::Require | SslMode::VerifyFull => {
             let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(cfg)?);
             let (client, conn) = pg.connect(tls).await?;
-            tokio::spawn(drive(conn));
+            tokio::spawn(drive(conn, wake));
             client
         }
     };
@@ -75,13 +86,32 @@ pub fn url_source(cfg: &ClusterConfig) -> String {
     }
 }
 
-async fn drive<S, T>(conn: tokio_postgres::Connection<S, T>)
-where
+/// Run the connection until it closes, handing the cluster's
+/// notifications to `wake`.
+async fn drive<S, T>(
+    mut conn: tokio_postgres::Connection<S, T>,
+    wake: Option<(Arc<tokio::sync::Notify>, String)>,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    if let Err(e) = conn.await {
-        tracing::warn!(error = %e, "cluster database connection closed");
+    loop {
+        match std::future::poll_fn(|cx| conn.poll_message(cx)).await {
+            Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                if let Some((w, cluster)) = &wake
+                    && n.channel() == super::shared::CHANNEL
+                    && n.payload() == cluster
+                {
+                    w.notify_one();
+                }
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "cluster database connection closed");
+                break;
+            }
+            None => break,
+        }
     }
 }
 

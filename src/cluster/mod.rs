@@ -110,8 +110,49 @@ impl Cluster {
         .map_err(|_| ClusterError::Timeout(deadline.as_millis() as u64))?
     }
 
-    /// Begin a shared decision for `identity` on `key` (see [`shared`]).
+    /// Begin a shared decision for `identity` on `key`, under their locks
+    /// (see [`shared`]).
     pub async fn begin(&self, identity: &str, key: &str) -> Result<Txn, ClusterError> {
-        Txn::begin(&self.cfg, &self.pg, self.conn.clone(), identity, key).await
+        let locks = [
+            shared::lock_id(&self.cfg.name, "identity", identity),
+            shared::lock_id(&self.cfg.name, "key", key),
+        ];
+        Txn::begin(&self.cfg, &self.pg, self.conn.clone(), &locks).await
+    }
+
+    /// A connection of its own that listens for the cluster's operator
+    /// events: each one wakes `wake`. Keep the client while it is open.
+    pub async fn listen(
+        &self,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> Result<tokio_postgres::Client, ClusterError> {
+        let t = std::time::Duration::from_millis(self.cfg.timeout_ms);
+        tokio::time::timeout(t, async {
+            let client = connect::connect_with(&self.cfg, &self.pg, Some(wake)).await?;
+            client
+                .batch_execute(&format!("LISTEN {}", shared::CHANNEL))
+                .await?;
+            Ok(client)
+        })
+        .await
+        .map_err(|_| ClusterError::Timeout(t.as_millis() as u64))?
+    }
+
+    /// Record an operator event for every agent of the cluster and
+    /// announce it (see [`shared::CHANNEL`]).
+    pub async fn publish(
+        &self,
+        event: &crate::journal::Event,
+        ts_ms: u64,
+    ) -> Result<(), ClusterError> {
+        let mut txn = self.begin_unlocked().await?;
+        txn.publish(event, ts_ms).await?;
+        txn.commit().await
+    }
+
+    /// Begin a transaction that takes no lock: catching up while idle,
+    /// publishing an operator event.
+    pub async fn begin_unlocked(&self) -> Result<Txn, ClusterError> {
+        Txn::begin(&self.cfg, &self.pg, self.conn.clone(), &[]).await
     }
 }

@@ -48,15 +48,21 @@ pub const FIRST_CATCH_UP_MS: u64 = 2 * 86_400_000;
 pub struct Conn {
     client: Option<Client>,
     stmts: Option<Statements>,
+    /// How far the other agents' decisions were read.
     cursor: Option<Cursor>,
+    /// How far the other agents' operator events were read.
+    events: Option<Cursor>,
 }
 
 struct Statements {
     first_catch_up: Statement,
     catch_up: Statement,
+    first_events: Statement,
+    events: Statement,
     nonce: Statement,
     insert: Statement,
     raise_nonce: Statement,
+    publish: Statement,
 }
 
 /// How far this agent has read the other agents' decisions.
@@ -81,6 +87,31 @@ SELECT snap.xmin, d.seq, d.xid, d.ts_ms, d.decision
 FROM snap LEFT JOIN tradeward_decisions d
   ON d.cluster = $1 AND d.agent <> $2 AND d.xid >= $3
 ORDER BY d.seq";
+
+/// Operator events are few and never expire (a halt lasts until it is
+/// lifted): the first read takes them all.
+const FIRST_EVENTS: &str = "\
+WITH snap AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
+SELECT snap.xmin, e.seq, e.xid, e.ts_ms, e.event
+FROM snap LEFT JOIN tradeward_events e
+  ON e.cluster = $1 AND e.agent <> $2
+ORDER BY e.seq";
+
+const EVENTS: &str = "\
+WITH snap AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
+SELECT snap.xmin, e.seq, e.xid, e.ts_ms, e.event
+FROM snap LEFT JOIN tradeward_events e
+  ON e.cluster = $1 AND e.agent <> $2 AND e.xid >= $3
+ORDER BY e.seq";
+
+/// The NOTIFY channel of operator events; the payload is the cluster.
+pub const CHANNEL: &str = "tradeward";
+
+const PUBLISH: &str = "\
+WITH ins AS (
+  INSERT INTO tradeward_events (cluster, agent, ts_ms, kind, event)
+  VALUES ($1, $2, $3, $4, $5) RETURNING seq)
+SELECT ins.seq FROM ins CROSS JOIN LATERAL pg_notify('tradeward', $1::text) AS n";
 
 const NONCE: &str = "SELECT hwm FROM tradeward_nonces WHERE cluster = $1 AND key_alias = $2";
 
@@ -122,13 +153,13 @@ pub struct Txn {
 type Timed<T> = Result<Result<T, tokio_postgres::Error>, tokio::time::error::Elapsed>;
 
 impl Txn {
-    /// Connect if needed, BEGIN, and take the locks of `identity` and `key`.
+    /// Connect if needed, BEGIN, and take `locks` (advisory lock ids, in
+    /// that order).
     pub(super) async fn begin(
         cfg: &ClusterConfig,
         pg: &tokio_postgres::Config,
         conn: Arc<Mutex<Conn>>,
-        identity: &str,
-        key: &str,
+        locks: &[i64],
     ) -> Result<Txn, ClusterError> {
         let deadline = Instant::now() + std::time::Duration::from_millis(cfg.timeout_ms);
         let mut guard = tokio::time::timeout_at(deadline, conn.lock_owned())
@@ -143,6 +174,9 @@ impl Txn {
                 let stmts = Statements {
                     first_catch_up: client.prepare(FIRST_CATCH_UP).await?,
                     catch_up: client.prepare(CATCH_UP).await?,
+                    first_events: client.prepare(FIRST_EVENTS).await?,
+                    events: client.prepare(EVENTS).await?,
+                    publish: client.prepare(PUBLISH).await?,
                     nonce: client.prepare(NONCE).await?,
                     insert: client.prepare(INSERT).await?,
                     raise_nonce: client.prepare(RAISE_NONCE).await?,
@@ -165,11 +199,10 @@ impl Txn {
         };
         // The ids are ours (hashes), not caller input: safe to inline, and
         // BEGIN and both locks then take one round trip.
-        let sql = format!(
-            "BEGIN; SELECT pg_advisory_xact_lock({}); SELECT pg_advisory_xact_lock({})",
-            lock_id(&cfg.name, "identity", identity),
-            lock_id(&cfg.name, "key", key)
-        );
+        let mut sql = String::from("BEGIN");
+        for id in locks {
+            sql.push_str(&format!("; SELECT pg_advisory_xact_lock({id})"));
+        }
         let r = tokio::time::timeout_at(deadline, txn.client().batch_execute(&sql)).await;
         txn.settle(r)?;
         Ok(txn)
@@ -204,69 +237,59 @@ impl Txn {
         Err(err)
     }
 
-    /// Hand the decisions the other agents committed since this agent last
-    /// looked to `apply`, in sequence order, as journal records (seq: the
-    /// cluster's). The first call after the agent's start reads the last
-    /// [`FIRST_CATCH_UP_MS`] before `now_ms`. Returns how many were applied.
+    /// Hand the decisions and operator events the other agents committed
+    /// since this agent last looked to `apply`, each in sequence order
+    /// (decisions first), as journal records (seq: the cluster's). The
+    /// first call after the agent's start reads the decisions of the last
+    /// [`FIRST_CATCH_UP_MS`] before `now_ms` and every event. Returns how
+    /// many were applied.
     pub async fn catch_up(
         &mut self,
         now_ms: u64,
         apply: &mut (dyn FnMut(&Record) + Send),
     ) -> Result<usize, ClusterError> {
-        let prev = self.conn().cursor.as_ref().map(|c| c.xmin);
         let (cluster, agent) = (self.cluster.clone(), self.agent.clone());
-        let r = match prev {
-            None => {
-                let since = now_ms.saturating_sub(FIRST_CATCH_UP_MS) as i64;
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
-                    [&cluster, &agent, &since];
-                let fut = self.client().query(&self.stmts().first_catch_up, &params);
-                tokio::time::timeout_at(self.deadline, fut).await
-            }
-            Some(xmin) => {
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
-                    [&cluster, &agent, &xmin];
-                let fut = self.client().query(&self.stmts().catch_up, &params);
-                tokio::time::timeout_at(self.deadline, fut).await
-            }
-        };
-        let rows = self.settle(r)?;
-        let guard = self.guard.as_mut().expect("held");
-        let cursor = guard.cursor.get_or_insert_with(|| Cursor {
-            xmin: 0,
-            applied: HashMap::new(),
-        });
-        let mut xmin = cursor.xmin;
         let mut applied = 0;
-        for row in &rows {
-            xmin = row.get::<_, i64>(0);
-            let Some(seq) = row.get::<_, Option<i64>>(1) else {
-                continue;
+        for events in [false, true] {
+            let prev = match events {
+                false => self.conn().cursor.as_ref().map(|c| c.xmin),
+                true => self.conn().events.as_ref().map(|c| c.xmin),
             };
-            let xid: i64 = row.get(2);
-            if cursor.applied.contains_key(&seq) {
-                continue;
-            }
-            let ts_ms: i64 = row.get(3);
-            let text: &str = row.get(4);
-            let decision: Decision = serde_json::from_str(text).map_err(|e| {
-                ClusterError::Setup(format!(
-                    "cluster: decision {seq} in the database does not parse ({e}); \
-                     was it written by a newer tradeward?"
-                ))
-            })?;
-            apply(&Record {
-                seq: seq as u64,
-                ts_ms: ts_ms as u64,
-                prev: String::new(),
-                event: Event::Decision(decision),
-            });
-            applied += 1;
-            cursor.applied.insert(seq, xid);
+            let since = now_ms.saturating_sub(FIRST_CATCH_UP_MS) as i64;
+            let stmts = self.stmts();
+            let (stmt, params): (&Statement, Vec<&(dyn tokio_postgres::types::ToSql + Sync)>) =
+                match (events, &prev) {
+                    (false, None) => (&stmts.first_catch_up, vec![&cluster, &agent, &since]),
+                    (false, Some(x)) => (&stmts.catch_up, vec![&cluster, &agent, x]),
+                    (true, None) => (&stmts.first_events, vec![&cluster, &agent]),
+                    (true, Some(x)) => (&stmts.events, vec![&cluster, &agent, x]),
+                };
+            let fut = self.client().query(stmt, &params);
+            let r = tokio::time::timeout_at(self.deadline, fut).await;
+            let rows = self.settle(r)?;
+            let guard = self.guard.as_mut().expect("held");
+            let cursor = match events {
+                false => &mut guard.cursor,
+                true => &mut guard.events,
+            };
+            applied += apply_rows(cursor, &rows, events, apply)?;
         }
-        cursor.xmin = xmin;
-        cursor.applied.retain(|_, xid| *xid >= xmin);
         Ok(applied)
+    }
+
+    /// Record an operator event (a halt, a resume) for every agent of the
+    /// cluster, and announce it on [`CHANNEL`] (sent at commit).
+    pub async fn publish(&mut self, event: &Event, ts_ms: u64) -> Result<i64, ClusterError> {
+        let text = serde_json::to_string(event)
+            .map_err(|e| ClusterError::Setup(format!("cluster: encoding an event: {e}")))?;
+        let (cluster, agent) = (self.cluster.clone(), self.agent.clone());
+        let (ts, kind) = (ts_ms as i64, event.kind().to_string());
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+            [&cluster, &agent, &ts, &kind, &text];
+        let fut = self.client().query_one(&self.stmts().publish, &params);
+        let r = tokio::time::timeout_at(self.deadline, fut).await;
+        let row = self.settle(r)?;
+        Ok(row.get(0))
     }
 
     /// The highest nonce any agent of the cluster assigned for `key`.
@@ -341,6 +364,59 @@ impl Txn {
         self.open = false;
         Ok(())
     }
+}
+
+/// Apply the rows of one catch-up read (columns: the snapshot's xmin, seq,
+/// xid, ts_ms, the JSON) that `cursor` has not seen, and move it on.
+fn apply_rows(
+    cursor: &mut Option<Cursor>,
+    rows: &[tokio_postgres::Row],
+    events: bool,
+    apply: &mut (dyn FnMut(&Record) + Send),
+) -> Result<usize, ClusterError> {
+    let cursor = cursor.get_or_insert_with(|| Cursor {
+        xmin: 0,
+        applied: HashMap::new(),
+    });
+    let mut xmin = cursor.xmin;
+    let mut applied = 0;
+    for row in rows {
+        xmin = row.get::<_, i64>(0);
+        let Some(seq) = row.get::<_, Option<i64>>(1) else {
+            continue;
+        };
+        let xid: i64 = row.get(2);
+        if cursor.applied.contains_key(&seq) {
+            continue;
+        }
+        let ts_ms: i64 = row.get(3);
+        let text: &str = row.get(4);
+        let what = if events { "event" } else { "decision" };
+        let event = if events {
+            serde_json::from_str::<Event>(text).map_err(|e| e.to_string())
+        } else {
+            serde_json::from_str::<Decision>(text)
+                .map(Event::Decision)
+                .map_err(|e| e.to_string())
+        }
+        .map_err(|e| {
+            ClusterError::Setup(format!(
+                "cluster: {what} {seq} in the database does not parse ({e}); \
+                 was it written by a newer tradeward?"
+            ))
+        })?;
+        apply(&Record {
+            seq: seq as u64,
+            ts_ms: ts_ms as u64,
+            prev: String::new(),
+            event,
+        });
+        applied += 1;
+        cursor.applied.insert(seq, xid);
+    }
+    cursor.xmin = xmin;
+    cursor.applied.retain(|_, xid| *xid >= xmin);
+    Ok(applied)
 }
 
 impl Drop for Txn {
