@@ -586,3 +586,92 @@ fn a_halt_on_one_agent_stops_every_agent_and_a_resume_lifts_it_everywhere() {
     assert_eq!(e.code(), Some("policy_denied"), "{e}");
     assert!(e.to_string().contains("incident 8"), "{e}");
 }
+
+#[test]
+#[ignore = "needs PostgreSQL: run under pg_virtualenv with --ignored (scripts/test.sh does)"]
+fn an_agent_killed_under_load_leaves_the_other_serving_and_restarts_consistent() {
+    let (host, port) = pg_env();
+    let url = pg_url(&host, port);
+    let name = cluster_name("kill");
+    let policy = "[policy.key_defaults]\n[policy.key_defaults.symbols.BTC]\nmax_size = \"0.01\"\n";
+    let a = setup(&name, "agent-a", &url, 2000, policy);
+    let b = setup(&name, "agent-b", &url, 2000, policy);
+    init(&a);
+    let mut agent_a = a.start_agent();
+    let agent_b = b.start_agent();
+    let nonces = Arc::new(Mutex::new(Vec::<u64>::new()));
+    // Load on A until it dies.
+    let load = {
+        let mut c = agent_a.client();
+        let nonces = nonces.clone();
+        std::thread::spawn(move || {
+            while let Ok(r) = order(&mut c) {
+                nonces.lock().unwrap().push(checked_nonce(&r));
+            }
+        })
+    };
+    let mut cb = agent_b.client();
+    for _ in 0..5 {
+        nonces
+            .lock()
+            .unwrap()
+            .push(checked_nonce(&order(&mut cb).unwrap()));
+    }
+    common::wait_until("A to sign under load", Duration::from_secs(10), || {
+        nonces.lock().unwrap().len() > 10
+    });
+    unsafe { libc::kill(agent_a.pid() as i32, libc::SIGKILL) };
+    load.join().unwrap();
+    let _ = agent_a.child.wait();
+    // B keeps serving.
+    for _ in 0..5 {
+        nonces
+            .lock()
+            .unwrap()
+            .push(checked_nonce(&order(&mut cb).unwrap()));
+    }
+    // A starts again on its journal, and signs.
+    drop(agent_a);
+    let agent_a = a.start_agent();
+    nonces
+        .lock()
+        .unwrap()
+        .push(checked_nonce(&order(&mut agent_a.client()).unwrap()));
+    let mut all = nonces.lock().unwrap().clone();
+    let n = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), n, "a nonce was assigned twice");
+    // Every signature has a committed decision; the journals match what
+    // the cluster holds of them.
+    for env in [&a, &b] {
+        let out = cluster_cmd(env, &["verify", "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        assert!(
+            out.status.success() && v["ok"] == true,
+            "{v} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // B's state counts every decision the cluster committed (it caught up
+    // while idle), and A's no less.
+    let out = cluster_cmd(&a, &["status", "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let committed: i64 = v["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["allowed"].as_i64().unwrap())
+        .sum();
+    let notional = |env: &Env| -> f64 {
+        ctl_status(env)["identities"]["developer"]["notional_last_24h"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    common::wait_until("B to catch up", Duration::from_secs(5), || {
+        notional(&b) == 50.0 * committed as f64
+    });
+    assert!(notional(&a) >= 50.0 * committed as f64);
+}

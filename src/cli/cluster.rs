@@ -26,7 +26,8 @@ pub enum ClusterCommand {
         json: bool,
     },
     /// Check this agent's local journal against the hashes the cluster holds
-    /// of it, and that no nonce was assigned twice in the cluster
+    /// of it, that every signature has a decision committed there, and that
+    /// no nonce was assigned twice in the cluster
     Verify {
         #[arg(long, env = "TRADEWARD_CONFIG")]
         config: PathBuf,
@@ -177,11 +178,23 @@ async fn verify(cluster: &Cluster, dir: &Path, as_json: bool) -> Result<(), Stri
     // the scan's head.
     let mut hashes = std::collections::HashMap::new();
     let mut last: Option<u64> = None;
+    // Every signature must have a decision committed in the cluster (from
+    // the first decision the cluster holds on: the agent may have run
+    // without [cluster] before).
+    let anchored: std::collections::HashSet<u64> = held.iter().map(|(s, _)| *s).collect();
+    let first_anchored = held.first().map(|(s, _)| *s).unwrap_or(u64::MAX);
+    let mut unshared = Vec::new();
     let summary = crate::journal::segment::scan(dir, &mut |rec, _| {
         if let Some(p) = last {
             hashes.insert(p, rec.prev.clone());
         }
         last = Some(rec.seq);
+        if let crate::journal::Event::Signature { decision, .. } = &rec.event
+            && *decision >= first_anchored
+            && !anchored.contains(decision)
+        {
+            unshared.push(*decision);
+        }
     })
     .map_err(|e| format!("local journal {}: {e}", dir.display()))?;
     if let Some(p) = last {
@@ -197,7 +210,8 @@ async fn verify(cluster: &Cluster, dir: &Path, as_json: bool) -> Result<(), Stri
             Some(_) => {}
         }
     }
-    let ok = missing.is_empty() && differing.is_empty() && duplicates.is_empty();
+    let ok =
+        missing.is_empty() && differing.is_empty() && duplicates.is_empty() && unshared.is_empty();
     if as_json {
         outln!(
             "{}",
@@ -207,6 +221,7 @@ async fn verify(cluster: &Cluster, dir: &Path, as_json: bool) -> Result<(), Stri
                 "local_last_seq": local_last,
                 "missing_locally": missing,
                 "hash_differs": differing,
+                "signed_without_shared_decision": unshared,
                 "duplicate_nonces": duplicates.iter().map(|(k, n, c)| json!({"key": k, "nonce": n, "count": c})).collect::<Vec<_>>(),
             })
         );
@@ -230,6 +245,13 @@ async fn verify(cluster: &Cluster, dir: &Path, as_json: bool) -> Result<(), Stri
                 "DIFFERENT locally: {} record(s), first seq {} (the local journal was rewritten)",
                 differing.len(),
                 differing[0]
+            );
+        }
+        if !unshared.is_empty() {
+            outln!(
+                "UNSHARED: {} signature(s) whose decision the cluster does not hold, first decision seq {}",
+                unshared.len(),
+                unshared[0]
             );
         }
         for (k, n, cnt) in &duplicates {
