@@ -68,7 +68,7 @@ fn setup(cluster: &str, agent_id: &str, url: &str, timeout_ms: u64, policy: &str
     env.write_config(&[k], "", "");
     let text = std::fs::read_to_string(&env.config).unwrap().replacen(
         "ops = [\"list_keys\", \"sign\"]",
-        "ops = [\"list_keys\", \"hyperliquid.sign_l1_action\", \"order.report\"]",
+        "ops = [\"list_keys\", \"hyperliquid.sign_l1_action\", \"order.report\", \"heartbeat\"]",
         1,
     );
     let url_file = env.dir.path().join("cluster-url");
@@ -77,6 +77,7 @@ fn setup(cluster: &str, agent_id: &str, url: &str, timeout_ms: u64, policy: &str
     std::fs::set_permissions(&url_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let text = format!(
         "{text}\n[keys.hl.hyperliquid]\nnetwork = \"mainnet\"\nmeta = {:?}\n\n{policy}\n\n\
+         [deadman]\nmin_timeout_ms = 200\n\n\
          [cluster]\nname = {cluster:?}\nagent_id = {agent_id:?}\nurl_file = {:?}\nsslmode = \"disable\"\ntimeout_ms = {timeout_ms}\n",
         fixtures().join("meta.json").display().to_string(),
         url_file.display().to_string(),
@@ -674,4 +675,46 @@ fn an_agent_killed_under_load_leaves_the_other_serving_and_restarts_consistent()
         notional(&b) == 50.0 * committed as f64
     });
     assert!(notional(&a) >= 50.0 * committed as f64);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: run under pg_virtualenv with --ignored (scripts/test.sh does)"]
+fn a_trip_on_one_agent_halts_the_identity_on_every_agent_until_rearmed() {
+    let (host, port) = pg_env();
+    let url = pg_url(&host, port);
+    let name = cluster_name("trip");
+    let policy = "[policy.key_defaults]\n[policy.key_defaults.symbols.BTC]\nmax_size = \"0.01\"\n";
+    let a = setup(&name, "agent-a", &url, 2000, policy);
+    let b = setup(&name, "agent-b", &url, 2000, policy);
+    init(&a);
+    let agent_a = a.start_agent();
+    let agent_b = b.start_agent();
+    let (mut ca, mut cb) = (agent_a.client(), agent_b.client());
+    checked_nonce(&order(&mut cb).unwrap());
+    // The bot on A arms its switch and goes quiet.
+    ca.call("heartbeat", json!({"timeout_ms": 300})).unwrap();
+    common::wait_until("agent B to show A's trip", Duration::from_secs(10), || {
+        ctl_status(&b)["halts"]
+            .as_array()
+            .is_some_and(|h| h.iter().any(|x| x.to_string().contains("trip")))
+    });
+    let e = order(&mut cb).unwrap_err();
+    assert_eq!(e.code(), Some("policy_denied"), "{e}");
+    assert!(e.to_string().contains("agent agent-a"), "{e}");
+    // Only a rearm on A lifts it, everywhere.
+    let out = a.run(&[
+        "ctl",
+        "rearm",
+        "--identity",
+        "developer",
+        "--timeout-ms",
+        "60000",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    checked_nonce(&order(&mut cb).unwrap());
+    checked_nonce(&order(&mut ca).unwrap());
 }

@@ -280,9 +280,24 @@ pub async fn run(
             };
             state.deadman_wake.notify_one();
             tracing::warn!(identity, by = %by(who), "dead-man's switch re-armed by operator");
-            Ok(
-                json!({"identity": identity, "armed": true, "timeout_ms": timeout_ms, "deadline_ms": deadline_ms}),
-            )
+            let mut answer = json!({"identity": identity, "armed": true, "timeout_ms": timeout_ms, "deadline_ms": deadline_ms});
+            // With [cluster], the trip's halt is lifted on the other agents
+            // too. Best effort: if it does not get there they stay halted
+            // (the safe side) until a rearm here reaches them.
+            if let Some(c) = &state.cluster {
+                let event = Event::Resume {
+                    target: HaltScope::Trip(identity.to_string()),
+                    by: format!("{} on agent {}", by(who), c.config().agent_id),
+                };
+                answer["cluster"] = match c.publish(&event, now_ms()).await {
+                    Ok(()) => json!(true),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the rearm did not reach the cluster");
+                        json!(format!("not shared: {e}"))
+                    }
+                };
+            }
+            Ok(answer)
         }
         Op::Pause => {
             let p = Params::new(params, &["identity", "until_ms", "duration_ms", "reason"])?;
