@@ -145,6 +145,15 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             }
             (Some(j), Some(r))
         };
+        // With [cluster]: the other agents' recent decisions and every
+        // operator event of the cluster, before anything is judged.
+        if let Some(c) = &cluster {
+            let n = c
+                .first_catch_up(crate::journal::record::now_ms(), &mut |rec| decision_state.replay(rec))
+                .await
+                .map_err(|e| format!("cannot catch up with the cluster: {e}"))?;
+            tracing::info!(records = n, "caught up with the cluster");
+        }
         let mut served = Vec::new();
         let mut piv_served = Vec::new();
         let mut piv_devices: std::collections::BTreeMap<String, crate::backend::piv::PivHandle> =

@@ -586,6 +586,11 @@ fn a_halt_on_one_agent_stops_every_agent_and_a_resume_lifts_it_everywhere() {
     let e = order(&mut agent_b.client()).unwrap_err();
     assert_eq!(e.code(), Some("policy_denied"), "{e}");
     assert!(e.to_string().contains("incident 8"), "{e}");
+    // ...and only that one: A's earlier halt of everything stays lifted by
+    // B's own resume (the cluster's events are applied in their order).
+    let halts = ctl_status(&b)["halts"].as_array().unwrap().clone();
+    assert_eq!(halts.len(), 1, "{halts:?}");
+    assert!(halts[0].to_string().contains("incident 8"), "{halts:?}");
 }
 
 #[test]

@@ -26,6 +26,9 @@ use std::sync::Arc;
 pub use config::ClusterConfig;
 pub use shared::Txn;
 
+/// Deadline of the first catch-up at start (ms).
+pub const FIRST_CATCH_UP_TIMEOUT_MS: u64 = 60_000;
+
 /// Why a shared decision could not be made. Every one of them means
 /// "deny" for the request that needed it (fail closed).
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +120,14 @@ impl Cluster {
             shared::lock_id(&self.cfg.name, "identity", identity),
             shared::lock_id(&self.cfg.name, "key", key),
         ];
-        Txn::begin(&self.cfg, &self.pg, self.conn.clone(), &locks).await
+        Txn::begin(
+            &self.cfg,
+            &self.pg,
+            self.conn.clone(),
+            &locks,
+            self.cfg.timeout_ms,
+        )
+        .await
     }
 
     /// A connection of its own that listens for the cluster's operator
@@ -153,6 +163,30 @@ impl Cluster {
     /// Begin a transaction that takes no lock: catching up while idle,
     /// publishing an operator event.
     pub async fn begin_unlocked(&self) -> Result<Txn, ClusterError> {
-        Txn::begin(&self.cfg, &self.pg, self.conn.clone(), &[]).await
+        Txn::begin(
+            &self.cfg,
+            &self.pg,
+            self.conn.clone(),
+            &[],
+            self.cfg.timeout_ms,
+        )
+        .await
+    }
+
+    /// At start, before serving: read the other agents' decisions of the
+    /// catch-up window and every operator event of the cluster into the
+    /// state through `apply`, with a deadline of its own (`FIRST_CATCH_UP`:
+    /// a busy cluster's two days can take longer than one decision's
+    /// deadline). Later catch-ups read only what is new.
+    pub async fn first_catch_up(
+        &self,
+        now_ms: u64,
+        apply: &mut (dyn FnMut(&crate::journal::Record) + Send),
+    ) -> Result<usize, ClusterError> {
+        let timeout_ms = FIRST_CATCH_UP_TIMEOUT_MS.max(self.cfg.timeout_ms);
+        let mut txn = Txn::begin(&self.cfg, &self.pg, self.conn.clone(), &[], timeout_ms).await?;
+        let n = txn.catch_up(now_ms, apply).await?;
+        txn.commit().await?;
+        Ok(n)
     }
 }

@@ -89,12 +89,14 @@ FROM snap LEFT JOIN tradeward_decisions d
 ORDER BY d.seq";
 
 /// Operator events are few and never expire (a halt lasts until it is
-/// lifted): the first read takes them all.
+/// lifted): the first read takes them all, this agent's own too, so that
+/// they end up applied in the cluster's order (a halt from another agent
+/// that this agent later resumed stays resumed). `$2` is unused.
 const FIRST_EVENTS: &str = "\
 WITH snap AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
 SELECT snap.xmin, e.seq, e.xid, e.ts_ms, e.event
 FROM snap LEFT JOIN tradeward_events e
-  ON e.cluster = $1 AND e.agent <> $2
+  ON e.cluster = $1 AND $2::text IS NOT NULL
 ORDER BY e.seq";
 
 const EVENTS: &str = "\
@@ -160,11 +162,12 @@ impl Txn {
         pg: &tokio_postgres::Config,
         conn: Arc<Mutex<Conn>>,
         locks: &[i64],
+        timeout_ms: u64,
     ) -> Result<Txn, ClusterError> {
-        let deadline = Instant::now() + std::time::Duration::from_millis(cfg.timeout_ms);
+        let deadline = Instant::now() + std::time::Duration::from_millis(timeout_ms);
         let mut guard = tokio::time::timeout_at(deadline, conn.lock_owned())
             .await
-            .map_err(|_| ClusterError::Timeout(cfg.timeout_ms))?;
+            .map_err(|_| ClusterError::Timeout(timeout_ms))?;
         if guard.client.as_ref().is_none_or(Client::is_closed) {
             guard.client = None;
             guard.stmts = None;
@@ -184,7 +187,7 @@ impl Txn {
                 Ok::<_, ClusterError>((client, stmts))
             })
             .await
-            .map_err(|_| ClusterError::Timeout(cfg.timeout_ms))??;
+            .map_err(|_| ClusterError::Timeout(timeout_ms))??;
             tracing::info!(cluster = %cfg.name, agent = %cfg.agent_id, "connected to the cluster database");
             guard.client = Some(fresh.0);
             guard.stmts = Some(fresh.1);
@@ -194,12 +197,15 @@ impl Txn {
             cluster: cfg.name.clone(),
             agent: cfg.agent_id.clone(),
             deadline,
-            timeout_ms: cfg.timeout_ms,
+            timeout_ms,
             open: true,
         };
         // The ids are ours (hashes), not caller input: safe to inline, and
         // BEGIN and both locks then take one round trip.
         let mut sql = String::from("BEGIN");
+        if timeout_ms != cfg.timeout_ms {
+            sql.push_str(&format!("; SET LOCAL statement_timeout = {timeout_ms}"));
+        }
         for id in locks {
             sql.push_str(&format!("; SELECT pg_advisory_xact_lock({id})"));
         }
