@@ -339,21 +339,25 @@ pub async fn authorize<T>(
             st.nonces.record(&alias, n);
         }
         let durable = match (shared, cluster_copy) {
-            // The local record must be durable before the cluster holds
-            // its hash; the shared decision commits before the lock goes,
-            // so the next decision (here or anywhere) sees it.
-            (Some(txn), Some(d)) => {
-                let recorded = wait_durable(pending).await?;
-                commit_shared(state, txn, &d, now, recorded).await?;
-                Durable::Done(recorded)
-            }
+            // The shared decision commits before the lock goes, so the
+            // next decision (here or anywhere) sees it; the local record
+            // becomes durable with the next group commit, as without
+            // [cluster].
+            (Some(txn), Some(d)) => match commit_shared(txn, &d, now).await {
+                Ok(cluster_seq) => Durable::Shared(pending, cluster_seq),
+                Err(e) => return Err(unshared(state, pending, &d, e).await),
+            },
             _ => Durable::Pending(pending),
         };
         (plan.input, plan.extra, durable)
     };
     let recorded = match durable {
-        Durable::Done(recorded) => recorded,
         Durable::Pending(pending) => wait_durable(pending).await?,
+        Durable::Shared(pending, cluster_seq) => {
+            let recorded = wait_durable(pending).await?;
+            anchor(state, cluster_seq, recorded).await;
+            recorded
+        }
     };
     let metrics = crate::metrics::get();
     let output = sign_and_record(state, req.entry, input, recorded.seq).await?;
@@ -369,12 +373,12 @@ pub async fn authorize<T>(
     })
 }
 
-/// Where the decision's journal record stands once the lock is released.
+/// Where the decision's journal record stands once the lock is released:
+/// queued, to wait for the group commit without the lock; with
+/// `[cluster]`, also committed there at the cluster's seq.
 enum Durable {
-    /// Queued: wait for the group commit without the lock.
     Pending(crate::journal::Pending),
-    /// Already durable (with `[cluster]`, before the shared commit).
-    Done(crate::journal::Appended),
+    Shared(crate::journal::Pending, i64),
 }
 
 /// Wait until a queued decision is durable, timing the wait.
@@ -461,23 +465,28 @@ pub async fn catch_up_idle(state: &AgentState) {
     }
 }
 
-/// Record an allowed decision, durable locally at `recorded`, in the
-/// cluster and commit. On failure the decision is never signed: its local
-/// record gets a `SignFailed` saying why, and the caller a retryable
-/// `cluster_unavailable`.
+/// Record an allowed decision in the cluster and commit; the cluster's seq.
 async fn commit_shared(
-    state: &AgentState,
     mut txn: crate::cluster::Txn,
     decision: &Decision,
     now: u64,
-    recorded: crate::journal::Appended,
-) -> Result<(), Refusal> {
-    let committed = match txn.record(decision, now, Some(recorded)).await {
-        Ok(_) => txn.commit().await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = committed {
-        let err = cluster_error(e);
+) -> Result<i64, crate::cluster::ClusterError> {
+    let seq = txn.record(decision, now, None).await?;
+    txn.commit().await?;
+    Ok(seq)
+}
+
+/// An allowed decision the cluster did not commit is never signed: once
+/// its local record is durable it gets a `SignFailed` saying why, and the
+/// caller a retryable `cluster_unavailable`.
+async fn unshared(
+    state: &AgentState,
+    pending: crate::journal::Pending,
+    decision: &Decision,
+    e: crate::cluster::ClusterError,
+) -> Refusal {
+    let err = cluster_error(e);
+    if let Ok(recorded) = pending.durable().await {
         state
             .journal
             .append_nowait(Event::SignFailed {
@@ -486,9 +495,19 @@ async fn commit_shared(
                 error: err.message.clone(),
             })
             .await;
-        return Err(Refusal::Recorded(err));
     }
-    Ok(())
+    Refusal::Recorded(err)
+}
+
+/// Anchor a committed shared decision to its durable local record (seq and
+/// chain hash), before signing. Best effort: the decision is committed
+/// either way; a decision left unanchored shows in `cluster verify`.
+async fn anchor(state: &AgentState, cluster_seq: i64, recorded: crate::journal::Appended) {
+    if let Some(c) = &state.cluster
+        && let Err(e) = c.anchor(cluster_seq, recorded).await
+    {
+        tracing::warn!(error = %e, cluster_seq, seq = recorded.seq, "could not anchor a decision in the cluster");
+    }
 }
 
 /// The error for a decision the cluster's database could not take part

@@ -660,7 +660,9 @@ fn an_agent_killed_under_load_leaves_the_other_serving_and_restarts_consistent()
         );
     }
     // B's state counts every decision the cluster committed (it caught up
-    // while idle), and A's no less.
+    // while idle), and A's no less but for the one its single client may
+    // have had committed there and not yet durable in A's journal when it
+    // was killed (never signed: signing waits for both).
     let out = cluster_cmd(&a, &["status", "--json"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let committed: i64 = v["agents"]
@@ -679,7 +681,7 @@ fn an_agent_killed_under_load_leaves_the_other_serving_and_restarts_consistent()
     common::wait_until("B to catch up", Duration::from_secs(5), || {
         notional(&b) == 50.0 * committed as f64
     });
-    assert!(notional(&a) >= 50.0 * committed as f64);
+    assert!(notional(&a) >= 50.0 * (committed - 1) as f64);
 }
 
 #[test]

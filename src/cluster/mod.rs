@@ -148,6 +148,16 @@ impl Cluster {
         .map_err(|_| ClusterError::Timeout(t.as_millis() as u64))?
     }
 
+    /// Anchor the committed decision at `cluster_seq` to its durable local
+    /// journal record (see [`shared`]).
+    pub async fn anchor(
+        &self,
+        cluster_seq: i64,
+        local: crate::journal::Appended,
+    ) -> Result<(), ClusterError> {
+        shared::anchor(&self.conn, cluster_seq, local, self.cfg.timeout_ms).await
+    }
+
     /// Record an operator event for every agent of the cluster and
     /// announce it (see [`shared::CHANNEL`]).
     pub async fn publish(

@@ -63,6 +63,7 @@ struct Statements {
     insert: Statement,
     raise_nonce: Statement,
     publish: Statement,
+    anchor: Statement,
 }
 
 /// How far this agent has read the other agents' decisions.
@@ -123,6 +124,9 @@ INSERT INTO tradeward_decisions
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 RETURNING seq";
 
+const ANCHOR: &str =
+    "UPDATE tradeward_decisions SET local_seq = $2, local_hash = $3 WHERE seq = $1";
+
 const RAISE_NONCE: &str = "\
 INSERT INTO tradeward_nonces (cluster, key_alias, hwm, agent) VALUES ($1, $2, $3, $4)
 ON CONFLICT (cluster, key_alias)
@@ -180,6 +184,7 @@ impl Txn {
                     first_events: client.prepare(FIRST_EVENTS).await?,
                     events: client.prepare(EVENTS).await?,
                     publish: client.prepare(PUBLISH).await?,
+                    anchor: client.prepare(ANCHOR).await?,
                     nonce: client.prepare(NONCE).await?,
                     insert: client.prepare(INSERT).await?,
                     raise_nonce: client.prepare(RAISE_NONCE).await?,
@@ -370,6 +375,32 @@ impl Txn {
         self.open = false;
         Ok(())
     }
+}
+
+/// Set the local record (seq, chain hash) of the committed decision at
+/// `cluster_seq`, on the agent's connection if it is up (one statement,
+/// committed by itself), within `timeout_ms`.
+pub(super) async fn anchor(
+    conn: &Mutex<Conn>,
+    cluster_seq: i64,
+    local: Appended,
+    timeout_ms: u64,
+) -> Result<(), ClusterError> {
+    let t = std::time::Duration::from_millis(timeout_ms);
+    let guard = tokio::time::timeout(t, conn.lock())
+        .await
+        .map_err(|_| ClusterError::Timeout(timeout_ms))?;
+    let (Some(client), Some(stmts)) = (guard.client.as_ref(), guard.stmts.as_ref()) else {
+        return Err(ClusterError::Setup(
+            "cluster: not connected; the decision stays unanchored".into(),
+        ));
+    };
+    let (seq, hash) = (local.seq as i64, hex::encode(local.hash));
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&cluster_seq, &seq, &hash];
+    tokio::time::timeout(t, client.execute(&stmts.anchor, &params))
+        .await
+        .map_err(|_| ClusterError::Timeout(timeout_ms))??;
+    Ok(())
 }
 
 /// Apply the rows of one catch-up read (columns: the snapshot's xmin, seq,
