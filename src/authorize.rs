@@ -414,9 +414,9 @@ async fn begin_shared(
 }
 
 /// Replay what the other agents committed since this agent last looked
-/// into `st`. Their operator events (halts, resumes) also go into the local
-/// journal, in the order they took effect here, so its record shows why a
-/// request was refused.
+/// into `st`. Their events (halts, resumes, order reports) also go into the
+/// local journal, in the order they took effect here, so its record shows
+/// why a request was refused.
 async fn catch_up(
     state: &AgentState,
     st: &mut State,
@@ -436,10 +436,14 @@ async fn catch_up(
         tracing::debug!(records = caught_up, "caught up with the cluster");
     }
     for e in events {
-        tracing::warn!(
-            event = e.kind(),
-            "operator event from another agent of the cluster applied"
-        );
+        if matches!(e, Event::OrderClosed { .. }) {
+            tracing::debug!("order report from another agent of the cluster applied");
+        } else {
+            tracing::warn!(
+                event = e.kind(),
+                "operator event from another agent of the cluster applied"
+            );
+        }
         state.journal.append_nowait(e).await;
     }
     Ok(())

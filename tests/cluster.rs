@@ -725,3 +725,47 @@ fn a_trip_on_one_agent_halts_the_identity_on_every_agent_until_rearmed() {
     checked_nonce(&order(&mut cb).unwrap());
     checked_nonce(&order(&mut ca).unwrap());
 }
+
+/// The BTC order with client id `cloid`.
+fn order_with_cloid(
+    c: &mut tradeward::client::Client,
+    cloid: &str,
+) -> Result<Value, tradeward::client::ClientError> {
+    let mut action = btc_order();
+    action["orders"][0]["c"] = json!(cloid);
+    c.call(
+        "hyperliquid.sign_l1_action",
+        json!({"key": "hl", "action": action, "is_mainnet": true}),
+    )
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: run under pg_virtualenv with --ignored (scripts/test.sh does)"]
+fn open_orders_are_counted_on_every_agent_and_a_report_on_one_closes_them_everywhere() {
+    let (host, port) = pg_env();
+    let url = pg_url(&host, port);
+    let name = cluster_name("open");
+    let policy = "[policy.key_defaults]\nmax_open_orders = 1\n[policy.key_defaults.symbols.BTC]\nmax_size = \"0.01\"\n";
+    let a = setup(&name, "agent-a", &url, 2000, policy);
+    let b = setup(&name, "agent-b", &url, 2000, policy);
+    init(&a);
+    let agent_a = a.start_agent();
+    let agent_b = b.start_agent();
+    let (mut ca, mut cb) = (agent_a.client(), agent_b.client());
+    let first = "0x00000000000000000000000000000001";
+    let second = "0x00000000000000000000000000000002";
+    checked_nonce(&order_with_cloid(&mut ca, first).unwrap());
+    // One order open on the key, authorised by A: B may not open another.
+    let e = order_with_cloid(&mut cb, second).unwrap_err();
+    assert_eq!(e.code(), Some("policy_denied"), "{e}");
+    assert!(e.to_string().contains("open"), "{e}");
+    // The bot reports the first filled to B (not the agent that signed it).
+    let r = cb
+        .call("order.report", json!({"key": "hl", "client_id": first}))
+        .unwrap();
+    assert_eq!(r["closed"], 1, "{r}");
+    // A sees the report: it may open one again, and then B may not.
+    checked_nonce(&order_with_cloid(&mut ca, second).unwrap());
+    let e = order_with_cloid(&mut cb, "0x00000000000000000000000000000003").unwrap_err();
+    assert_eq!(e.code(), Some("policy_denied"), "{e}");
+}

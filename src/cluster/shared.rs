@@ -89,15 +89,17 @@ FROM snap LEFT JOIN tradeward_decisions d
   ON d.cluster = $1 AND d.agent <> $2 AND d.xid >= $3
 ORDER BY d.seq";
 
-/// Operator events are few and never expire (a halt lasts until it is
+/// Halts and resumes are few and never expire (a halt lasts until it is
 /// lifted): the first read takes them all, this agent's own too, so that
 /// they end up applied in the cluster's order (a halt from another agent
-/// that this agent later resumed stays resumed). `$2` is unused.
+/// that this agent later resumed stays resumed); order reports only
+/// within the catch-up window, like decisions. `$2` is unused.
 const FIRST_EVENTS: &str = "\
 WITH snap AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
 SELECT snap.xmin, e.seq, e.xid, e.ts_ms, e.event
 FROM snap LEFT JOIN tradeward_events e
   ON e.cluster = $1 AND $2::text IS NOT NULL
+ AND (e.kind IN ('halt', 'resume') OR e.ts_ms >= $3)
 ORDER BY e.seq";
 
 const EVENTS: &str = "\
@@ -272,7 +274,7 @@ impl Txn {
                 match (events, &prev) {
                     (false, None) => (&stmts.first_catch_up, vec![&cluster, &agent, &since]),
                     (false, Some(x)) => (&stmts.catch_up, vec![&cluster, &agent, x]),
-                    (true, None) => (&stmts.first_events, vec![&cluster, &agent]),
+                    (true, None) => (&stmts.first_events, vec![&cluster, &agent, &since]),
                     (true, Some(x)) => (&stmts.events, vec![&cluster, &agent, x]),
                 };
             let fut = self.client().query(stmt, &params);
