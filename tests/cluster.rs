@@ -769,3 +769,89 @@ fn open_orders_are_counted_on_every_agent_and_a_report_on_one_closes_them_everyw
     let e = order_with_cloid(&mut cb, "0x00000000000000000000000000000003").unwrap_err();
     assert_eq!(e.code(), Some("policy_denied"), "{e}");
 }
+
+/// `cluster status` with `[cluster]`'s TLS settings replaced by `tls`.
+fn status_with_tls(env: &Env, tls: &str) -> std::process::Output {
+    let text = std::fs::read_to_string(&env.config)
+        .unwrap()
+        .replace("sslmode = \"disable\"", tls);
+    std::fs::write(&env.config, text).unwrap();
+    let out = cluster_cmd(env, &["status", "--json"]);
+    let text = std::fs::read_to_string(&env.config)
+        .unwrap()
+        .replace(tls, "sslmode = \"disable\"");
+    std::fs::write(&env.config, text).unwrap();
+    out
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: run under pg_virtualenv with --ignored (scripts/test.sh does)"]
+fn tls_require_and_verify_full_connect_and_a_wrong_ca_is_refused() {
+    // pg_virtualenv's server has ssl = on with Debian's snakeoil
+    // certificate (CN and SAN "localhost"; package ssl-cert, a dependency
+    // of postgresql-common).
+    let (_, port) = pg_env();
+    let snakeoil = PathBuf::from("/etc/ssl/certs/ssl-cert-snakeoil.pem");
+    assert!(
+        snakeoil.exists(),
+        "no {}: install ssl-cert",
+        snakeoil.display()
+    );
+    let name = cluster_name("tls");
+    let env = setup(&name, "agent-a", &pg_url("localhost", port), 2000, "");
+    init(&env);
+    let ok = |out: &std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    ok(&status_with_tls(&env, "sslmode = \"require\""));
+    ok(&status_with_tls(
+        &env,
+        &format!(
+            "sslmode = \"verify-full\"\nca_file = {:?}",
+            snakeoil.display().to_string()
+        ),
+    ));
+    // A CA that did not sign the server's certificate.
+    let dir = env.dir.path();
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .arg("-keyout")
+        .arg(dir.join("wrong.key"))
+        .arg("-out")
+        .arg(dir.join("wrong-ca.pem"))
+        .args(["-subj", "/CN=wrong", "-days", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let out = status_with_tls(
+        &env,
+        &format!(
+            "sslmode = \"verify-full\"\nca_file = {:?}",
+            dir.join("wrong-ca.pem").display().to_string()
+        ),
+    );
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("cluster database"), "{text}");
+    assert!(
+        text.to_lowercase().contains("certificate") || text.contains("Issuer"),
+        "{text}"
+    );
+}
