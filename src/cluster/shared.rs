@@ -17,9 +17,11 @@
 //!    oldest transaction still running when it last read (the snapshot's
 //!    `xmin`) and the rows it applied at or above it.
 //! 3. **Nonce mark**: the highest nonce any agent assigned for the key.
-//! 4. The caller plans and judges; then **record** the decision (with the
-//!    hash of its local journal record) and raise the key's nonce mark.
-//! 5. **Commit** (synchronous commit), and only then does the caller sign.
+//! 4. The caller plans and judges; then **record** the decision and raise
+//!    the key's nonce mark.
+//! 5. **Commit** (synchronous commit). The caller waits until its local
+//!    journal record is durable, **anchors** the row to it (its seq and
+//!    chain hash, [`anchor`]), and only then signs.
 //!
 //! Any error or a missed deadline drops the connection (the server rolls
 //! the transaction back and frees its locks); the next request connects

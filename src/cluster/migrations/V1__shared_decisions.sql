@@ -27,7 +27,8 @@ CREATE TABLE tradeward_decisions (
     rule        text        NOT NULL,
     nonce       bigint,
     -- The agent's own journal record of this decision: its seq and the
-    -- hex SHA-256 of its line (the hash chain's link); absent for denials.
+    -- hex SHA-256 of its line (the hash chain's link), set once that
+    -- record is durable (the anchor); absent for denials.
     local_seq   bigint,
     local_hash  text,
     -- The decision as the journal records it (JSON).
