@@ -216,7 +216,10 @@ fn two_agents_share_one_daily_cap_and_one_nonce_sequence() {
             .filter(|r| r["kind"] == "signature")
             .count()
     };
-    assert_eq!(signatures(&a) + signatures(&b), 10);
+    // (A signature's record follows its answer with the next group commit.)
+    common::wait_until("ten signature records", Duration::from_secs(5), || {
+        signatures(&a) + signatures(&b) == 10
+    });
 
     // The cluster agrees, and each journal matches the hashes it holds.
     for env in [&a, &b] {
@@ -344,7 +347,11 @@ fn an_unreachable_or_hung_database_denies_and_signing_resumes_alone() {
             .filter(|r| r["kind"] == "signature")
             .count()
     };
-    assert_eq!(signatures(&env), 1);
+    common::wait_until(
+        "the first signature's record",
+        Duration::from_secs(5),
+        || signatures(&env) == 1,
+    );
 
     // Unreachable: every connection is cut and new ones are closed.
     relay.set(1);
@@ -385,7 +392,13 @@ fn an_unreachable_or_hung_database_denies_and_signing_resumes_alone() {
     assert!(again > first);
     assert!(agent.is_running());
     assert_eq!(agent.pid(), pid);
-    assert_eq!(signatures(&env), 2);
+    // (The signature's own record follows the answer with the next group
+    // commit.)
+    common::wait_until(
+        "the second signature's record",
+        Duration::from_secs(5),
+        || signatures(&env) == 2,
+    );
     let log = agent.log_text();
     assert!(log.contains("shared decision failed"), "{log}");
 }
