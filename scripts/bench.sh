@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The performance benchmark (benches/agent): C_Sign in-process as the
 # ceiling, the agent's `sign` and `hyperliquid.sign_l1_action` under 1 to 128
-# clients, OpenSSH's ssh-agent on the same key, memory, and journal replay at
-# start. Installs nothing: it needs what scripts/test.sh needs (Rust,
+# clients, the Hyperliquid path with [cluster] on a local PostgreSQL next to
+# local-only, OpenSSH's ssh-agent on the same key, memory, and journal replay
+# at start. Installs nothing: it needs what scripts/test.sh needs (Rust,
 # softhsm2) plus OpenSSH's ssh-agent and ssh-add.
 #
 #   scripts/bench.sh           full run (about 5 minutes on 2 cores); writes
@@ -68,8 +69,18 @@ else
     date=$(date -u '+%Y-%m-%d %H:%M UTC')
     args=(--bin "$PWD/target/release/tradeward" --out "$PWD/$out")
     [ "$quick" = 1 ] && args+=(--quick)
+    # The [cluster] section needs a PostgreSQL: pg_virtualenv (Debian's
+    # postgresql-common, installed with postgresql by scripts/test.sh's
+    # package list) runs the benchmark with a throwaway local cluster and
+    # the PG* variables set; without it that section says it was skipped.
+    runner=()
+    if command -v pg_virtualenv >/dev/null 2>&1; then
+        runner=(pg_virtualenv)
+    else
+        echo "note: no pg_virtualenv (package postgresql); the [cluster] section is skipped"
+    fi
     echo "== cargo bench --bench agent -- ${args[*]}"
-    cargo bench --quiet --bench agent -- "${args[@]}"
+    "${runner[@]}" cargo bench --quiet --bench agent -- "${args[@]}"
 
     # The machine, for the record.
     cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)

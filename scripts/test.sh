@@ -80,6 +80,13 @@ CARGO_TARGET_DIR="$PWD/target/fault-pkcs11" cargo build --quiet --manifest-path 
 export FAULT_PKCS11_MODULE="$PWD/target/fault-pkcs11/debug/libtradeward_fault_pkcs11.so"
 echo "== cargo test"
 cargo test --all-targets 2>&1 | tee -a "$log"
+echo "== cluster tests on a throwaway PostgreSQL (pg_virtualenv; docs/cluster.md)"
+# tests/cluster.rs is #[ignore]d in the run above (it needs a database);
+# pg_virtualenv creates a temporary PostgreSQL cluster, sets PGHOST,
+# PGPORT, PGUSER, PGPASSWORD and PGDATABASE for the command, and drops the
+# cluster afterwards.
+command -v pg_virtualenv >/dev/null 2>&1 || { echo "missing: pg_virtualenv (Debian package postgresql-common, installed with postgresql)" >&2; exit 1; }
+pg_virtualenv cargo test --test cluster -- --ignored 2>&1 | tee -a "$log"
 echo "== python client tests"
 # Standard library only (the SDK-based tests say they are skipped)...
 TRADEWARD_BIN="$PWD/target/debug/tradeward" python3 -m unittest discover -s clients/python/tests -v 2>&1 | tee -a "$log"

@@ -62,6 +62,14 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         .map_err(|e| format!("yubikeys.{name}: {e}"))?;
         piv_pins.insert(name.clone(), pin);
     }
+    // The cluster's database URL, read (and taken out of the environment)
+    // before any thread exists.
+    let cluster = cfg
+        .cluster
+        .clone()
+        .map(crate::cluster::Cluster::new)
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let workers = cfg.agent.workers.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -89,6 +97,16 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start runtime: {e}"))?;
     rt.block_on(async move {
+        // With [cluster], the shared database must answer with this
+        // build's schema before the agent serves anything; it says how far
+        // this agent's journal must reach (the off-host anchor).
+        let mut anchor = crate::cluster::anchor::AnchorCheck::default();
+        if let Some(c) = &cluster {
+            anchor = crate::cluster::anchor::AnchorCheck::new(
+                c.check_at_start().await.map_err(|e| e.to_string())?,
+            );
+            tracing::info!(cluster = %c.config().name, agent = %c.config().agent_id, "cluster database checked");
+        }
         // The journal first: state comes from it, and a damaged journal
         // stops the start before anything else happens.
         let mut replayed = 0u64;
@@ -99,8 +117,14 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             .and_then(|t| server::ops::admin::policy_sha256(&t))
             .map_err(|e| format!("policy: {e}"))?;
         let (journal, report) = if check_only {
-            let summary = crate::journal::segment::scan(&cfg.journal.dir, &mut |_, _| replayed += 1)
-                .map_err(|e| format!("{e}\nRun `tradeward journal verify` for details."))?;
+            let summary = crate::journal::segment::scan(&cfg.journal.dir, &mut |rec, _| {
+                replayed += 1;
+                anchor.see(rec);
+            })
+            .map_err(|e| format!("{e}\nRun `tradeward journal verify` for details."))?;
+            if let Some(c) = &cluster {
+                anchor.finish(&summary.head, &c.config().name)?;
+            }
             crate::out::stdout_fmt(format_args!("journal OK ({} records)\n", summary.records));
             (None, None)
         } else {
@@ -110,12 +134,26 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
                 cfg.journal.checkpoint_every,
                 &mut |rec| {
                     replayed += 1;
+                    anchor.see(rec);
                     decision_state.replay(rec);
                 },
             )
             .map_err(|e| e.to_string())?;
+            if let Some(c) = &cluster {
+                let head = j.head().await.map(|a| a.hash).unwrap_or(crate::journal::record::GENESIS);
+                anchor.finish(&head, &c.config().name)?;
+            }
             (Some(j), Some(r))
         };
+        // With [cluster]: the other agents' recent decisions and every
+        // operator event of the cluster, before anything is judged.
+        if let Some(c) = &cluster {
+            let n = c
+                .first_catch_up(crate::journal::record::now_ms(), &mut |rec| decision_state.replay(rec))
+                .await
+                .map_err(|e| format!("cannot catch up with the cluster: {e}"))?;
+            tracing::info!(records = n, "caught up with the cluster");
+        }
         let mut served = Vec::new();
         let mut piv_served = Vec::new();
         let mut piv_devices: std::collections::BTreeMap<String, crate::backend::piv::PivHandle> =
@@ -304,6 +342,7 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             config: cfg,
             keyring,
             journal: journal.clone(),
+            cluster,
             hyperliquid,
             state: tokio::sync::Mutex::new(decision_state),
             started: std::time::Instant::now(),
@@ -314,6 +353,10 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
             config_path: Some(config_path.to_path_buf()),
         });
         let shutdown = CancellationToken::new();
+        let cluster_watch = match state.cluster {
+            Some(_) => watch_cluster(&state, &shutdown),
+            None => Vec::new(),
+        };
         let stopper = shutdown.clone();
         let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
         let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
@@ -375,6 +418,9 @@ pub fn run(config_path: &Path, check_only: bool) -> Result<(), String> {
         let _ = reloader.await;
         let _ = checkpoints.await;
         for task in [metrics_http, metrics_file].into_iter().flatten() {
+            let _ = task.await;
+        }
+        for task in cluster_watch {
             let _ = task.await;
         }
         let _ = std::fs::remove_file(&socket_path);
@@ -519,4 +565,56 @@ async fn checkpoint_loop(state: Arc<AgentState>, shutdown: CancellationToken) {
             Err(e) => tracing::error!(error = %e, "journal checkpoint failed"),
         }
     }
+}
+
+/// How long an idle agent goes without catching up with the cluster when
+/// no notification comes (the bound on how late another agent's halt shows
+/// here if a NOTIFY is lost, e.g. while the listener reconnects).
+const IDLE_CATCH_UP: Duration = Duration::from_secs(2);
+
+/// With `[cluster]`: listen for the cluster's operator events and catch up
+/// on each (and every `IDLE_CATCH_UP`), so a halt on another agent holds
+/// here within a bounded time even while no request comes.
+fn watch_cluster(
+    state: &Arc<AgentState>,
+    shutdown: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let (listener_state, listener_wake, stop) = (state.clone(), wake.clone(), shutdown.clone());
+    let listener = tokio::spawn(async move {
+        let Some(cluster) = &listener_state.cluster else {
+            return;
+        };
+        while !stop.is_cancelled() {
+            match cluster.listen(listener_wake.clone()).await {
+                Ok(client) => {
+                    // What was announced while not listening.
+                    listener_wake.notify_one();
+                    while !client.is_closed() && !stop.is_cancelled() {
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                            _ = stop.cancelled() => {}
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "cluster listener could not connect"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop.cancelled() => {}
+            }
+        }
+    });
+    let (state, stop) = (state.clone(), shutdown.clone());
+    let catcher = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(IDLE_CATCH_UP) => {}
+                _ = stop.cancelled() => return,
+            }
+            crate::authorize::catch_up_idle(&state).await;
+        }
+    });
+    vec![listener, catcher]
 }

@@ -228,9 +228,20 @@ pub async fn authorize<T>(
 ) -> Result<Signed<T>, Refusal> {
     let started = std::time::Instant::now();
     let alias = req.entry.alias.clone();
-    let (input, extra, pending) = {
+    let (input, extra, durable) = {
         let mut st = state.state.lock().await;
         let now = now_ms();
+        // With [cluster]: lock what the rules read across the cluster and
+        // catch up with the other agents' decisions before planning (the
+        // nonce) and judging.
+        let shared = match &state.cluster {
+            Some(_) => Some(
+                begin_shared(state, &mut st, &req.caller.identity, &alias, now)
+                    .await
+                    .map_err(cluster_unavailable)?,
+            ),
+            None => None,
+        };
         let plan = plan(&mut st, now)?;
         let payload = state
             .keyring
@@ -281,7 +292,9 @@ pub async fn authorize<T>(
                         .deny(rule, v.reason())
                         .intents(Some(intents))
                         .build();
-                    return Err(deny_by_policy(state, st, d, v, req.request_bytes).await);
+                    return Err(
+                        deny_by_policy(state, st, shared, d, v, req.request_bytes, now).await,
+                    );
                 }
                 builder
                     .allow("policy", reason)
@@ -316,40 +329,54 @@ pub async fn authorize<T>(
                 .nonce(plan.nonce)
                 .intents(plan.intents),
         };
+        let decision = decision.build();
+        let cluster_copy = shared.as_ref().map(|_| decision.clone());
         let pending = state
             .journal
-            .submit(Event::Decision(decision.build()))
+            .submit(Event::Decision(decision))
             .await
             .map_err(journal_unavailable)?;
         if let Some(n) = plan.nonce {
             st.nonces.record(&alias, n);
         }
-        (plan.input, plan.extra, pending)
+        let durable = match (shared, cluster_copy) {
+            // The shared decision commits before the lock goes, so the
+            // next decision (here or anywhere) sees it; the local record
+            // becomes durable with the next group commit, as without
+            // [cluster].
+            (Some(txn), Some(d)) => match commit_shared(txn, &d, now).await {
+                Ok(cluster_seq) => Durable::Shared(pending, cluster_seq),
+                Err(e) => return Err(unshared(state, pending, &d, e).await),
+            },
+            _ => Durable::Pending(pending),
+        };
+        (plan.input, plan.extra, durable)
     };
-    // The token signs while the decision's write is in flight (the fsync
-    // and the token's work overlap); the signature stays here until the
-    // decision is durable, and is dropped, unreleased, if it never becomes
-    // so.
-    let waited = std::time::Instant::now();
-    let durable = async {
-        let r = pending.durable().await;
-        (r, waited.elapsed())
-    };
-    let ((recorded, durable_wait), signed) =
-        tokio::join!(durable, sign_timed(state, req.entry, input));
-    let metrics = crate::metrics::get();
-    metrics
-        .durable_wait_seconds
-        .observe(crate::metrics::seconds(durable_wait));
-    let recorded = match recorded {
-        Ok(r) => r,
-        Err(e) => {
-            if signed.is_ok() {
-                tracing::warn!(key = %alias, error = %e, "decision not durable: the signature made beside it is dropped, never released");
+    // The token signs while the decision's write (and, with [cluster], its
+    // anchor in the database) is in flight: the fsync and the token's work
+    // overlap. The signature stays here until the decision is durable, and
+    // is dropped, unreleased, if it never becomes so (docs/journal.md).
+    let settled = async {
+        match durable {
+            Durable::Pending(pending) => wait_durable(pending).await,
+            Durable::Shared(pending, cluster_seq) => {
+                let recorded = wait_durable(pending).await?;
+                anchor(state, cluster_seq, recorded).await;
+                Ok(recorded)
             }
-            return Err(journal_unavailable(e));
         }
     };
+    let (recorded, signed) = tokio::join!(settled, sign_timed(state, req.entry, input));
+    let recorded = match recorded {
+        Ok(r) => r,
+        Err(refusal) => {
+            if signed.is_ok() {
+                tracing::warn!(key = %alias, "decision not durable: the signature made beside it is dropped, never released");
+            }
+            return Err(refusal);
+        }
+    };
+    let metrics = crate::metrics::get();
     let output = record_signature(state, req.entry, signed, recorded.seq).await?;
     metrics
         .authorize_seconds
@@ -361,6 +388,163 @@ pub async fn authorize<T>(
         seq: recorded.seq,
         extra,
     })
+}
+
+/// Where the decision's journal record stands once the lock is released:
+/// queued, to wait for the group commit without the lock; with
+/// `[cluster]`, also committed there at the cluster's seq.
+enum Durable {
+    Pending(crate::journal::Pending),
+    Shared(crate::journal::Pending, i64),
+}
+
+/// Wait until a queued decision is durable, timing the wait.
+async fn wait_durable(
+    pending: crate::journal::Pending,
+) -> Result<crate::journal::Appended, Refusal> {
+    let waited = std::time::Instant::now();
+    let recorded = pending.durable().await.map_err(journal_unavailable)?;
+    crate::metrics::get()
+        .durable_wait_seconds
+        .observe(crate::metrics::seconds(waited.elapsed()));
+    Ok(recorded)
+}
+
+/// Begin the shared decision of `identity` on `key`: the cluster's locks,
+/// then the other agents' decisions replayed into `st` with the journal's
+/// replay code, and the key's shared nonce mark noted as used, so the plan
+/// assigns above every nonce any agent handed out.
+async fn begin_shared(
+    state: &AgentState,
+    st: &mut State,
+    identity: &str,
+    key: &str,
+    now: u64,
+) -> Result<crate::cluster::Txn, crate::cluster::ClusterError> {
+    let cluster = state.cluster.as_ref().expect("called with [cluster] only");
+    let mut txn = cluster.begin(identity, key).await?;
+    catch_up(state, st, &mut txn, now).await?;
+    if let Some(mark) = txn.nonce_mark(key).await? {
+        st.nonces.record(key, mark);
+    }
+    Ok(txn)
+}
+
+/// Replay what the other agents committed since this agent last looked
+/// into `st`. Their events (halts, resumes, order reports) also go into the
+/// local journal, in the order they took effect here, so its record shows
+/// why a request was refused.
+async fn catch_up(
+    state: &AgentState,
+    st: &mut State,
+    txn: &mut crate::cluster::Txn,
+    now: u64,
+) -> Result<(), crate::cluster::ClusterError> {
+    let mut events = Vec::new();
+    let caught_up = txn
+        .catch_up(now, &mut |rec| {
+            st.replay(rec);
+            if !matches!(rec.event, Event::Decision(_)) {
+                events.push(rec.event.clone());
+            }
+        })
+        .await?;
+    if caught_up > 0 {
+        tracing::debug!(records = caught_up, "caught up with the cluster");
+    }
+    for e in events {
+        if matches!(e, Event::OrderClosed { .. }) {
+            tracing::debug!("order report from another agent of the cluster applied");
+        } else {
+            tracing::warn!(
+                event = e.kind(),
+                "operator event from another agent of the cluster applied"
+            );
+        }
+        state.journal.append_nowait(e).await;
+    }
+    Ok(())
+}
+
+/// Catch up with the cluster while no request comes (woken by the
+/// cluster's NOTIFY, and on a timer): an operator's halt on another agent
+/// then shows here within a bounded time, in `status` too. Best effort: a
+/// database that cannot be reached is retried at the next wake.
+pub async fn catch_up_idle(state: &AgentState) {
+    let Some(cluster) = &state.cluster else {
+        return;
+    };
+    let mut st = state.state.lock().await;
+    let result = async {
+        let mut txn = cluster.begin_unlocked().await?;
+        catch_up(state, &mut st, &mut txn, now_ms()).await?;
+        txn.commit().await
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "idle catch-up with the cluster failed");
+    }
+}
+
+/// Record an allowed decision in the cluster and commit; the cluster's seq.
+async fn commit_shared(
+    mut txn: crate::cluster::Txn,
+    decision: &Decision,
+    now: u64,
+) -> Result<i64, crate::cluster::ClusterError> {
+    let seq = txn.record(decision, now, None).await?;
+    txn.commit().await?;
+    Ok(seq)
+}
+
+/// An allowed decision the cluster did not commit is never signed: once
+/// its local record is durable it gets a `SignFailed` saying why, and the
+/// caller a retryable `cluster_unavailable`.
+async fn unshared(
+    state: &AgentState,
+    pending: crate::journal::Pending,
+    decision: &Decision,
+    e: crate::cluster::ClusterError,
+) -> Refusal {
+    let err = cluster_error(e);
+    if let Ok(recorded) = pending.durable().await {
+        state
+            .journal
+            .append_nowait(Event::SignFailed {
+                decision: recorded.seq,
+                key: decision.key.clone().unwrap_or_default(),
+                error: err.message.clone(),
+            })
+            .await;
+    }
+    Refusal::Recorded(err)
+}
+
+/// Anchor a committed shared decision to its durable local record (seq and
+/// chain hash), before signing. Best effort: the decision is committed
+/// either way; a decision left unanchored shows in `cluster verify`.
+async fn anchor(state: &AgentState, cluster_seq: i64, recorded: crate::journal::Appended) {
+    if let Some(c) = &state.cluster
+        && let Err(e) = c.anchor(cluster_seq, recorded).await
+    {
+        tracing::warn!(error = %e, cluster_seq, seq = recorded.seq, "could not anchor a decision in the cluster");
+    }
+}
+
+/// The error for a decision the cluster's database could not take part
+/// in: nothing is signed (fail closed), and the caller may retry; the
+/// agent reconnects by itself on the next request.
+pub fn cluster_unavailable(e: crate::cluster::ClusterError) -> Refusal {
+    Refusal::Unrecorded(cluster_error(e))
+}
+
+fn cluster_error(e: crate::cluster::ClusterError) -> ProtoError {
+    tracing::warn!(error = %e, "shared decision failed; denied");
+    ProtoError::new(
+        ErrorCode::ClusterUnavailable,
+        format!("{e}; nothing was signed"),
+    )
+    .retry_after(1000)
 }
 
 /// The error for a decision the journal could not make durable: nothing
@@ -487,14 +671,28 @@ pub async fn record_refusal(
 /// queued while the state lock (`st`) is still held, so it keeps its place
 /// in decision order; the lock is released before waiting for the disk.
 /// Best effort: the answer is a denial either way.
+/// With `[cluster]`, the denial is recorded there too and committed
+/// before the lock goes: denials count towards what rules read (breakers)
+/// on every agent, as they do in a replay of the journal.
 async fn deny_by_policy(
     state: &AgentState,
     st: tokio::sync::MutexGuard<'_, State>,
+    shared: Option<crate::cluster::Txn>,
     mut decision: Decision,
     v: &Verdict,
     request_bytes: usize,
+    now: u64,
 ) -> Refusal {
     crate::refusals::bound(&mut decision, request_bytes);
+    if let Some(mut txn) = shared {
+        let committed = match txn.record(&decision, now, None).await {
+            Ok(_) => txn.commit().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = committed {
+            tracing::warn!(error = %e, "a policy denial could not be recorded in the cluster");
+        }
+    }
     let (identity, rule) = (decision.identity.clone(), decision.rule.clone());
     record_refusal(
         state,

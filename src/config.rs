@@ -55,6 +55,9 @@ pub struct Config {
     /// Prometheus metrics, opt-in (docs/operations.md).
     #[serde(default)]
     pub metrics: crate::metrics::MetricsConfig,
+    /// Shared state with other agents on PostgreSQL (docs/cluster.md).
+    /// Absent: the local journal is the only store.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 /// `[yubikeys.NAME]`: one YubiKey, found by its serial number.
@@ -514,6 +517,9 @@ impl Config {
             }
         }
         fix(&mut self.pkcs11.module);
+        if let Some(c) = self.cluster.as_mut() {
+            c.resolve_paths(base);
+        }
         if let Some(p) = self.pkcs11.pin_file.as_mut() {
             fix(p);
         }
@@ -611,6 +617,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         self.validate_deadman_and_admin()?;
         self.metrics.validate()?;
+        if let Some(c) = &self.cluster {
+            c.validate()?;
+        }
         let a = &self.agent;
         // The upper bound keeps every message to be signed well inside what
         // the worker pipe carries (16 MiB).

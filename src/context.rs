@@ -13,6 +13,9 @@ pub struct AgentState {
     pub config: Config,
     pub keyring: Keyring,
     pub journal: Journal,
+    /// The shared database of `[cluster]`, if configured: every decision
+    /// `authorize` makes then goes through it.
+    pub cluster: Option<crate::cluster::Cluster>,
     /// Hyperliquid asset metadata per key alias (keys with a
     /// `[keys.ALIAS.hyperliquid]` table).
     pub hyperliquid: std::collections::HashMap<String, crate::venue::hyperliquid::Meta>,

@@ -22,6 +22,10 @@
 //! - [`authorize`]: THE signing path: lock, plan (nonce, timestamp, the
 //!   venue's bytes), judge (policy, halt check, or the agent's own rule),
 //!   journal the decision durably, sign, record the signature.
+//! - [`cluster`]: optional shared state on PostgreSQL (`[cluster]`): the
+//!   transaction `authorize` runs for a shared decision (locks, catching up
+//!   with the other agents' decisions, nonce mark, record, commit), the
+//!   connection, the schema's migrations.
 //! - [`context`]: the agent's shared state (config, keyring, journal,
 //!   decision state); [`refusals`]: what a refusal may cost the journal.
 //! - [`state`]: what the journal rebuilds at start, in one place: the
@@ -53,6 +57,7 @@ pub mod backend;
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod context;
 pub mod crypto;

@@ -49,6 +49,10 @@ pub enum ErrorCode {
     /// The journal cannot record the decision (disk full, I/O error);
     /// nothing is signed until it can. Retry later.
     JournalUnavailable,
+    /// The cluster's shared database (`[cluster]`) cannot be reached or did
+    /// not answer in time; nothing is signed without a committed shared
+    /// decision. Retry later.
+    ClusterUnavailable,
     /// The agent is shutting down.
     ShuttingDown,
     /// The identity's dead-man's switch has tripped; only an operator can
@@ -80,6 +84,7 @@ impl ErrorCode {
                 | ErrorCode::TooManyConnections
                 | ErrorCode::BackendUnavailable
                 | ErrorCode::JournalUnavailable
+                | ErrorCode::ClusterUnavailable
                 | ErrorCode::ShuttingDown
         )
     }

@@ -8,6 +8,7 @@
 //! Under `cargo test --all-targets` this binary is built and started
 //! without `--bench`; it then does nothing and exits successfully.
 
+mod cluster;
 mod csign;
 mod journal;
 mod load;
@@ -431,6 +432,9 @@ fn run(o: &Opts) -> Result<(), String> {
         say("agent stopped");
     }
 
+    if o.wants("cluster") {
+        results["cluster"] = cluster::bench(&env, plan.hl, &o.bin)?;
+    }
     if o.wants("diag") {
         results["tmpfs"] = tmpfs_diag(&env, &plan, &sock)?;
     }

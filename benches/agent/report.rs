@@ -538,6 +538,40 @@ pub fn markdown(r: &Value) -> String {
         }
     }
 
+    // [cluster]
+    if r["cluster"]["cluster"].is_array() {
+        let _ = writeln!(
+            s,
+            "\n### `[cluster]`: Hyperliquid orders with the shared database\n\nThe same agent set-up twice in this run, on fresh journals: without `[cluster]`, then with it on a local PostgreSQL (a throwaway `pg_virtualenv` cluster on the same disk, `synchronous_commit = on`). Every order is one shared-decision transaction (docs/cluster.md); {}.\n\n| Clients | local ops/s | cluster ops/s | ratio | local p50 | cluster p50 | p50 added | cluster p99 |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            secs_pair(r, "hyperliquid")
+        );
+        for x in r["cluster"]["cluster"].as_array().into_iter().flatten() {
+            let c = x["clients"].as_u64().unwrap_or(0);
+            let local = run_at(&r["cluster"]["local"], c)
+                .cloned()
+                .unwrap_or(Value::Null);
+            let ratio = match (x["throughput"].as_f64(), local["throughput"].as_f64()) {
+                (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+                _ => "—".into(),
+            };
+            let added = match (x["p50_us"].as_f64(), local["p50_us"].as_f64()) {
+                (Some(a), Some(b)) => us(&json!(a - b)),
+                _ => "—".into(),
+            };
+            let _ = writeln!(
+                s,
+                "| {c} | {} | {} | {ratio} | {} | {} | {added} | {} |",
+                rate(&local["throughput"]),
+                rate(&x["throughput"]),
+                us(&local["p50_us"]),
+                us(&x["p50_us"]),
+                us(&x["p99_us"]),
+            );
+        }
+    } else if let Some(why) = r["cluster"]["skipped"].as_str() {
+        let _ = writeln!(s, "\n### `[cluster]`\n\nSkipped: {why}.");
+    }
+
     // Micro-costs
     if r["micro"].is_object() {
         let m = &r["micro"];

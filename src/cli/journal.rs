@@ -33,6 +33,10 @@ pub enum JournalCommand {
         /// Print the result as JSON
         #[arg(long)]
         json: bool,
+        /// Also compare the journal with the hashes the [cluster] database
+        /// holds of it (a journal cut back or rewritten is named)
+        #[arg(long, requires = "config")]
+        cluster: bool,
     },
     /// Set aside damaged records (kept in a quarantine folder) so the chain can continue
     Recover {
@@ -102,7 +106,20 @@ pub fn run(cmd: JournalCommand) -> Result<(), String> {
             audit_public_key,
             audit_key_type,
             json,
-        } => verify_cmd(config, dir, audit_public_key, audit_key_type, json),
+            cluster,
+        } => {
+            // Before anything else: a cluster URL in the environment is
+            // read and removed before any thread exists.
+            let shared = match (&config, cluster) {
+                (Some(path), true) => Some(super::cluster::prepare(path)?),
+                _ => None,
+            };
+            verify_cmd(config, dir, audit_public_key, audit_key_type, json)?;
+            match shared {
+                Some((cfg, c)) => super::cluster::verify_blocking(&c, &cfg.journal.dir, json),
+                None => Ok(()),
+            }
+        }
         JournalCommand::Recover { config, dir, yes } => recover_cmd(config, dir, yes),
         JournalCommand::Export {
             config,

@@ -27,6 +27,7 @@ macro_rules! prompt {
     };
 }
 
+pub mod cluster;
 pub mod ctl;
 pub mod journal;
 pub mod keys;
@@ -85,6 +86,9 @@ pub enum Command {
     /// Verify, export, or recover the journal
     #[command(subcommand)]
     Journal(journal::JournalCommand),
+    /// The shared database of [cluster]: create its schema, show and verify it
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// Ask a running agent for a signature (for scripts); prints JSON
     Sign(sign::SignArgs),
     /// Operator control of a running agent: status, halt (kill switch),
@@ -206,6 +210,7 @@ pub fn main() -> i32 {
         Command::Token(c) => token::run(c),
         Command::Keys(c) => keys::run(c),
         Command::Journal(c) => journal::run(c),
+        Command::Cluster(c) => cluster::run(c),
         Command::Sign(a) => sign::run(a),
         Command::Ctl(a) => ctl::run(a),
         Command::Yubikey(c) => yubikey::run(c),

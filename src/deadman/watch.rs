@@ -119,12 +119,35 @@ pub async fn trip_due(state: &Arc<AgentState>) -> Option<Instant> {
         st.deadman.next_deadline()
     };
     for (identity, deadline_ms, at_ms, pending, book) in started {
+        if state.cluster.is_some() {
+            tokio::spawn(share_trip(state.clone(), identity.clone(), at_ms));
+        }
         let state = state.clone();
         tokio::spawn(async move {
             finish(&state, &identity, deadline_ms, at_ms, pending, book).await;
         });
     }
     next
+}
+
+/// With `[cluster]`: the trip halts the identity on every agent (as a halt
+/// in its trip scope; the switch itself stays this agent's, and only a
+/// `rearm` here lifts it everywhere). Best effort: the trip stands here
+/// whatever happens there.
+async fn share_trip(state: Arc<AgentState>, identity: String, at_ms: u64) {
+    let Some(cluster) = &state.cluster else {
+        return;
+    };
+    let agent = &cluster.config().agent_id;
+    let event = Event::Halt {
+        target: HaltScope::Trip(identity.clone()),
+        reason: format!("{TRIP_REASON} on agent {agent}"),
+        reducing_allowed: state.config.deadman.halted_allows_reducing,
+        by: format!("dead-man's switch on agent {agent}"),
+    };
+    if let Err(e) = cluster.publish(&event, at_ms).await {
+        tracing::error!(identity = %identity, error = %e, "the trip did not reach the cluster; it holds on this agent only");
+    }
 }
 
 /// What the trip found, taken under the lock: open orders, reported

@@ -139,7 +139,7 @@ pub async fn run(
                     .journal
                     .submit(Event::Halt {
                         target: target.clone(),
-                        reason,
+                        reason: reason.clone(),
                         reducing_allowed,
                         by: by(who),
                     })
@@ -148,6 +148,27 @@ pub async fn run(
             };
             pending.durable().await.map_err(journal_unavailable)?;
             tracing::warn!(target = %target, by = %by(who), "halted by operator");
+            // With [cluster], every agent halts too. The halt here stands
+            // whatever happens there (halting more is the safe side); the
+            // answer says whether it reached the cluster.
+            let shared = match &state.cluster {
+                Some(c) => {
+                    let event = Event::Halt {
+                        target: target.clone(),
+                        reason: reason.clone(),
+                        reducing_allowed,
+                        by: format!("{} on agent {}", by(who), c.config().agent_id),
+                    };
+                    match c.publish(&event, now_ms()).await {
+                        Ok(()) => json!(true),
+                        Err(e) => {
+                            tracing::error!(error = %e, "the halt did not reach the cluster; it holds on this agent only");
+                            json!(format!("not shared: {e}"))
+                        }
+                    }
+                }
+                None => Value::Null,
+            };
             let (kind, name) = match &target {
                 HaltScope::All => ("all", ""),
                 HaltScope::Identity(n) => ("identity", n.as_str()),
@@ -158,7 +179,11 @@ pub async fn run(
                 .halts
                 .with_label_values(&[kind, name])
                 .inc();
-            Ok(json!({"halted": target, "reducing_allowed": reducing_allowed}))
+            let mut answer = json!({"halted": target, "reducing_allowed": reducing_allowed});
+            if !shared.is_null() {
+                answer["cluster"] = shared;
+            }
+            Ok(answer)
         }
         Op::Resume => {
             let p = Params::new(params, &["scope", "name"])?;
@@ -183,6 +208,17 @@ pub async fn run(
                         _ => "",
                     };
                     return Err(bad(format!("{target} is not halted{hint}")).into());
+                }
+                // With [cluster], a resume lifts the halt on every agent:
+                // it must reach the cluster first, or it does not happen.
+                if let Some(c) = &state.cluster {
+                    let event = Event::Resume {
+                        target: target.clone(),
+                        by: format!("{} on agent {}", by(who), c.config().agent_id),
+                    };
+                    c.publish(&event, now_ms())
+                        .await
+                        .map_err(crate::authorize::cluster_unavailable)?;
                 }
                 state
                     .journal
@@ -244,9 +280,24 @@ pub async fn run(
             };
             state.deadman_wake.notify_one();
             tracing::warn!(identity, by = %by(who), "dead-man's switch re-armed by operator");
-            Ok(
-                json!({"identity": identity, "armed": true, "timeout_ms": timeout_ms, "deadline_ms": deadline_ms}),
-            )
+            let mut answer = json!({"identity": identity, "armed": true, "timeout_ms": timeout_ms, "deadline_ms": deadline_ms});
+            // With [cluster], the trip's halt is lifted on the other agents
+            // too. Best effort: if it does not get there they stay halted
+            // (the safe side) until a rearm here reaches them.
+            if let Some(c) = &state.cluster {
+                let event = Event::Resume {
+                    target: HaltScope::Trip(identity.to_string()),
+                    by: format!("{} on agent {}", by(who), c.config().agent_id),
+                };
+                answer["cluster"] = match c.publish(&event, now_ms()).await {
+                    Ok(()) => json!(true),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the rearm did not reach the cluster");
+                        json!(format!("not shared: {e}"))
+                    }
+                };
+            }
+            Ok(answer)
         }
         Op::Pause => {
             let p = Params::new(params, &["identity", "until_ms", "duration_ms", "reason"])?;

@@ -47,5 +47,20 @@ pub async fn run(
         (st.engine.report_closed(&entry.alias, &order, now), pending)
     };
     pending.durable().await.map_err(journal_unavailable)?;
-    Ok(json!({"key": entry.alias, "closed": closed}))
+    // With [cluster], the other agents stop counting the order too (it
+    // may have been authorised by any of them). Best effort: if this does
+    // not reach them they count it until its time-to-live, the safe side.
+    let mut answer = json!({"key": entry.alias, "closed": closed});
+    if let Some(c) = &state.cluster {
+        let event = Event::OrderClosed {
+            identity: who.name.clone(),
+            key: entry.alias.clone(),
+            order,
+        };
+        if let Err(e) = c.publish(&event, crate::journal::record::now_ms()).await {
+            tracing::warn!(error = %e, "an order report did not reach the cluster");
+            answer["cluster"] = json!(format!("not shared: {e}"));
+        }
+    }
+    Ok(answer)
 }
