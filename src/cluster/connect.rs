@@ -12,6 +12,9 @@ use tokio_postgres::config::SslMode as PgSslMode;
 use super::ClusterError;
 use super::config::{ClusterConfig, SslMode};
 
+/// The NOTIFY channel of operator events; the payload is the cluster.
+pub const CHANNEL: &str = "tradeward";
+
 /// The connection settings: the URL from `cluster.url_file` or
 /// `cluster.url_env`, parsed once, with this agent's name and deadline.
 /// Errors name the setting and never contain the URL.
@@ -99,7 +102,7 @@ async fn drive<S, T>(
         match std::future::poll_fn(|cx| conn.poll_message(cx)).await {
             Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
                 if let Some((w, cluster)) = &wake
-                    && n.channel() == super::shared::CHANNEL
+                    && n.channel() == CHANNEL
                     && n.payload() == cluster
                 {
                     w.notify_one();

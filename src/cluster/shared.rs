@@ -111,8 +111,7 @@ FROM snap LEFT JOIN tradeward_events e
   ON e.cluster = $1 AND e.agent <> $2 AND e.xid >= $3
 ORDER BY e.seq";
 
-/// The NOTIFY channel of operator events; the payload is the cluster.
-pub const CHANNEL: &str = "tradeward";
+pub use super::connect::CHANNEL;
 
 const PUBLISH: &str = "\
 WITH ins AS (

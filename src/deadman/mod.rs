@@ -5,6 +5,7 @@
 //! which the journal rebuilds, are `crate::state::switches`.
 
 pub mod hook;
+pub mod instruction;
 pub mod trip;
 pub mod trip_bybit;
 pub mod trip_okx;

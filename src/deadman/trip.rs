@@ -26,53 +26,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-use crate::authorize::{Caller, Judge, Plan, Request, authorize};
+pub use super::instruction::{
+    AGENT_RULE, InstructionError, Planned, TRIP_OP, agent_request, instruction_error,
+};
+use crate::authorize::{Judge, Plan, authorize};
 use crate::context::AgentState;
 use crate::keyring::{KeyEntry, SignInput, SignOutput};
 use crate::policy::OpenOrder;
 use crate::protocol::{ErrorCode, ProtoError, to_hex};
 use crate::venue::binance;
 use crate::venue::hyperliquid::{self, SignRequest};
-
-/// The op name agent-originated decisions are journaled under.
-pub const TRIP_OP: &str = "deadman.trip";
-
-pub use crate::journal::record::AGENT_RULE;
-
-/// One instruction before signing.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Planned {
-    Hyperliquid {
-        key: String,
-        action: Value,
-    },
-    /// An instruction that could not be built (e.g. no reference price to
-    /// price a flattening order): reported in the document as an error.
-    Unbuildable {
-        key: String,
-        error: String,
-    },
-    Rest {
-        key: String,
-        method: &'static str,
-        path: &'static str,
-        symbol: String,
-    },
-    /// An OKX request (`POST path` with `body`): see `trip_okx`.
-    Okx {
-        key: String,
-        path: &'static str,
-        body: Value,
-    },
-    /// A Bybit request (`POST path` with `body`): see `trip_bybit`.
-    Bybit {
-        key: String,
-        path: &'static str,
-        body: Value,
-    },
-}
 
 /// Plan the instructions for `keys` (aliases the identity holds) given the
 /// orders counted as open.
@@ -171,46 +135,6 @@ pub fn plan_flatten(
         }
     }
     out
-}
-
-/// Why an instruction could not be made.
-#[derive(Debug, thiserror::Error)]
-pub enum InstructionError {
-    #[error("{0}")]
-    Venue(String),
-    #[error("journal: {0}")]
-    Journal(String),
-    #[error("signing: {0}")]
-    Sign(String),
-}
-
-/// The request of an instruction the agent makes itself for `identity`:
-/// the journal records the agent's uid and pid, and `why` as what was asked
-/// (its digest stands in for a request's).
-pub(super) fn agent_request<'a>(
-    identity: &str,
-    op: &'a str,
-    entry: &'a KeyEntry,
-    why: &str,
-) -> Request<'a> {
-    Request {
-        caller: Caller::agent(identity),
-        op,
-        entry,
-        request_sha256: hex::encode(Sha256::digest(why.as_bytes())),
-        request_bytes: why.len(),
-    }
-}
-
-/// The signing path's refusal, as an instruction's error: a journal that
-/// could not be written, or a signing failure (already recorded).
-pub(super) fn instruction_error(e: crate::authorize::Refusal) -> InstructionError {
-    let e = e.into_error();
-    match e.code {
-        ErrorCode::JournalUnavailable => InstructionError::Journal(e.message),
-        ErrorCode::BadParams => InstructionError::Venue(e.message),
-        _ => InstructionError::Sign(e.message),
-    }
 }
 
 /// Journal, sign and describe one Hyperliquid L1 action made by the agent

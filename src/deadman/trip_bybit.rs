@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use super::trip::{InstructionError, Planned, TRIP_OP, agent_request, instruction_error};
+use super::instruction::{InstructionError, Planned, TRIP_OP, agent_request, instruction_error};
 use crate::authorize::{Judge, Plan, authorize};
 use crate::context::AgentState;
 use crate::keyring::{KeyEntry, SignInput, SignOutput};

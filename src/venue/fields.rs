@@ -10,15 +10,7 @@
 
 use super::binance::{self, Endpoint};
 
-/// What judges a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// A policy rule, a refusal or a config check: its rule codes or what.
-    Judged(&'static str),
-    /// Moves no value: why.
-    Inert(&'static str),
-}
-
+pub use super::verdict::Verdict;
 use Verdict::{Inert, Judged};
 
 const ORDER_KIND: Verdict = Inert("selects the action; each action's own fields are judged");

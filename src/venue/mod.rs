@@ -10,3 +10,4 @@ pub mod hyperliquid;
 pub mod jsonbody;
 pub mod okx;
 pub mod typed_data;
+pub mod verdict;

@@ -2,7 +2,7 @@
 //! table in `venue::fields`, rendered into docs/policy.md).
 
 use super::endpoints::{ENDPOINTS, Endpoint};
-use crate::venue::fields::Verdict::{self, Inert, Judged};
+use crate::venue::verdict::Verdict::{self, Inert, Judged};
 
 const CANCEL_REF: Verdict =
     Inert("names the order a cancel or amend applies to; a cancel only removes risk");

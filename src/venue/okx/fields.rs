@@ -2,7 +2,7 @@
 //! the table in `venue::fields`, rendered into docs/policy.md).
 
 use super::endpoints::{ENDPOINTS, Endpoint};
-use crate::venue::fields::Verdict::{self, Inert, Judged};
+use crate::venue::verdict::Verdict::{self, Inert, Judged};
 
 const SYMBOL: Verdict =
     Judged("must be one of the key's `okx.instruments`; its symbol: `symbol_not_allowed`");
