@@ -183,6 +183,25 @@ pub enum Judge {
     Agent { reason: String },
 }
 
+impl Judge {
+    /// A venue request (REST and its kin): a read-only one is allowed by
+    /// the key's allowlist, asking for nothing policy judges; anything else
+    /// is judged by policy. `described` names the request in the reason.
+    pub fn read_only_or_policy(read_only: bool, described: &str) -> Judge {
+        if read_only {
+            Judge::Config {
+                rule: "read_only",
+                reason: format!("{described} is on the key's read-only allowlist"),
+                halts_apply: false,
+            }
+        } else {
+            Judge::Policy {
+                reason: format!("{described} allowed by policy"),
+            }
+        }
+    }
+}
+
 /// What the caller prepared under the lock.
 pub struct Plan<T> {
     pub input: SignInput,

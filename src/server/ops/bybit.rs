@@ -58,17 +58,7 @@ pub async fn run(
         super::signing_request(who, request_id, super::Op::RestSignRequest, entry, params),
         |_, now| {
             let prehash = parsed.prehash(now, &cfg.api_key);
-            let judge = if read_only {
-                Judge::Config {
-                    rule: "read_only",
-                    reason: format!("{described} is on the key's read-only allowlist"),
-                    halts_apply: false,
-                }
-            } else {
-                Judge::Policy {
-                    reason: format!("{described} allowed by policy"),
-                }
-            };
+            let judge = Judge::read_only_or_policy(read_only, &described);
             Ok(Plan {
                 input: SignInput::Message(prehash.clone().into_bytes()),
                 judge,

@@ -85,17 +85,7 @@ pub async fn run(
         |_, now| {
             let ts = okx::timestamp(now);
             let prehash = parsed.prehash(&ts);
-            let judge = if read_only {
-                Judge::Config {
-                    rule: "read_only",
-                    reason: format!("{described} is on the key's read-only allowlist"),
-                    halts_apply: false,
-                }
-            } else {
-                Judge::Policy {
-                    reason: format!("{described} allowed by policy"),
-                }
-            };
+            let judge = Judge::read_only_or_policy(read_only, &described);
             Ok(Plan {
                 input: SignInput::Message(prehash.clone().into_bytes()),
                 judge,

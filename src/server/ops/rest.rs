@@ -92,19 +92,7 @@ pub async fn run(
         |_, now| {
             // The agent sets the timestamp, under the lock (decision order).
             let query = parsed.query(now);
-            let judge = if read_only {
-                // Asks for nothing policy judges: allowed by the key's
-                // read-only allowlist.
-                Judge::Config {
-                    rule: "read_only",
-                    reason: format!("{described} is on the key's read-only allowlist"),
-                    halts_apply: false,
-                }
-            } else {
-                Judge::Policy {
-                    reason: format!("{described} allowed by policy"),
-                }
-            };
+            let judge = Judge::read_only_or_policy(read_only, &described);
             Ok(Plan {
                 input: SignInput::Message(query.clone().into_bytes()),
                 judge,
