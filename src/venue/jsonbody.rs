@@ -273,3 +273,20 @@ pub fn list<'a>(v: &'a Value, name: &str, max: usize) -> Result<&'a [Value], Res
     }
     Ok(items)
 }
+
+/// A read-only query value (OKX and Bybit allowlists): 1 to 128 of
+/// letters, digits and `- _ . ,` (nothing the query string would need to
+/// escape).
+pub fn check_query_value(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b','));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{s:?} is not a plain query value (letters, digits, - _ . ,)"
+        ))
+    }
+}

@@ -98,21 +98,6 @@ fn recv_window(cfg: &BybitKeyConfig, v: Option<&Value>) -> Result<u64, RestError
     }
 }
 
-/// A read-only query value: letters, digits and `- _ . ,`.
-fn check_query_value(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.len() <= 128
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b','));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{s:?} is not a plain query value (letters, digits, - _ . ,)"
-        ))
-    }
-}
-
 /// Parse a request strictly for a key with `cfg`. `params` is the JSON body
 /// of a POST or the query parameters of a GET (an object of strings).
 pub fn parse(
@@ -170,7 +155,8 @@ pub fn parse(
                         let Value::String(s) = v else {
                             return Err(RestError::param(n.as_str(), "expected a string"));
                         };
-                        check_query_value(s).map_err(|r| RestError::param(n.as_str(), r))?;
+                        super::jsonbody::check_query_value(s)
+                            .map_err(|r| RestError::param(n.as_str(), r))?;
                         query.push((n.clone(), s.clone()));
                     }
                 }

@@ -109,22 +109,6 @@ impl OkxRequest {
     }
 }
 
-/// A read-only query value: 1 to 128 of letters, digits and `- _ . ,`
-/// (nothing the query string would need to escape).
-fn check_query_value(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.len() <= 128
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b','));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{s:?} is not a plain query value (letters, digits, - _ . ,)"
-        ))
-    }
-}
-
 /// Parse a request strictly for a key with `cfg`. `params` is the JSON body
 /// of a POST (an object, or an array for a batch endpoint), or the query
 /// parameters of a GET (an object of strings).
@@ -181,7 +165,8 @@ pub fn parse(
                         let Value::String(s) = v else {
                             return Err(RestError::param(n.as_str(), "expected a string"));
                         };
-                        check_query_value(s).map_err(|r| RestError::param(n.as_str(), r))?;
+                        super::jsonbody::check_query_value(s)
+                            .map_err(|r| RestError::param(n.as_str(), r))?;
                         query.push(format!("{n}={s}"));
                     }
                 }
